@@ -1,0 +1,106 @@
+/// Every way the gateway refuses or fails a call. Each case knows the HTTP status and the stable `code`
+/// a client sees; ``ErrorFormat`` renders it in the route family's own JSON shape.
+public enum GatewayError: Error, Sendable, Hashable {
+    case missingKey
+    case invalidKey
+    case keyRevoked
+    case malformedJSON(String)
+    case missingModel
+    case invalidRequest(String)
+    case modelNotFound(String)
+    case notFound(String)
+    case bodyTooLarge(limit: Int)
+    case upstreamUnreachable(provider: String)
+    case upstreamTimeout(provider: String)
+    case secretUnavailable(provider: String)
+    case unauthorizedAdmin
+    case forbidden(String)
+    case conflict(String)
+    case internalError(String)
+
+    public var status: Int {
+        switch self {
+        case .missingKey, .invalidKey, .keyRevoked, .unauthorizedAdmin: 401
+        case .malformedJSON, .missingModel, .invalidRequest: 400
+        case .modelNotFound, .notFound: 404
+        case .forbidden: 403
+        case .conflict: 409
+        case .bodyTooLarge: 413
+        case .upstreamUnreachable, .secretUnavailable: 502
+        case .upstreamTimeout: 504
+        case .internalError: 500
+        }
+    }
+
+    /// The stable, machine-readable code; also the call log's `error_code`.
+    public var code: String {
+        switch self {
+        case .missingKey, .invalidKey: "invalid_api_key"
+        case .keyRevoked: "key_revoked"
+        case .malformedJSON: "invalid_json"
+        case .missingModel: "missing_model"
+        case .invalidRequest: "invalid_request"
+        case .modelNotFound: "model_not_found"
+        case .notFound: "not_found"
+        case .bodyTooLarge: "request_too_large"
+        case .upstreamUnreachable: "upstream_unreachable"
+        case .upstreamTimeout: "upstream_timeout"
+        case .secretUnavailable: "secret_unavailable"
+        case .unauthorizedAdmin: "unauthorized"
+        case .forbidden: "forbidden"
+        case .conflict: "conflict"
+        case .internalError: "internal_error"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .missingKey:
+            "Missing API key. Send your Perimeter key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+        case .invalidKey: "Invalid API key. Check that the key was issued by this Perimeter gateway."
+        case .keyRevoked: "This API key has been revoked. Ask its owner or your platform team for a new one."
+        case .malformedJSON(let detail): "The request body is not valid JSON: \(detail)."
+        case .missingModel: "The request body must name a model in its 'model' field."
+        case .invalidRequest(let detail): detail
+        case .modelNotFound(let model): "No provider configured on this gateway serves the model '\(model)'."
+        case .notFound(let what): what
+        case .bodyTooLarge(let limit): "The request body is larger than this gateway's limit of \(limit) bytes."
+        case .upstreamUnreachable(let provider): "The upstream provider '\(provider)' could not be reached."
+        case .upstreamTimeout(let provider): "The upstream provider '\(provider)' did not answer in time."
+        case .secretUnavailable(let provider):
+            "The credential for provider '\(provider)' is not available; an operator must fix the gateway's secret."
+        case .unauthorizedAdmin: "Missing or invalid admin token."
+        case .forbidden(let detail): detail
+        case .conflict(let detail): detail
+        case .internalError(let detail): "Internal gateway error: \(detail)"
+        }
+    }
+
+    /// The `error.type` an OpenAI client expects for this status.
+    public var openAIType: String {
+        switch status {
+        case 401: "invalid_request_error"
+        case 429: "rate_limit_error"
+        case 403: "permission_error"
+        case 400, 404, 409, 413: "invalid_request_error"
+        default: "api_error"
+        }
+    }
+
+    /// The `error.type` an Anthropic client expects for this status.
+    public var anthropicType: String {
+        switch status {
+        case 400, 409: "invalid_request_error"
+        case 401: "authentication_error"
+        case 403: "permission_error"
+        case 404: "not_found_error"
+        case 413: "request_too_large"
+        case 429: "rate_limit_error"
+        default: "api_error"
+        }
+    }
+}
+
+extension GatewayError: CustomStringConvertible {
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,83 @@
+import Crypto
+
+/// The SHA-256 of a key's plaintext: what the stores keep instead of the key.
+///
+/// Equality is constant time (it folds every word before deciding), so comparing a presented key's
+/// digest with a stored one reveals nothing about where they differ.
+public struct KeyDigest: Sendable, Hashable {
+    private let words: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(of plaintext: String) {
+        let digest = SHA256.hash(data: Array(plaintext.utf8))
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(32)
+        bytes.append(contentsOf: digest)
+        self.init(bytes: bytes)!
+    }
+
+    public init(of secret: Secret) {
+        self.init(of: secret.revealed)
+    }
+
+    /// From the 32 raw digest bytes.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 32 else { return nil }
+        func word(_ offset: Int) -> UInt64 {
+            var value: UInt64 = 0
+            for index in offset..<offset + 8 { value = value << 8 | UInt64(bytes[index]) }
+            return value
+        }
+        words = (word(0), word(8), word(16), word(24))
+    }
+
+    /// From 64 lowercase or uppercase hex characters.
+    public init?(hex: String) {
+        let utf8 = Array(hex.utf8)
+        guard utf8.count == 64 else { return nil }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(32)
+        var index = 0
+        while index < 64 {
+            guard let high = Self.nibble(utf8[index]), let low = Self.nibble(utf8[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        self.init(bytes: bytes)
+    }
+
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for word in [words.0, words.1, words.2, words.3] {
+            for shift in stride(from: 60, through: 0, by: -4) {
+                out.append(digits[Int((word >> UInt64(shift)) & 0xF)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func == (lhs: KeyDigest, rhs: KeyDigest) -> Bool {
+        let difference = (lhs.words.0 ^ rhs.words.0) | (lhs.words.1 ^ rhs.words.1)
+            | (lhs.words.2 ^ rhs.words.2) | (lhs.words.3 ^ rhs.words.3)
+        return difference == 0
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+    }
+
+    private static func nibble(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x41...0x46: byte - 0x41 + 10
+        case 0x61...0x66: byte - 0x61 + 10
+        default: nil
+        }
+    }
+}
+
+extension KeyDigest: CustomStringConvertible {
+    public var description: String { "sha256:\(hex.prefix(12))…" }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import PerimeterCore
+import PerimeterStorage
+
+/// A virtual key as the admin API shows it. `key` (the plaintext) is present only in the response
+/// that created it.
+public struct KeyView: Codable, Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var env: String
+    public var owner: String?
+    public var prefix: String
+    public var status: String
+    public var createdAt: String
+    public var revokedAt: String?
+    public var lastUsedAt: String?
+    public var key: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, env, owner, prefix, status, createdAt = "created_at", revokedAt = "revoked_at",
+            lastUsedAt = "last_used_at", key
+    }
+
+    package init(_ key: VirtualKey, plaintext: Secret? = nil) {
+        id = key.id
+        name = key.name
+        env = key.env
+        owner = key.owner
+        prefix = key.prefix
+        status = key.isRevoked ? "revoked" : "active"
+        createdAt = Timestamp.format(key.createdAt)
+        revokedAt = key.revokedAt.map(Timestamp.format)
+        lastUsedAt = key.lastUsedAt.map(Timestamp.format)
+        self.key = plaintext?.revealed
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(name, forKey: .name)
+        try c.encode(env, forKey: .env)
+        try c.encode(owner, forKey: .owner)
+        try c.encode(prefix, forKey: .prefix)
+        try c.encode(status, forKey: .status)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(revokedAt, forKey: .revokedAt)
+        try c.encode(lastUsedAt, forKey: .lastUsedAt)
+        try c.encodeIfPresent(key, forKey: .key)
+    }
+}
+
+public struct CreateKeyRequest: Codable, Sendable {
+    public var name: String
+    public var env: String
+    public var owner: String?
+
+    public init(name: String, env: String, owner: String?) {
+        self.name = name
+        self.env = env
+        self.owner = owner
+    }
+}
+
+/// `{"data": [...]}`, the shape of every admin list.
+public struct ListEnvelope<Item: Codable & Sendable>: Codable, Sendable {
+    public var data: [Item]
+
+    public init(data: [Item]) {
+        self.data = data
+    }
+}
+
+public struct SpendReport: Codable, Sendable {
+    public var groupBy: SpendGrouping
+    public var since: String?
+    public var data: [SpendRow]
+    public var total: SpendRow
+
+    enum CodingKeys: String, CodingKey { case groupBy = "group_by", since, data, total }
+
+    public init(groupBy: SpendGrouping, since: Date?, rows: [SpendRow]) {
+        self.groupBy = groupBy
+        self.since = since.map(Timestamp.format)
+        data = rows
+        total = rows.reduce(into: SpendRow(group: "total")) { total, row in
+            total.calls += row.calls
+            total.inputTokens += row.inputTokens
+            total.cachedInputTokens += row.cachedInputTokens
+            total.outputTokens += row.outputTokens
+            total.cost = total.cost + row.cost
+            total.unpricedCalls += row.unpricedCalls
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import PerimeterCore
+import PerimeterProviders
+import PerimeterSecrets
+import PerimeterStorage
+import ServiceLifecycle
+
+/// A built gateway: the application to run, and what an operator should be told as it starts.
+package struct Gateway: Sendable {
+    package let application: Application<RouterResponder<GatewayContext>>
+    /// One-time messages for the terminal (a generated admin token, a missing provider).
+    package let notices: [String]
+}
+
+/// The composition root: opens the store, loads keys and admin identities, checks provider secrets,
+/// and wires the proxy, the admin API and the services into one Hummingbird application.
+package func buildApplication(
+    configuration: GatewayConfiguration, logger: Logger = Logger(label: "perimeter"),
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) async throws -> Gateway {
+    try await buildApplication(
+        configuration: configuration, logger: logger, secrets: .standard(), upstreamOverride: nil,
+        onServerRunning: onServerRunning)
+}
+
+package func buildApplication(
+    configuration: GatewayConfiguration, logger: Logger, secrets: SecretResolver, upstreamOverride: (any Upstream)?,
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) async throws -> Gateway {
+    var notices: [String] = []
+    let store = try openStore(configuration.database, file: configuration.sourceFile)
+
+    let admin = try await AdminBootstrap.run(configuration: configuration, store: store, secrets: secrets)
+    if let token = admin.createdToken {
+        notices.append(
+            """
+            Created the first admin token (shown only this once):
+
+                \(token.revealed)
+
+            \(admin.savedTo.map { "Saved to \($0) (mode 0600), where the perimeter CLI on this machine finds it." } ?? "Could not save it; set PERIMETER_ADMIN_TOKEN for the CLI.")
+            """)
+    }
+
+    // A provider whose secret is missing stops start-up: better now than on the first call.
+    for (index, provider) in configuration.providers.enumerated() {
+        guard let reference = provider.apiKey else { continue }
+        do {
+            _ = try await secrets.secret(for: reference)
+        } catch {
+            throw ConfigurationError(
+                file: configuration.sourceFile, field: "providers[\(index)].api_key", problem: "\(error)",
+                fix: "make the secret available to the gateway, or correct the reference")
+        }
+    }
+
+    var clientConfiguration = HTTPClient.Configuration()
+    clientConfiguration.timeout = .init(
+        connect: .nanoseconds(configuration.upstreamConnectTimeout.nanoseconds),
+        read: .nanoseconds(configuration.upstreamTimeout.nanoseconds))
+    clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+    clientConfiguration.decompression = .disabled
+    let client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: clientConfiguration)
+
+    var routes = configuration.providers.map { provider in
+        ProviderRoute(
+            name: provider.name, kind: provider.kind, baseURL: provider.baseURL, credential: provider.apiKey,
+            models: provider.models,
+            upstream: upstreamOverride ?? HTTPUpstream(client: client, timeout: configuration.upstreamTimeout))
+    }
+    if configuration.demo {
+        for kind in ProviderKind.allCases {
+            routes.append(
+                ProviderRoute(
+                    name: "demo-\(kind.rawValue)", kind: kind, baseURL: "demo:", credential: nil, models: [ModelPattern("*")],
+                    upstream: DemoUpstream()))
+        }
+    }
+    if routes.isEmpty {
+        notices.append(
+            """
+            No provider is configured, so every call will answer 404 model_not_found.
+            Add one to perimeter.yaml (see the README), for example:
+                providers:
+                  - { name: openai, kind: openai, base_url: https://api.openai.com/v1, api_key: "env:OPENAI_API_KEY" }
+            or restart with --demo to try Perimeter with a simulated provider.
+            """)
+    }
+
+    let cache = KeyCache(keys: try await store.allKeys())
+    let writer = CallLogWriter(
+        log: store, keys: store, cache: cache, interval: configuration.callLogFlushInterval, logger: logger)
+    let proxy = ProxyHandler(
+        authenticator: Authenticator(cache: cache), directory: ProviderDirectory(providers: routes), secrets: secrets,
+        prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer,
+        maximumBodySize: configuration.maximumBodySize)
+
+    let router = Router(context: GatewayContext.self)
+    router.add(middleware: GatewayMiddleware())
+    for endpoint in Endpoint.all {
+        router.on(RouterPath(endpoint.path), method: endpoint.method) { request, context in
+            await proxy.handle(request, context: context, endpoint: endpoint)
+        }
+    }
+    let modelEndpoint = Endpoint.all.first { $0.operation == .models }!
+    router.get("/v1/models/:model") { request, context in
+        await proxy.handle(request, context: context, endpoint: modelEndpoint, pathModel: context.parameters.get("model"))
+    }
+    AdminRoutes(keys: store, cache: cache, calls: store, authority: AdminAuthority(tokens: admin.tokens)).register(on: router)
+    HealthRoutes(store: store, providers: routes, secrets: secrets).register(on: router)
+
+    let application = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
+        services: [HTTPClientService(client: client), writer],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger)
+    return Gateway(application: application, notices: notices)
+}
+
+typealias Store = KeyStore & CallLog & AdminTokenStore
+
+func openStore(_ location: DatabaseLocation, file: String?) throws -> any Store {
+    switch location {
+    case .memory:
+        return MemoryStore()
+    case .sqlite(let path):
+        do {
+            return try SQLiteStore(path: path)
+        } catch {
+            throw ConfigurationError(
+                file: file, field: "database", problem: "cannot open SQLite database at \(path) (\(error))",
+                fix: "check that the directory exists and is writable, or set PERIMETER_DATABASE")
+        }
+    }
+}

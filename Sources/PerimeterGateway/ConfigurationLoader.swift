@@ -1,0 +1,238 @@
+import Foundation
+import PerimeterCore
+import PerimeterProviders
+import PerimeterSecrets
+import Yams
+
+/// Reads `perimeter.yaml` strictly: an unknown field, a wrong type, a bad URL, a duplicate provider or
+/// a literal secret stops start-up with a ``ConfigurationError`` naming the file, line and field.
+public enum ConfigurationLoader {
+    static let topLevelFields: Set = [
+        "listen", "database", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
+        "upstream_connect_timeout", "call_log_flush_interval",
+    ]
+    static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models"]
+    static let priceFields: Set = ["input", "output", "cached_input", "cache_write"]
+
+    /// The configuration from `file` (if any), then the environment, then `flags`.
+    public static func load(
+        file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        configuration.homeDirectory = GatewayConfiguration.defaultHomeDirectory(environment: environment)
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ConfigurationError(
+                    file: file, field: "(file)", problem: "cannot be read",
+                    fix: "check the path given by --config or PERIMETER_CONFIG")
+            }
+            try apply(yaml: String(decoding: data, as: UTF8.self), file: file, to: &configuration)
+        }
+        try applyEnvironment(environment, to: &configuration)
+        return configuration
+    }
+
+    public static func apply(yaml: String, file: String?, to configuration: inout GatewayConfiguration) throws {
+        configuration.sourceFile = file
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigurationError(
+                file: file, field: "(file)", problem: "is not valid YAML (\(error))", fix: "correct the YAML syntax")
+        }
+        guard let root else { return }
+        var reader = NodeReader(file: file)
+        let top = try reader.mapping(root, field: "(top level)", allowed: topLevelFields)
+        if let node = top["listen"] {
+            let text = try reader.string(node, field: "listen")
+            guard let (host, port) = parseListen(text) else {
+                throw reader.error(node, "listen", "'\(text)' is not HOST:PORT", fix: "write for example 127.0.0.1:8080")
+            }
+            (configuration.host, configuration.port) = (host, port)
+        }
+        if let node = top["database"] {
+            let text = try reader.string(node, field: "database")
+            guard let location = DatabaseLocation(parsing: text) else {
+                throw reader.error(node, "database", "'\(text)' is not a supported database", fix: "write sqlite:PATH or memory")
+            }
+            configuration.database = location
+        }
+        if let node = top["admin_token"] {
+            configuration.adminToken = .reference(try reader.secretReference(node, field: "admin_token"))
+        }
+        if let node = top["max_body_bytes"] {
+            configuration.maximumBodySize = try reader.positiveInt(node, field: "max_body_bytes")
+        }
+        if let node = top["upstream_timeout"] {
+            configuration.upstreamTimeout = .seconds(try reader.positiveInt(node, field: "upstream_timeout"))
+        }
+        if let node = top["upstream_connect_timeout"] {
+            configuration.upstreamConnectTimeout = .seconds(try reader.positiveInt(node, field: "upstream_connect_timeout"))
+        }
+        if let node = top["call_log_flush_interval"] {
+            configuration.callLogFlushInterval = .milliseconds(try reader.positiveInt(node, field: "call_log_flush_interval"))
+        }
+        if let node = top["providers"] {
+            configuration.providers = try providers(node, reader: &reader)
+        }
+        if let node = top["prices"] {
+            configuration.priceOverrides = try prices(node, reader: &reader)
+        }
+    }
+
+    static func applyEnvironment(_ environment: [String: String], to configuration: inout GatewayConfiguration) throws {
+        if let listen = environment["PERIMETER_LISTEN"], !listen.isEmpty {
+            guard let (host, port) = parseListen(listen) else {
+                throw ConfigurationError(
+                    field: "PERIMETER_LISTEN", problem: "'\(listen)' is not HOST:PORT", fix: "write for example 127.0.0.1:8080")
+            }
+            (configuration.host, configuration.port) = (host, port)
+        }
+        if let database = environment["PERIMETER_DATABASE"], !database.isEmpty {
+            guard let location = DatabaseLocation(parsing: database) else {
+                throw ConfigurationError(
+                    field: "PERIMETER_DATABASE", problem: "'\(database)' is not a supported database",
+                    fix: "write sqlite:PATH or memory")
+            }
+            configuration.database = location
+        }
+        if let token = environment["PERIMETER_ADMIN_TOKEN"], !token.isEmpty {
+            configuration.adminToken = .literal(Secret(token))
+        }
+    }
+
+    /// `HOST:PORT`, `:PORT` or `[IPv6]:PORT`.
+    public static func parseListen(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    private static func providers(_ node: Node, reader: inout NodeReader) throws -> [ProviderConfiguration] {
+        guard let sequence = node.sequence else {
+            throw reader.error(node, "providers", "must be a list", fix: "write one '- name: ...' entry per provider")
+        }
+        var result: [ProviderConfiguration] = []
+        for (index, item) in sequence.enumerated() {
+            let path = "providers[\(index)]"
+            let fields = try reader.mapping(item, field: path, allowed: providerFields)
+            func required(_ name: String, fix: String) throws -> Node {
+                guard let value = fields[name] else {
+                    throw reader.error(item, "\(path).\(name)", "is missing", fix: fix)
+                }
+                return value
+            }
+            let name = try reader.string(try required("name", fix: "give the provider a unique name"), field: "\(path).name")
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                throw reader.error(item, "\(path).name", "'\(name)' is not a valid name", fix: "use letters, digits, '-' and '_'")
+            }
+            guard !result.contains(where: { $0.name == name }) else {
+                throw reader.error(item, "\(path).name", "duplicate provider '\(name)'", fix: "give each provider a unique name")
+            }
+            let kindNode = try required("kind", fix: "write kind: openai or kind: anthropic")
+            let kindText = try reader.string(kindNode, field: "\(path).kind")
+            guard let kind = ProviderKind(rawValue: kindText) else {
+                throw reader.error(
+                    kindNode, "\(path).kind", "unknown kind '\(kindText)'", fix: "write kind: openai or kind: anthropic")
+            }
+            let urlNode = try required("base_url", fix: "write the provider's API root, e.g. https://api.openai.com/v1")
+            let baseURL = try reader.string(urlNode, field: "\(path).base_url")
+            guard let url = URL(string: baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme),
+                url.host?.isEmpty == false
+            else {
+                throw reader.error(
+                    urlNode, "\(path).base_url", "'\(baseURL)' is not an http(s) URL",
+                    fix: "write the provider's API root, e.g. https://api.openai.com/v1")
+            }
+            let keyNode = try required("api_key", fix: "write a secret reference such as env:OPENAI_API_KEY")
+            let apiKey = try reader.secretReference(keyNode, field: "\(path).api_key")
+            var models: [ModelPattern] = []
+            if let modelsNode = fields["models"] {
+                guard let list = modelsNode.sequence else {
+                    throw reader.error(modelsNode, "\(path).models", "must be a list", fix: #"write for example ["gpt-*"]"#)
+                }
+                models = try list.map { ModelPattern(try reader.string($0, field: "\(path).models")) }
+            } else {
+                models = [ModelPattern("*")]
+            }
+            let trimmedURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            result.append(ProviderConfiguration(name: name, kind: kind, baseURL: trimmedURL, apiKey: apiKey, models: models))
+        }
+        return result
+    }
+
+    private static func prices(_ node: Node, reader: inout NodeReader) throws -> [String: ModelPrice] {
+        let entries = try reader.mapping(node, field: "prices", allowed: nil)
+        var result: [String: ModelPrice] = [:]
+        for (model, value) in entries {
+            let path = "prices.\(model)"
+            let fields = try reader.mapping(value, field: path, allowed: priceFields)
+            func number(_ name: String) throws -> Double? {
+                guard let node = fields[name] else { return nil }
+                guard let value = node.float ?? node.int.map(Double.init), value >= 0, value.isFinite else {
+                    throw reader.error(node, "\(path).\(name)", "must be a non-negative number", fix: "write USD per million tokens, e.g. 0.15")
+                }
+                return value
+            }
+            guard let input = try number("input"), let output = try number("output") else {
+                throw reader.error(value, path, "needs both input and output", fix: "write { input: 0.15, output: 0.60 }")
+            }
+            result[model] = ModelPrice(
+                input: input, output: output, cachedInput: try number("cached_input"), cacheWrite: try number("cache_write"))
+        }
+        return result
+    }
+}
+
+/// Typed reads from a YAML node tree that fail with the file, line and field.
+struct NodeReader {
+    let file: String?
+
+    func error(_ node: Node, _ field: String, _ problem: String, fix: String) -> ConfigurationError {
+        ConfigurationError(file: file, line: node.mark.map { $0.line }, field: field, problem: problem, fix: fix)
+    }
+
+    /// A mapping's fields by name; with `allowed`, an unknown field is an error.
+    func mapping(_ node: Node, field: String, allowed: Set<String>?) throws -> [(String, Node)] {
+        guard let mapping = node.mapping else {
+            throw error(node, field, "must be a mapping of fields", fix: "write 'name: value' lines")
+        }
+        var result: [(String, Node)] = []
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else { throw error(keyNode, field, "has a field name that is not text", fix: "quote it") }
+            if let allowed, !allowed.contains(key) {
+                let path = field == "(top level)" ? key : "\(field).\(key)"
+                throw error(keyNode, path, "unknown field", fix: "remove it or use one of: \(allowed.sorted().joined(separator: ", "))")
+            }
+            result.append((key, value))
+        }
+        return result
+    }
+
+    func string(_ node: Node, field: String) throws -> String {
+        guard case .scalar(let scalar) = node else { throw error(node, field, "must be text", fix: "write a single value") }
+        return scalar.string
+    }
+
+    func positiveInt(_ node: Node, field: String) throws -> Int {
+        guard let value = node.int, value > 0 else { throw error(node, field, "must be a positive whole number", fix: "write e.g. 30") }
+        return value
+    }
+
+    func secretReference(_ node: Node, field: String) throws -> SecretReference {
+        let text = try string(node, field: field)
+        do {
+            return try SecretReference(parsing: text)
+        } catch {
+            throw self.error(node, field, "is not a secret reference", fix: error.description)
+        }
+    }
+}
+
+extension [(String, Node)] {
+    subscript(name: String) -> Node? { first { $0.0 == name }?.1 }
+}

@@ -1,0 +1,31 @@
+import HTTPTypes
+import PerimeterCore
+import PerimeterProviders
+
+/// One client route of the proxy and what the gateway needs to know to serve it.
+package struct Endpoint: Sendable {
+    package var method: HTTPRequest.Method
+    package var path: String
+    package var kind: ProviderKind
+    package var operation: CallOperation
+    package var usageFormat: UsageFormat
+    package var hasBody: Bool
+
+    package var errorFormat: ErrorFormat { kind == .anthropic ? .anthropic : .openAI }
+
+    /// OpenAI base URLs end in `/v1` (`https://api.openai.com/v1`), Anthropic's do not.
+    package func upstreamPath(for clientPath: String) -> String {
+        kind == .openAI && clientPath.hasPrefix("/v1/") ? String(clientPath.dropFirst(3)) : clientPath
+    }
+
+    package static let all: [Endpoint] = [
+        Endpoint(method: .post, path: "/v1/chat/completions", kind: .openAI, operation: .chat, usageFormat: .openAIChat, hasBody: true),
+        Endpoint(method: .post, path: "/v1/responses", kind: .openAI, operation: .responses, usageFormat: .openAIResponses, hasBody: true),
+        Endpoint(method: .post, path: "/v1/embeddings", kind: .openAI, operation: .embeddings, usageFormat: .openAIChat, hasBody: true),
+        Endpoint(method: .get, path: "/v1/models", kind: .openAI, operation: .models, usageFormat: .none, hasBody: false),
+        Endpoint(method: .post, path: "/v1/messages", kind: .anthropic, operation: .messages, usageFormat: .anthropic, hasBody: true),
+        Endpoint(
+            method: .post, path: "/v1/messages/count_tokens", kind: .anthropic, operation: .countTokens, usageFormat: .none,
+            hasBody: true),
+    ]
+}

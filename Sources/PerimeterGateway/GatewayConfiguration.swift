@@ -1,0 +1,98 @@
+import Foundation
+import PerimeterCore
+import PerimeterProviders
+import PerimeterSecrets
+
+/// Everything `perimeter serve` needs, after the config file, the environment and flags are merged.
+///
+/// Each setting's YAML field and environment variable is named beside it; flags win over the
+/// environment, which wins over the file.
+public struct GatewayConfiguration: Sendable {
+    /// `listen` / `PERIMETER_LISTEN` / `--listen`. Default `127.0.0.1:8080`.
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// `database` / `PERIMETER_DATABASE` / `--database`: `sqlite:PATH` or `memory`. Default `sqlite:./perimeter.db`.
+    public var database = DatabaseLocation.sqlite(path: "./perimeter.db")
+    /// `admin_token` (a secret reference) or `PERIMETER_ADMIN_TOKEN` (the token itself). When neither is
+    /// set, the first start creates a token, stores its hash and saves it for the CLI.
+    public var adminToken: AdminTokenSource = .generated
+    /// `providers`.
+    public var providers: [ProviderConfiguration] = []
+    /// `prices`: USD per million tokens, over the built-in table.
+    public var priceOverrides: [String: ModelPrice] = [:]
+    /// `max_body_bytes`. Default 10 MiB.
+    public var maximumBodySize = 10 << 20
+    /// `upstream_timeout` (seconds): how long to wait for upstream's response head. Default 600.
+    public var upstreamTimeout: Duration = .seconds(600)
+    /// `upstream_connect_timeout` (seconds). Default 10.
+    public var upstreamConnectTimeout: Duration = .seconds(10)
+    /// `--demo`: add the built-in simulated provider for every model no configured provider serves.
+    public var demo = false
+    /// Where the generated admin token is saved for the CLI (`PERIMETER_HOME`, default `~/.config/perimeter`).
+    public var homeDirectory: String = GatewayConfiguration.defaultHomeDirectory()
+    /// `call_log_flush_interval` (milliseconds): how often the call-log writer commits a batch. Default 200.
+    public var callLogFlushInterval: Duration = .milliseconds(200)
+    /// The file this configuration came from, for messages.
+    public var sourceFile: String?
+
+    public init() {}
+
+    public var listenAddress: String { "\(host):\(port)" }
+
+    public static func defaultHomeDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let home = environment["PERIMETER_HOME"], !home.isEmpty { return home }
+        if let config = environment["XDG_CONFIG_HOME"], !config.isEmpty { return config + "/perimeter" }
+        return (environment["HOME"] ?? ".") + "/.config/perimeter"
+    }
+
+    public static func adminTokenFile(home: String) -> String { home + "/admin-token" }
+}
+
+public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
+    case sqlite(path: String)
+    case memory
+
+    public init?(parsing text: String) {
+        if text == "memory" || text == "memory:" {
+            self = .memory
+        } else if text.hasPrefix("sqlite:"), text.count > "sqlite:".count {
+            self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .sqlite(let path): "sqlite:\(path)"
+        case .memory: "memory"
+        }
+    }
+}
+
+public enum AdminTokenSource: Sendable, Hashable {
+    /// Generated on first start, stored as a hash, saved for the CLI.
+    case generated
+    /// Given as plaintext (`PERIMETER_ADMIN_TOKEN`).
+    case literal(Secret)
+    /// Read from a secret store.
+    case reference(SecretReference)
+}
+
+/// One upstream provider from config.
+public struct ProviderConfiguration: Sendable, Hashable {
+    public var name: String
+    public var kind: ProviderKind
+    public var baseURL: String
+    /// `nil` only for the demo provider, which needs no credential.
+    public var apiKey: SecretReference?
+    public var models: [ModelPattern]
+
+    public init(name: String, kind: ProviderKind, baseURL: String, apiKey: SecretReference?, models: [ModelPattern]) {
+        self.name = name
+        self.kind = kind
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.models = models
+    }
+}

@@ -1,0 +1,43 @@
+import Hummingbird
+import PerimeterCore
+import PerimeterSecrets
+import PerimeterStorage
+
+/// `/healthz` (the process answers) and `/readyz` (the store answers and every provider's secret
+/// resolves), for load balancers and orchestrators.
+struct HealthRoutes: Sendable {
+    let store: any KeyStore
+    let providers: [ProviderRoute]
+    let secrets: SecretResolver
+
+    struct Readiness: Encodable {
+        var status: String
+        var checks: [String: String]
+    }
+
+    func register(on router: Router<GatewayContext>) {
+        router.get("healthz") { _, _ in
+            AdminRoutes.json(status: .ok, bytes: Array(#"{"status":"ok"}"#.utf8))
+        }
+        router.get("readyz") { _, _ in
+            var checks: [String: String] = [:]
+            do {
+                _ = try await store.key(id: "readiness-probe")
+                checks["database"] = "ok"
+            } catch {
+                checks["database"] = "error: \(error)"
+            }
+            for provider in providers {
+                guard let reference = provider.credential else { continue }
+                do {
+                    _ = try await secrets.secret(for: reference)
+                    checks["provider:\(provider.name)"] = "ok"
+                } catch {
+                    checks["provider:\(provider.name)"] = "secret unavailable: \(reference)"
+                }
+            }
+            let ready = checks.values.allSatisfy { $0 == "ok" }
+            return try AdminRoutes.json(Readiness(status: ready ? "ready" : "not_ready", checks: checks), status: ready ? .ok : .serviceUnavailable)
+        }
+    }
+}

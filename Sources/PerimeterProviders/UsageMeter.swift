@@ -1,0 +1,183 @@
+import NIOCore
+import PerimeterCore
+
+/// Reads a call's usage from its response body as the body passes through, chunk by chunk.
+///
+/// A value-type state machine: the gateway feeds it each chunk on its way to the client and asks it
+/// at the end (or when the stream breaks) what it saw. JSON bodies are copied aside for one parse at
+/// the end; SSE streams are framed into events and only events that can carry usage are parsed.
+///
+/// When the gateway asked upstream for an OpenAI usage chunk the client did not request, the meter
+/// also removes that chunk: ``consume(_:)`` then returns the bytes to forward instead of `nil`.
+public struct UsageMeter: Sendable {
+    public let format: UsageFormat
+    public let isStream: Bool
+    public let removesUsageChunk: Bool
+
+    public private(set) var usage = Usage.zero
+    public private(set) var hasUsage = false
+    /// True once the body reached its natural end: a whole JSON body, or the stream's final event.
+    public private(set) var isComplete = false
+
+    private var framer = SSEFramer()
+    private var anthropic = AnthropicUsageCounters()
+    private var body: [UInt8] = []
+    private var tail: [UInt8] = []
+    private var bodyOverflowed = false
+
+    /// Bodies larger than this are metered from their last 64 KiB, where providers put `usage`.
+    static let maximumParsedBodySize = 16 << 20
+    static let tailSize = 64 << 10
+
+    public init(format: UsageFormat, isStream: Bool, removesUsageChunk: Bool = false) {
+        self.format = format
+        self.isStream = isStream
+        self.removesUsageChunk = isStream && removesUsageChunk
+    }
+
+    /// Feeds one chunk. Returns `nil` when the chunk goes to the client unchanged, or the bytes to send
+    /// in its place when this meter removes the injected usage chunk.
+    public mutating func consume(_ chunk: ByteBuffer) -> ByteBuffer? {
+        guard format != .none else { return nil }
+        if !isStream {
+            appendBody(chunk.readableBytesView)
+            return nil
+        }
+        var events: [ArraySlice<UInt8>] = []
+        framer.append(chunk.readableBytesView) { events.append($0) }
+        var kept: [UInt8] = []
+        for eventBytes in events where observe(event: eventBytes) && removesUsageChunk {
+            kept.append(contentsOf: eventBytes)
+        }
+        return removesUsageChunk ? ByteBuffer(bytes: kept) : nil
+    }
+
+    /// Call at the end of the body. Returns bytes still to forward (an unterminated last event).
+    public mutating func finish() -> ByteBuffer? {
+        if !isStream {
+            if format != .none { parseWholeBody() }
+            isComplete = true
+            return nil
+        }
+        let rest = framer.drain()
+        guard !rest.isEmpty else { return nil }
+        // A final event without its blank line still counts; its bytes go out as they came.
+        _ = observe(event: rest[...])
+        return removesUsageChunk ? ByteBuffer(bytes: rest) : nil
+    }
+
+    // MARK: Streams
+
+    /// Meters one event; returns false when the event must not reach the client.
+    private mutating func observe(event bytes: ArraySlice<UInt8>) -> Bool {
+        let event = SSEEvent(parsing: bytes)
+        switch format {
+        case .openAIChat:
+            if event.data.elementsEqual("[DONE]".utf8) {
+                isComplete = true
+                return true
+            }
+            guard event.data.containsBytes(#""usage""#.utf8), let object = jsonObject(event.data),
+                let usageObject = object["usage"] as? [String: Any], let parsed = format.usage(from: usageObject)
+            else { return true }
+            usage = parsed
+            hasUsage = true
+            let isUsageOnlyChunk = (object["choices"] as? [Any])?.isEmpty ?? false
+            return !(removesUsageChunk && isUsageOnlyChunk)
+        case .openAIResponses:
+            let type = event.name ?? ""
+            let isFinal = type == "response.completed" || type == "response.incomplete" || type == "response.failed"
+            if isFinal { isComplete = true }
+            if isFinal || event.data.containsBytes(#""usage""#.utf8),
+                let object = jsonObject(event.data),
+                let response = object["response"] as? [String: Any],
+                let usageObject = response["usage"] as? [String: Any],
+                let parsed = format.usage(from: usageObject)
+            {
+                usage = parsed
+                hasUsage = true
+            }
+            return true
+        case .anthropic:
+            switch event.name {
+            case "message_start":
+                if let object = jsonObject(event.data), let message = object["message"] as? [String: Any],
+                    let usageObject = message["usage"] as? [String: Any]
+                {
+                    anthropic.update(from: usageObject)
+                    usage = anthropic.usage
+                    hasUsage = true
+                }
+            case "message_delta":
+                if let object = jsonObject(event.data), let usageObject = object["usage"] as? [String: Any] {
+                    anthropic.update(from: usageObject)
+                    usage = anthropic.usage
+                    hasUsage = true
+                }
+            case "message_stop":
+                isComplete = true
+            default:
+                break
+            }
+            return true
+        case .none:
+            return true
+        }
+    }
+
+    // MARK: JSON bodies
+
+    private mutating func appendBody(_ bytes: ByteBufferView) {
+        if !bodyOverflowed, body.count + bytes.count <= Self.maximumParsedBodySize {
+            body.append(contentsOf: bytes)
+            return
+        }
+        if !bodyOverflowed {
+            bodyOverflowed = true
+            tail = Array(body.suffix(Self.tailSize))
+            body = []
+        }
+        tail.append(contentsOf: bytes)
+        if tail.count > 2 * Self.tailSize { tail.removeFirst(tail.count - Self.tailSize) }
+    }
+
+    private mutating func parseWholeBody() {
+        let object: [String: Any]?
+        if bodyOverflowed {
+            object = Self.usageMember(inTail: tail).flatMap { ["usage": $0] }
+        } else {
+            object = jsonObject(body)
+        }
+        body = []
+        tail = []
+        guard let usageObject = object?["usage"] as? [String: Any], let parsed = format.usage(from: usageObject) else {
+            return
+        }
+        usage = parsed
+        hasUsage = true
+    }
+
+    /// The last top-level-looking `"usage": {...}` object in `tail`. Inside a JSON string the quotes
+    /// around `usage` would be escaped, so an unescaped `"usage"` is a member name.
+    static func usageMember(inTail tail: [UInt8]) -> [String: Any]? {
+        let needle = Array(#""usage""#.utf8)
+        guard tail.count >= needle.count else { return nil }
+        var start = tail.count - needle.count
+        while start >= 0 {
+            if tail[start..<start + needle.count].elementsEqual(needle) { break }
+            start -= 1
+        }
+        guard start >= 0, let open = tail[(start + needle.count)...].firstIndex(of: UInt8(ascii: "{")) else {
+            return nil
+        }
+        var depth = 0
+        for index in open..<tail.count {
+            if tail[index] == UInt8(ascii: "{") { depth += 1 }
+            if tail[index] == UInt8(ascii: "}") {
+                depth -= 1
+                if depth == 0 { return jsonObject(tail[open...index]) }
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import PerimeterCore
+
+/// The call log: finished calls, appended in batches, read back by filters and as spend totals.
+public protocol CallLog: Sendable {
+    /// Appends in one transaction. Appending a record whose id is already stored changes nothing, so
+    /// a writer may retry a batch after an error.
+    func append(_ records: [CallRecord]) async throws
+    /// Matching calls, newest first.
+    func calls(matching query: CallQuery) async throws -> [CallRecord]
+    /// Spend totals per group, largest cost first.
+    func spend(_ query: SpendQuery) async throws -> [SpendRow]
+}
+
+public struct CallQuery: Sendable, Hashable {
+    public var keyID: String?
+    public var env: String?
+    public var since: Date?
+    public var limit: Int
+
+    public init(keyID: String? = nil, env: String? = nil, since: Date? = nil, limit: Int = 100) {
+        self.keyID = keyID
+        self.env = env
+        self.since = since
+        self.limit = limit
+    }
+
+    public func matches(_ record: CallRecord) -> Bool {
+        (keyID == nil || record.keyID == keyID) && (env == nil || record.env == env)
+            && (since.map { record.time >= $0 } ?? true)
+    }
+}
+
+public enum SpendGrouping: String, Sendable, Hashable, Codable, CaseIterable {
+    case key, env, model, owner
+}
+
+public struct SpendQuery: Sendable, Hashable {
+    public var groupBy: SpendGrouping
+    public var since: Date?
+
+    public init(groupBy: SpendGrouping = .key, since: Date? = nil) {
+        self.groupBy = groupBy
+        self.since = since
+    }
+
+    /// The group a call belongs to; calls without one (an unknown key, no model) are grouped under "".
+    public func group(of record: CallRecord) -> String {
+        switch groupBy {
+        case .key: record.keyID ?? ""
+        case .env: record.env ?? ""
+        case .model: record.model ?? ""
+        case .owner: record.owner ?? ""
+        }
+    }
+}
+
+/// Spend of one group over the query's window.
+public struct SpendRow: Sendable, Hashable, Codable {
+    public var group: String
+    public var calls: Int
+    public var inputTokens: Int
+    public var cachedInputTokens: Int
+    public var outputTokens: Int
+    public var cost: Money
+    /// Calls whose model had no known price, counted at $0 in `cost`.
+    public var unpricedCalls: Int
+
+    public init(
+        group: String, calls: Int = 0, inputTokens: Int = 0, cachedInputTokens: Int = 0, outputTokens: Int = 0,
+        cost: Money = .zero, unpricedCalls: Int = 0
+    ) {
+        self.group = group
+        self.calls = calls
+        self.inputTokens = inputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.outputTokens = outputTokens
+        self.cost = cost
+        self.unpricedCalls = unpricedCalls
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case group, calls, inputTokens = "input_tokens", cachedInputTokens = "cached_input_tokens",
+            outputTokens = "output_tokens", cost = "cost_usd", unpricedCalls = "unpriced_calls"
+    }
+
+    /// Orders rows by cost, then calls, then name, so every backend lists them alike.
+    public static func ranked(_ rows: [SpendRow]) -> [SpendRow] {
+        rows.sorted {
+            ($0.cost, $0.calls, $1.group) > ($1.cost, $1.calls, $0.group)
+        }
+    }
+}

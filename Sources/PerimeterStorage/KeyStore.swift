@@ -1,0 +1,24 @@
+import Foundation
+import PerimeterCore
+
+/// Durable home of virtual keys. The gateway reads it at start and on changes; never per request.
+public protocol KeyStore: Sendable {
+    func insert(_ key: VirtualKey) async throws
+    func key(id: String) async throws -> VirtualKey?
+    /// Every key, revoked ones included, oldest first; only those of `env` when given.
+    func keys(env: String?) async throws -> [VirtualKey]
+    /// Marks the key revoked at `time` (the first revocation wins) and returns it; `nil` if unknown.
+    func revoke(id: String, at time: Date) async throws -> VirtualKey?
+    /// Moves each key's `last_used_at` forward to the given time; never backwards.
+    func recordUse(_ lastUsed: [String: Date]) async throws
+}
+
+extension KeyStore {
+    public func allKeys() async throws -> [VirtualKey] { try await keys(env: nil) }
+}
+
+/// The backend reported a write that breaks a uniqueness rule.
+public struct StoreConflict: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import PerimeterCore
+import Synchronization
+
+/// Keys, admin tokens and calls held in memory: the reference backend for tests and `--database memory`.
+public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, Sendable {
+    private struct State {
+        var keys: [String: VirtualKey] = [:]
+        var keyOrder: [String] = []
+        var adminTokens: [AdminToken] = []
+        var calls: [CallRecord] = []
+        var callIDs: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    // MARK: KeyStore
+
+    public func insert(_ key: VirtualKey) async throws {
+        try state.withLock { state in
+            guard state.keys[key.id] == nil else { throw StoreConflict("a key with id \(key.id) exists") }
+            guard !state.keys.values.contains(where: { $0.digest == key.digest }) else {
+                throw StoreConflict("a key with the same secret exists")
+            }
+            state.keys[key.id] = key
+            state.keyOrder.append(key.id)
+        }
+    }
+
+    public func key(id: String) async throws -> VirtualKey? {
+        state.withLock { $0.keys[id] }
+    }
+
+    public func keys(env: String?) async throws -> [VirtualKey] {
+        state.withLock { state in
+            state.keyOrder.compactMap { state.keys[$0] }.filter { env == nil || $0.env == env }
+        }
+    }
+
+    public func revoke(id: String, at time: Date) async throws -> VirtualKey? {
+        state.withLock { state in
+            guard var key = state.keys[id] else { return nil }
+            if key.revokedAt == nil {
+                key.revokedAt = time
+                state.keys[id] = key
+            }
+            return key
+        }
+    }
+
+    public func recordUse(_ lastUsed: [String: Date]) async throws {
+        state.withLock { state in
+            for (id, time) in lastUsed {
+                guard var key = state.keys[id] else { continue }
+                if key.lastUsedAt.map({ $0 < time }) ?? true {
+                    key.lastUsedAt = time
+                    state.keys[id] = key
+                }
+            }
+        }
+    }
+
+    // MARK: AdminTokenStore
+
+    public func insertAdminToken(_ token: AdminToken) async throws {
+        state.withLock { $0.adminTokens.append(token) }
+    }
+
+    public func adminTokens() async throws -> [AdminToken] {
+        state.withLock { $0.adminTokens }
+    }
+
+    // MARK: CallLog
+
+    public func append(_ records: [CallRecord]) async throws {
+        state.withLock { state in
+            for record in records where state.callIDs.insert(record.id).inserted {
+                state.calls.append(record)
+            }
+        }
+    }
+
+    public func calls(matching query: CallQuery) async throws -> [CallRecord] {
+        let matching = state.withLock { $0.calls.filter(query.matches) }
+        return Array(matching.sorted { ($0.time, $0.id) > ($1.time, $1.id) }.prefix(query.limit))
+    }
+
+    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
+        let records = state.withLock { state in
+            state.calls.filter { record in query.since.map { record.time >= $0 } ?? true }
+        }
+        var rows: [String: SpendRow] = [:]
+        for record in records {
+            let group = query.group(of: record)
+            var row = rows[group] ?? SpendRow(group: group)
+            row.calls += 1
+            row.inputTokens += record.usage.inputTokens
+            row.cachedInputTokens += record.usage.cachedInputTokens
+            row.outputTokens += record.usage.outputTokens
+            if let cost = record.cost { row.cost = row.cost + cost } else { row.unpricedCalls += 1 }
+            rows[group] = row
+        }
+        return SpendRow.ranked(Array(rows.values))
+    }
+}

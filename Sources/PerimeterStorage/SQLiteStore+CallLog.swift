@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+import PerimeterCore
+
+extension SQLiteStore: CallLog {
+    public func append(_ records: [CallRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await pool.write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO calls (
+                        id, time, key_id, key_name, env, owner, client_ip, provider, model, operation, stream, status,
+                        outcome, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost_nanos,
+                        latency_ms, error_code
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for record in records {
+                try statement.execute(arguments: [
+                    record.id, record.time.milliseconds, record.keyID, record.keyName, record.env, record.owner,
+                    record.clientIP, record.provider, record.model, record.operation.rawValue, record.stream,
+                    record.status, record.outcome.rawValue, record.usage.inputTokens, record.usage.cachedInputTokens,
+                    record.usage.cacheWriteTokens, record.usage.outputTokens, record.cost?.nanos, record.latencyMS,
+                    record.errorCode,
+                ])
+            }
+        }
+    }
+
+    public func calls(matching query: CallQuery) async throws -> [CallRecord] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let keyID = query.keyID {
+            conditions.append("key_id = ?")
+            arguments += [keyID]
+        }
+        if let env = query.env {
+            conditions.append("env = ?")
+            arguments += [env]
+        }
+        if let since = query.since {
+            conditions.append("time >= ?")
+            arguments += [since.milliseconds]
+        }
+        arguments += [query.limit]
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT * FROM calls \(filter) ORDER BY time DESC, id DESC LIMIT ?"
+        let boundArguments = arguments
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: boundArguments).map(Self.callRecord)
+        }
+    }
+
+    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
+        let column =
+            switch query.groupBy {
+            case .key: "key_id"
+            case .env: "env"
+            case .model: "model"
+            case .owner: "owner"
+            }
+        let filter = query.since == nil ? "" : "WHERE time >= ?"
+        let arguments: StatementArguments = query.since.map { [$0.milliseconds] } ?? []
+        let sql = """
+            SELECT COALESCE(\(column), '') AS grp, COUNT(*) AS calls, SUM(input_tokens) AS input,
+                   SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output,
+                   COALESCE(SUM(cost_nanos), 0) AS cost, SUM(cost_nanos IS NULL) AS unpriced
+            FROM calls \(filter) GROUP BY grp
+            """
+        let rows = try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                SpendRow(
+                    group: row["grp"], calls: row["calls"], inputTokens: row["input"], cachedInputTokens: row["cached"],
+                    outputTokens: row["output"], cost: Money(nanos: row["cost"]), unpricedCalls: row["unpriced"])
+            }
+        }
+        return SpendRow.ranked(rows)
+    }
+
+    private static func callRecord(_ row: Row) -> CallRecord {
+        CallRecord(
+            id: row["id"], time: Date(milliseconds: row["time"]), keyID: row["key_id"], keyName: row["key_name"],
+            env: row["env"], owner: row["owner"], clientIP: row["client_ip"], provider: row["provider"],
+            model: row["model"], operation: CallOperation(rawValue: row["operation"]) ?? .chat, stream: row["stream"],
+            status: row["status"], outcome: Outcome(rawValue: row["outcome"]) ?? .ok,
+            usage: Usage(
+                inputTokens: row["input_tokens"], cachedInputTokens: row["cached_input_tokens"],
+                cacheWriteTokens: row["cache_write_tokens"], outputTokens: row["output_tokens"]),
+            cost: (row["cost_nanos"] as Int64?).map(Money.init(nanos:)), latencyMS: row["latency_ms"],
+            errorCode: row["error_code"])
+    }
+}

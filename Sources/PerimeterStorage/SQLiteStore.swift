@@ -1,0 +1,184 @@
+import Foundation
+import GRDB
+import PerimeterCore
+
+/// Keys, admin tokens and calls in one SQLite file through GRDB: a `DatabasePool` in WAL mode, so the
+/// call-log writer's batches never block readers. Times are stored as integer milliseconds (UTC).
+public final class SQLiteStore: Sendable {
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // NORMAL is durable across application crashes in WAL mode and much faster than FULL.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE virtual_keys (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        env TEXT NOT NULL,
+                        owner TEXT,
+                        prefix TEXT NOT NULL,
+                        key_hash TEXT NOT NULL UNIQUE,
+                        created_at INTEGER NOT NULL,
+                        revoked_at INTEGER,
+                        last_used_at INTEGER
+                    );
+                    CREATE INDEX virtual_keys_env ON virtual_keys(env);
+                    CREATE TABLE admin_tokens (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        token_hash TEXT NOT NULL UNIQUE,
+                        created_at INTEGER NOT NULL,
+                        revoked_at INTEGER
+                    );
+                    CREATE TABLE calls (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        time INTEGER NOT NULL,
+                        key_id TEXT,
+                        key_name TEXT,
+                        env TEXT,
+                        owner TEXT,
+                        client_ip TEXT,
+                        provider TEXT,
+                        model TEXT,
+                        operation TEXT NOT NULL,
+                        stream INTEGER NOT NULL,
+                        status INTEGER NOT NULL,
+                        outcome TEXT NOT NULL,
+                        input_tokens INTEGER NOT NULL,
+                        cached_input_tokens INTEGER NOT NULL,
+                        cache_write_tokens INTEGER NOT NULL,
+                        output_tokens INTEGER NOT NULL,
+                        cost_nanos INTEGER,
+                        latency_ms INTEGER NOT NULL,
+                        error_code TEXT
+                    );
+                    CREATE INDEX calls_time ON calls(time);
+                    CREATE INDEX calls_key_time ON calls(key_id, time);
+                    CREATE INDEX calls_env_time ON calls(env, time);
+                    """)
+        }
+        return migrator
+    }
+}
+
+extension Date {
+    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
+}
+
+// MARK: - KeyStore
+
+extension SQLiteStore: KeyStore {
+    public func insert(_ key: VirtualKey) async throws {
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO virtual_keys (id, name, env, owner, prefix, key_hash, created_at, revoked_at, last_used_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        key.id, key.name, key.env, key.owner, key.prefix, key.digest.hex, key.createdAt.milliseconds,
+                        key.revokedAt?.milliseconds, key.lastUsedAt?.milliseconds,
+                    ])
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw StoreConflict("a key with the same id or secret exists")
+        }
+    }
+
+    public func key(id: String) async throws -> VirtualKey? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM virtual_keys WHERE id = ?", arguments: [id]).map(Self.virtualKey)
+        }
+    }
+
+    public func keys(env: String?) async throws -> [VirtualKey] {
+        try await pool.read { db in
+            let rows =
+                if let env {
+                    try Row.fetchAll(
+                        db, sql: "SELECT * FROM virtual_keys WHERE env = ? ORDER BY created_at, id", arguments: [env])
+                } else {
+                    try Row.fetchAll(db, sql: "SELECT * FROM virtual_keys ORDER BY created_at, id")
+                }
+            return rows.map(Self.virtualKey)
+        }
+    }
+
+    public func revoke(id: String, at time: Date) async throws -> VirtualKey? {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE virtual_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                arguments: [time.milliseconds, id])
+            return try Row.fetchOne(db, sql: "SELECT * FROM virtual_keys WHERE id = ?", arguments: [id])
+                .map(Self.virtualKey)
+        }
+    }
+
+    public func recordUse(_ lastUsed: [String: Date]) async throws {
+        guard !lastUsed.isEmpty else { return }
+        try await pool.write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    UPDATE virtual_keys SET last_used_at = ?
+                    WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)
+                    """)
+            for (id, time) in lastUsed {
+                try statement.execute(arguments: [time.milliseconds, id, time.milliseconds])
+            }
+        }
+    }
+
+    private static func virtualKey(_ row: Row) -> VirtualKey {
+        VirtualKey(
+            id: row["id"], name: row["name"], env: row["env"], owner: row["owner"], prefix: row["prefix"],
+            digest: KeyDigest(hex: row["key_hash"])!,
+            createdAt: Date(milliseconds: row["created_at"]),
+            revokedAt: (row["revoked_at"] as Int64?).map(Date.init(milliseconds:)),
+            lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(milliseconds:)))
+    }
+}
+
+// MARK: - AdminTokenStore
+
+extension SQLiteStore: AdminTokenStore {
+    public func insertAdminToken(_ token: AdminToken) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO admin_tokens (id, name, role, token_hash, created_at, revoked_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    token.id, token.name, token.role.rawValue, token.digest.hex, token.createdAt.milliseconds,
+                    token.revokedAt?.milliseconds,
+                ])
+        }
+    }
+
+    public func adminTokens() async throws -> [AdminToken] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM admin_tokens ORDER BY created_at, id").map { row in
+                AdminToken(
+                    id: row["id"], name: row["name"], role: AdminRole(rawValue: row["role"]) ?? .viewer,
+                    digest: KeyDigest(hex: row["token_hash"])!, createdAt: Date(milliseconds: row["created_at"]),
+                    revokedAt: (row["revoked_at"] as Int64?).map(Date.init(milliseconds:)))
+            }
+        }
+    }
+}

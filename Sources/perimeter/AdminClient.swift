@@ -1,0 +1,76 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import PerimeterCore
+import PerimeterGateway
+
+/// The CLI's connection to a gateway's admin API.
+struct AdminClient {
+    let baseURL: String
+    let token: String?
+
+    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> AdminClient {
+        var url = environment["PERIMETER_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
+        while url.hasSuffix("/") { url.removeLast() }
+        var token = environment["PERIMETER_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if token == nil {
+            let path = GatewayConfiguration.adminTokenFile(home: GatewayConfiguration.defaultHomeDirectory(environment: environment))
+            token = FileManager.default.contents(atPath: path).map {
+                String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
+        return AdminClient(baseURL: url, token: token)
+    }
+
+    /// Sends a request and returns the JSON answer, or throws the gateway's error message.
+    func sendRaw(
+        _ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], body: (some Encodable)? = Optional<String>.none
+    ) async throws -> Data {
+        guard let token, !token.isEmpty else {
+            throw CLIError(
+                "no admin token: set PERIMETER_ADMIN_TOKEN, or run this on the machine where `perimeter serve` first started")
+        }
+        var components = URLComponents(string: baseURL + "/admin/v1" + path)
+        let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+        if !items.isEmpty { components?.queryItems = items }
+        guard let url = components?.string else { throw CLIError("PERIMETER_URL '\(baseURL)' is not a URL") }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        }
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            bytes = try await response.body.collect(upTo: 64 << 20)
+        } catch {
+            throw CLIError("cannot reach the gateway at \(baseURL) (\(error)); is `perimeter serve` running? Set PERIMETER_URL if it listens elsewhere")
+        }
+        let data = Data(bytes.readableBytesView)
+        guard (200..<300).contains(response.status.code) else {
+            if let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: data) {
+                throw CLIError("\(envelope.error.message) (\(response.status.code) \(envelope.error.code ?? ""))")
+            }
+            throw CLIError("the gateway answered \(response.status.code) \(response.status.reasonPhrase)")
+        }
+        return data
+    }
+}
+
+private struct ErrorEnvelope: Decodable {
+    struct Body: Decodable {
+        var message: String
+        var code: String?
+    }
+    var error: Body
+}
+
+/// A CLI failure: ArgumentParser prints it as one `Error:` line and exits with status 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

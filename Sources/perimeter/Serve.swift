@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import PerimeterGateway
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway.",
+        discussion: """
+            Reads --config, else PERIMETER_CONFIG, else ./perimeter.yaml when present. PERIMETER_LISTEN, \
+            PERIMETER_DATABASE and PERIMETER_ADMIN_TOKEN override the file; flags override both.
+            """)
+
+    @Option(help: "YAML configuration file.")
+    var config: String?
+
+    @Option(help: "Address to listen on, HOST:PORT (default 127.0.0.1:8080).")
+    var listen: String?
+
+    @Option(help: "sqlite:PATH or memory (default sqlite:./perimeter.db).")
+    var database: String?
+
+    @Flag(help: "Add a simulated provider that answers both OpenAI and Anthropic calls, streams included.")
+    var demo = false
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = environment["PERIMETER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        let file =
+            config ?? environment["PERIMETER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (FileManager.default.fileExists(atPath: "perimeter.yaml") ? "perimeter.yaml" : nil)
+        var configuration = try ConfigurationLoader.load(file: file, environment: environment)
+        if let listen {
+            guard let (host, port) = ConfigurationLoader.parseListen(listen) else {
+                throw ValidationError("--listen must be HOST:PORT, for example 127.0.0.1:8080")
+            }
+            (configuration.host, configuration.port) = (host, port)
+        }
+        if let database {
+            guard let location = DatabaseLocation(parsing: database) else {
+                throw ValidationError("--database must be sqlite:PATH or memory")
+            }
+            configuration.database = location
+        }
+        configuration.demo = demo
+
+        let host = configuration.host
+        let providers = configuration.providers.map(\.name) + (demo ? ["demo (simulated)"] : [])
+        let gateway = try await buildApplication(configuration: configuration, logger: Logger(label: "perimeter")) { port in
+            let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+            print(
+                """
+                Perimeter is listening on \(base)
+                  OpenAI SDK base URL:    \(base)/v1
+                  Anthropic SDK base URL: \(base)
+                  Providers: \(providers.isEmpty ? "none" : providers.joined(separator: ", "))
+                """)
+            fflush(nil)
+        }
+        for notice in gateway.notices {
+            print(notice + "\n")
+        }
+        fflush(nil)
+        try await gateway.application.runService()
+    }
+}
