@@ -32,7 +32,7 @@ package struct ProxyHandler: Sendable {
     package func handle(_ request: Request, context: GatewayContext, endpoint: Endpoint, pathModel: String? = nil) async -> Response {
         let started = ContinuousClock.now
         var record = CallRecord(
-            id: context.requestID, time: Date(), clientIP: context.clientIP, operation: endpoint.operation,
+            id: context.requestID, time: Timestamp.now(), clientIP: context.clientIP, operation: endpoint.operation,
             status: 0, outcome: .denied)
         do {
             let key = try authenticator.authenticate(Self.presentedKey(request.headers))

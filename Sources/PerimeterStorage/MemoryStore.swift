@@ -6,7 +6,6 @@ import Synchronization
 public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, Sendable {
     private struct State {
         var keys: [String: VirtualKey] = [:]
-        var keyOrder: [String] = []
         var adminTokens: [AdminToken] = []
         var calls: [CallRecord] = []
         var callIDs: Set<String> = []
@@ -25,7 +24,6 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, Sendable {
                 throw StoreConflict("a key with the same secret exists")
             }
             state.keys[key.id] = key
-            state.keyOrder.append(key.id)
         }
     }
 
@@ -35,7 +33,8 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, Sendable {
 
     public func keys(env: String?) async throws -> [VirtualKey] {
         state.withLock { state in
-            state.keyOrder.compactMap { state.keys[$0] }.filter { env == nil || $0.env == env }
+            state.keys.values.filter { env == nil || $0.env == env }
+                .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
         }
     }
 

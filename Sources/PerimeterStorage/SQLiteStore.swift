@@ -182,3 +182,10 @@ extension SQLiteStore: AdminTokenStore {
         }
     }
 }
+
+extension SQLiteStore {
+    /// The journal mode in force (`wal` for a pool).
+    public func journalMode() async throws -> String {
+        try await pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+}

@@ -1,0 +1,65 @@
+import Testing
+
+@testable import PerimeterCore
+
+@Suite struct PricingTests {
+    let table = PriceTable.builtIn()
+
+    @Test func datedSnapshotsTakeTheirFamilysPrice() throws {
+        #expect(table.price(for: "gpt-4o-mini-2024-07-18") == table.price(for: "gpt-4o-mini"))
+        #expect(table.price(for: "gpt-4o-2024-08-06") == table.price(for: "gpt-4o"))
+        #expect(table.price(for: "gpt-4o-mini")?.input == 0.15)
+        #expect(table.price(for: "claude-sonnet-4-5-20250929")?.output == 15)
+        #expect(table.price(for: "claude-opus-4-1-20250805")?.input == 15)
+        #expect(table.price(for: "claude-opus-4-5-20251101")?.input == 5)
+    }
+
+    @Test func unknownModelsHaveNoPrice() {
+        #expect(table.price(for: "my-finetune") == nil)
+        #expect(table.price(for: "gpt-4ox") == nil)
+        #expect(table.cost(of: Usage(inputTokens: 10), model: "mystery") == nil)
+    }
+
+    @Test func configOverridesAndExtends() {
+        let custom = PriceTable.builtIn(overriddenBy: [
+            "gpt-4o-mini": ModelPrice(input: 1, output: 2), "my-model": ModelPrice(input: 3, output: 4),
+        ])
+        #expect(custom.price(for: "gpt-4o-mini-2024-07-18")?.input == 1)
+        #expect(custom.price(for: "my-model")?.output == 4)
+    }
+
+    @Test func costSplitsCachedAndUncachedInput() {
+        let price = ModelPrice(input: 0.15, output: 0.60, cachedInput: 0.075)
+        // 1000 uncached × 0.15 + 1000 cached × 0.075 + 500 output × 0.60 = 525 µ$ = 525000 n$.
+        let cost = price.cost(of: Usage(inputTokens: 2000, cachedInputTokens: 1000, outputTokens: 500))
+        #expect(cost == Money(nanos: 525_000))
+    }
+
+    @Test func anthropicCacheWritesCostMore() throws {
+        let price = try #require(table.price(for: "claude-sonnet-4-5"))
+        let usage = Usage(inputTokens: 1_000_000 + 200_000 + 100_000, cachedInputTokens: 200_000, cacheWriteTokens: 100_000, outputTokens: 0)
+        // 1M × 3 + 0.2M × 0.30 + 0.1M × 3.75 = 3.435 $
+        #expect(price.cost(of: usage) == Money(usd: 3.435))
+    }
+
+    @Test func costRoundsUpToTheNanodollar() {
+        let price = ModelPrice(input: 0.0001, output: 0)
+        #expect(price.cost(of: Usage(inputTokens: 1)) == Money(nanos: 1))
+    }
+
+    @Test func moneyPrintsReadably() {
+        #expect(Money(usd: 0.000225).description == "$0.000225")
+        #expect(Money(usd: 12.5).description == "$12.5000")
+        #expect(Money(usd: 1234.567).description == "$1234.57")
+        #expect(Money(usd: -0.5).description == "$-0.500000")
+    }
+
+    @Test(arguments: [
+        ("gpt-*", "gpt-4o", true), ("gpt-*", "o1", false), ("*", "anything", true), ("claude-*-4-5*", "claude-sonnet-4-5-2025", true),
+        ("claude-*-4-5*", "claude-sonnet-4", false), ("exact", "exact", true), ("exact", "exactly", false), ("o1*", "o1-mini", true),
+        ("a*a", "a", false),
+    ])
+    func modelPatterns(pattern: String, model: String, matches: Bool) {
+        #expect(ModelPattern(pattern).matches(model) == matches)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import PerimeterCore
+import Testing
+
+@testable import PerimeterProviders
+
+@Suite struct RequestInspectorTests {
+    func inspect(_ text: String) throws -> RequestFacts {
+        try RequestInspector.inspect(Array(text.utf8)).0
+    }
+
+    @Test func readsTheFactsPolicyAndMeteringNeed() throws {
+        let facts = try inspect(
+            #"{"model":"gpt-4o","messages":[{"role":"user","content":"say \"model\": no"}],"stream":true,"max_completion_tokens":256,"tools":[{"type":"function","function":{"name":"f"}}]}"#)
+        #expect(facts == RequestFacts(model: "gpt-4o", isStream: true, includesUsage: false, hasTools: true, maxOutputTokens: 256))
+    }
+
+    @Test func nestedModelFieldsAreNotTheModel() throws {
+        let facts = try inspect(#"{"metadata":{"model":"evil"},"model":"claude-haiku-4-5","max_tokens":1024,"tools":[]}"#)
+        #expect(facts.model == "claude-haiku-4-5")
+        #expect(facts.maxOutputTokens == 1024)
+        #expect(!facts.hasTools)
+    }
+
+    @Test func decodesEscapesInTheModelName() throws {
+        #expect(try inspect(#"{"model":"gpt\u002d4o\/x"}"#).model == "gpt-4o/x")
+    }
+
+    @Test func seesIncludeUsage() throws {
+        #expect(try inspect(#"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#).includesUsage)
+        #expect(!(try inspect(#"{"model":"m","stream":true,"stream_options":{"include_usage":false}}"#).includesUsage))
+    }
+
+    @Test(arguments: [
+        "", "[]", "{", #"{"model":}"#, #"{"model":"a",}"#, #"{"model":"a"} x"#, #"{"model":tru}"#, #"{"a":[1,2}"#,
+        #"{"a":"unterminated}"#, #"{"a":01}"#, #"{"a":1.}"#, "{\"a\":\"tab\there\"}", #"{'a':1}"#,
+    ])
+    func refusesMalformedJSON(text: String) {
+        #expect(throws: GatewayError.self) { try RequestInspector.inspect(Array(text.utf8)) }
+    }
+
+    @Test func refusesDeepNesting() {
+        let deep = #"{"a":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"
+        #expect(throws: GatewayError.self) { try RequestInspector.inspect(Array(deep.utf8)) }
+    }
+
+    @Test func acceptsEveryJSONValueKind() throws {
+        let facts = try inspect(#"{"model":"m","n":-1.5e+3,"b":false,"z":null,"o":{"k":[{},[],"\\"]},"s":"é😀"}"#)
+        #expect(facts.model == "m")
+    }
+
+    @Test func addsStreamOptionsWithoutTouchingAnythingElse() throws {
+        let original = #"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+        let (_, members) = try RequestInspector.inspect(Array(original.utf8))
+        let rewritten = String(decoding: RequestInspector.requestingStreamUsage(Array(original.utf8), members: members), as: UTF8.self)
+        #expect(rewritten == #"{"stream_options":{"include_usage":true},"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(try inspect(rewritten).includesUsage)
+    }
+
+    @Test func turnsOnIncludeUsageKeepingTheClientsOtherOptions() throws {
+        let original = #"{"model":"m","stream":true,"stream_options":{"include_usage":false,"include_obfuscation":false},"n":1}"#
+        let (_, members) = try RequestInspector.inspect(Array(original.utf8))
+        let rewritten = RequestInspector.requestingStreamUsage(Array(original.utf8), members: members)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(rewritten)) as? [String: Any])
+        let options = try #require(object["stream_options"] as? [String: Any])
+        #expect(options["include_usage"] as? Bool == true)
+        #expect(options["include_obfuscation"] as? Bool == false)
+        #expect(object["n"] as? Int == 1)
+        #expect(try inspect(String(decoding: rewritten, as: UTF8.self)).includesUsage)
+    }
+
+    @Test func replacesNullStreamOptions() throws {
+        let original = #"{"model":"m","stream":true,"stream_options":null}"#
+        let (_, members) = try RequestInspector.inspect(Array(original.utf8))
+        let rewritten = String(decoding: RequestInspector.requestingStreamUsage(Array(original.utf8), members: members), as: UTF8.self)
+        #expect(rewritten == #"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#)
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import PerimeterCore
+import PerimeterStorage
+import Testing
+
+/// One suite, every backend: what the gateway may assume of any store.
+@Suite struct StoreConformanceTests {
+    static let t0 = Date(timeIntervalSince1970: 1_764_000_000)
+
+    func key(_ name: String, env: String = "dev", owner: String? = "team-a", at offset: TimeInterval = 0) -> VirtualKey {
+        VirtualKey.issue(name: name, env: env, owner: owner, now: Self.t0.addingTimeInterval(offset)).0
+    }
+
+    func call(
+        _ id: String, key: VirtualKey?, model: String = "gpt-4o-mini", at offset: TimeInterval, input: Int = 10, output: Int = 5,
+        cost: Money? = Money(nanos: 1000)
+    ) -> CallRecord {
+        CallRecord(
+            id: id, time: Self.t0.addingTimeInterval(offset), keyID: key?.id, keyName: key?.name, env: key?.env,
+            owner: key?.owner, clientIP: "10.0.0.1", provider: "openai", model: model, operation: .chat, stream: false,
+            status: 200, outcome: .ok, usage: Usage(inputTokens: input, cachedInputTokens: 2, outputTokens: output),
+            cost: cost, latencyMS: 42)
+    }
+
+    @Test(arguments: Backend.available)
+    func keysRoundTripWithEveryField(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let original = key("billing")
+        try await store.insert(original)
+        let loaded = try #require(try await store.key(id: original.id))
+        #expect(loaded == original)
+        #expect(try await store.key(id: "key_missing") == nil)
+    }
+
+    @Test(arguments: Backend.available)
+    func listsKeysOldestFirstAndFiltersByEnvironment(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let a = key("a", env: "prod", at: 0)
+        let b = key("b", env: "dev", at: 1)
+        let c = key("c", env: "prod", owner: nil, at: 2)
+        for k in [b, a, c] { try await store.insert(k) }
+        #expect(try await store.keys(env: nil).map(\.name) == ["a", "b", "c"])
+        #expect(try await store.keys(env: "prod").map(\.name) == ["a", "c"])
+        #expect(try await store.keys(env: "staging").isEmpty)
+    }
+
+    @Test(arguments: Backend.available)
+    func refusesDuplicateIDsAndSecrets(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let original = key("a")
+        try await store.insert(original)
+        var sameID = key("b")
+        sameID.id = original.id
+        await #expect(throws: StoreConflict.self) { try await store.insert(sameID) }
+        var sameSecret = key("c")
+        sameSecret.digest = original.digest
+        await #expect(throws: StoreConflict.self) { try await store.insert(sameSecret) }
+    }
+
+    @Test(arguments: Backend.available)
+    func revocationIsFirstWinsAndKeepsTheRecord(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let k = key("a")
+        try await store.insert(k)
+        let first = try #require(try await store.revoke(id: k.id, at: Self.t0.addingTimeInterval(10)))
+        #expect(first.revokedAt == Self.t0.addingTimeInterval(10))
+        let again = try #require(try await store.revoke(id: k.id, at: Self.t0.addingTimeInterval(20)))
+        #expect(again.revokedAt == Self.t0.addingTimeInterval(10))
+        #expect(try await store.keys(env: nil).count == 1)
+        #expect(try await store.revoke(id: "key_missing", at: Self.t0) == nil)
+    }
+
+    @Test(arguments: Backend.available)
+    func lastUseOnlyMovesForward(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let k = key("a")
+        try await store.insert(k)
+        try await store.recordUse([k.id: Self.t0.addingTimeInterval(100), "key_unknown": Self.t0])
+        try await store.recordUse([k.id: Self.t0.addingTimeInterval(50)])
+        #expect(try await store.key(id: k.id)?.lastUsedAt == Self.t0.addingTimeInterval(100))
+    }
+
+    @Test(arguments: Backend.available)
+    func adminTokensRoundTrip(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let token = AdminToken(
+            id: "adm_1", name: "initial", role: .viewer, digest: KeyDigest(of: "prmadm_x"), createdAt: Self.t0)
+        try await store.insertAdminToken(token)
+        #expect(try await store.adminTokens() == [token])
+    }
+
+    @Test(arguments: Backend.available)
+    func callsRoundTripNewestFirstAndFilter(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let a = key("a", env: "prod")
+        let b = key("b", env: "dev")
+        let records = [
+            call("req_1", key: a, at: 1), call("req_2", key: b, at: 2), call("req_3", key: a, at: 3, cost: nil),
+            call("req_4", key: nil, at: 4),
+        ]
+        try await store.append(records)
+        let all = try await store.calls(matching: CallQuery())
+        #expect(all.map(\.id) == ["req_4", "req_3", "req_2", "req_1"])
+        #expect(all.last == records[0])
+        #expect(all[1].cost == nil)
+        #expect(try await store.calls(matching: CallQuery(keyID: a.id)).map(\.id) == ["req_3", "req_1"])
+        #expect(try await store.calls(matching: CallQuery(env: "dev")).map(\.id) == ["req_2"])
+        #expect(try await store.calls(matching: CallQuery(since: Self.t0.addingTimeInterval(2))).map(\.id) == ["req_4", "req_3", "req_2"])
+        #expect(try await store.calls(matching: CallQuery(limit: 2)).map(\.id) == ["req_4", "req_3"])
+    }
+
+    @Test(arguments: Backend.available)
+    func appendingTheSameCallTwiceKeepsOneRow(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let record = call("req_1", key: nil, at: 0)
+        try await store.append([record])
+        try await store.append([record, call("req_2", key: nil, at: 1)])
+        #expect(try await store.calls(matching: CallQuery()).count == 2)
+    }
+
+    @Test(arguments: Backend.available)
+    func spendGroupsAndRanks(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let a = key("a", env: "prod", owner: "alice")
+        let b = key("b", env: "dev", owner: nil)
+        try await store.append([
+            call("req_1", key: a, model: "gpt-4o", at: 1, cost: Money(nanos: 500)),
+            call("req_2", key: a, model: "gpt-4o-mini", at: 2, cost: Money(nanos: 700)),
+            call("req_3", key: b, model: "gpt-4o", at: 3, cost: Money(nanos: 300)),
+            call("req_4", key: b, model: "my-model", at: 4, cost: nil),
+        ])
+        let byKey = try await store.spend(SpendQuery(groupBy: .key))
+        #expect(byKey == [
+            SpendRow(group: a.id, calls: 2, inputTokens: 20, cachedInputTokens: 4, outputTokens: 10, cost: Money(nanos: 1200)),
+            SpendRow(group: b.id, calls: 2, inputTokens: 20, cachedInputTokens: 4, outputTokens: 10, cost: Money(nanos: 300), unpricedCalls: 1),
+        ])
+        let byModel = try await store.spend(SpendQuery(groupBy: .model))
+        #expect(byModel.map(\.group) == ["gpt-4o", "gpt-4o-mini", "my-model"])
+        #expect(byModel[0].cost == Money(nanos: 800))
+        let byOwner = try await store.spend(SpendQuery(groupBy: .owner))
+        #expect(Set(byOwner.map(\.group)) == ["alice", ""])
+        let byEnvRecent = try await store.spend(SpendQuery(groupBy: .env, since: Self.t0.addingTimeInterval(3)))
+        #expect(byEnvRecent == [SpendRow(group: "dev", calls: 2, inputTokens: 20, cachedInputTokens: 4, outputTokens: 10, cost: Money(nanos: 300), unpricedCalls: 1)])
+    }
+
+    @Test(arguments: Backend.available)
+    func concurrentAppendsLoseNothing(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for batch in 0..<20 {
+                group.addTask {
+                    try await store.append((0..<50).map { self.call("req_\(batch)_\($0)", key: nil, at: Double($0)) })
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.calls(matching: CallQuery(limit: 5000)).count == 1000)
+    }
+}
+
+@Suite struct SQLiteStoreTests {
+    @Test func reopeningKeepsDataAndUsesWAL() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("perimeter-wal-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("p.db").path
+        let (k, _) = VirtualKey.issue(name: "a", env: "dev", owner: nil, now: Date(timeIntervalSince1970: 1_764_000_000))
+        do {
+            let store = try SQLiteStore(path: path)
+            try await store.insert(k)
+        }
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.key(id: k.id) == k)
+        let mode = try await reopened.journalMode()
+        #expect(mode == "wal")
+    }
+}
