@@ -63,14 +63,21 @@ package struct Authenticator: Sendable {
         self.cache = cache
     }
 
-    /// The active key for `presented`, or the error the client must see.
-    package func authenticate(_ presented: String?) throws(GatewayError) -> VirtualKey {
-        guard let presented, !presented.isEmpty else { throw .missingKey }
+    /// Why a credential was refused, and the key it belongs to when it is a known one (a revoked key's
+    /// calls are logged against that key, so an operator sees who still uses it).
+    package struct Failure: Error {
+        package var error: GatewayError
+        package var key: VirtualKey?
+    }
+
+    /// The active key for `presented`, or why it is refused.
+    package func authenticate(_ presented: String?) -> Result<VirtualKey, Failure> {
+        guard let presented, !presented.isEmpty else { return .failure(Failure(error: .missingKey)) }
         // A well-formed Perimeter key has a valid checksum; anything else is refused without a lookup.
         guard TokenFormat.hasValidChecksum(presented), let key = cache.key(for: KeyDigest(of: presented)) else {
-            throw .invalidKey
+            return .failure(Failure(error: .invalidKey))
         }
-        if key.isRevoked { throw .keyRevoked }
-        return key
+        if key.isRevoked { return .failure(Failure(error: .keyRevoked, key: key)) }
+        return .success(key)
     }
 }

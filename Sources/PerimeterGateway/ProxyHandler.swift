@@ -35,11 +35,14 @@ package struct ProxyHandler: Sendable {
             id: context.requestID, time: Timestamp.now(), clientIP: context.clientIP, operation: endpoint.operation,
             status: 0, outcome: .denied)
         do {
-            let key = try authenticator.authenticate(Self.presentedKey(request.headers))
-            record.keyID = key.id
-            record.keyName = key.name
-            record.env = key.env
-            record.owner = key.owner
+            let authentication = authenticator.authenticate(Self.presentedKey(request.headers))
+            if let key = (try? authentication.get()) ?? authentication.failureKey {
+                record.keyID = key.id
+                record.keyName = key.name
+                record.env = key.env
+                record.owner = key.owner
+            }
+            if case .failure(let failure) = authentication { throw failure.error }
 
             var body: [UInt8] = []
             var facts = RequestFacts(model: pathModel)
@@ -236,5 +239,12 @@ package struct ProxyHandler: Sendable {
         return Response(
             status: .init(code: error.status), headers: headers,
             body: .init(byteBuffer: ByteBuffer(bytes: format.body(for: error))))
+    }
+}
+
+extension Result where Failure == Authenticator.Failure {
+    fileprivate var failureKey: VirtualKey? {
+        if case .failure(let failure) = self { return failure.key }
+        return nil
     }
 }

@@ -8,8 +8,6 @@ import secrets
 import socket
 from pathlib import Path
 
-import anthropic
-import openai
 import pytest
 
 from perimeter_harness import Gateway, anthropic_client, config_yaml, openai_client
@@ -31,6 +29,11 @@ class Secrets:
         self.anthropic_key_file = directory / "anthropic-key"
         self.anthropic_key_file.write_text(self.anthropic_key + "\n")
         self.anthropic_key_file.chmod(0o600)
+
+
+def pytest_configure(config):
+    # The Anthropic SDK warns about model deprecations by name; the tests pick models for their prices.
+    config.addinivalue_line("filterwarnings", "ignore:The model .* is deprecated:DeprecationWarning")
 
 
 @pytest.fixture(scope="session")

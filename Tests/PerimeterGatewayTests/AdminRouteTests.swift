@@ -1,0 +1,93 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import PerimeterGateway
+
+@Suite struct AdminRouteTests {
+    @Test func everyAdminRouteNeedsTheToken() async throws {
+        let app = try await TestGateway.make(demo: true)
+        try await app.test(.router) { client in
+            for (uri, method) in [("/admin/v1/keys", HTTPRequest.Method.get), ("/admin/v1/keys", .post), ("/admin/v1/keys/key_x", .delete), ("/admin/v1/calls", .get), ("/admin/v1/spend", .get)] {
+                for headers: HTTPFields in [[:], [.authorization: "Bearer prmadm_wrong"], [.authorization: TestGateway.adminToken]] {
+                    try await client.execute(uri: uri, method: method, headers: headers) { response in
+                        #expect(response.status == .unauthorized, "\(method) \(uri)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func keyLifecycle() async throws {
+        let app = try await TestGateway.make(demo: true)
+        try await app.test(.router) { client in
+            let (id, key) = try await TestGateway.createKey(client, name: "billing", env: "prod")
+            #expect(key.hasPrefix("prm_prod_"))
+            try await client.execute(uri: "/admin/v1/keys/\(id)", method: .get, headers: TestGateway.adminHeaders) { response in
+                let body = try TestGateway.json(response.body)
+                #expect(body["name"] as? String == "billing")
+                #expect(body["key"] == nil)
+                #expect((body["prefix"] as? String).map { key.hasPrefix($0) } == true)
+            }
+            _ = try await TestGateway.createKey(client, name: "other", env: "dev")
+            try await client.execute(uri: "/admin/v1/keys?env=prod", method: .get, headers: TestGateway.adminHeaders) { response in
+                let data = try TestGateway.json(response.body)["data"] as? [[String: Any]]
+                #expect(data?.map { $0["name"] as? String } == ["billing"])
+                #expect(!String(buffer: response.body).contains(key))
+            }
+            try await client.execute(uri: "/admin/v1/keys/key_nothere", method: .get, headers: TestGateway.adminHeaders) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        #"{"name":"x","env":"Prod"}"#, #"{"name":"","env":"dev"}"#, #"{"env":"dev"}"#, "not json", #"{"name":"x","env":"a_b"}"#,
+    ])
+    func createRefusesBadInput(body: String) async throws {
+        let app = try await TestGateway.make(demo: true)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/admin/v1/keys", method: .post, headers: TestGateway.adminHeaders, body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .badRequest)
+                let errorCode = try TestGateway.errorCode(response.body)
+                #expect(errorCode == "invalid_request")
+            }
+        }
+    }
+
+    @Test func spendAndCallsValidateTheirQueries() async throws {
+        let app = try await TestGateway.make(demo: true)
+        try await app.test(.router) { client in
+            for uri in ["/admin/v1/spend?group_by=planet", "/admin/v1/calls?since=yesterday", "/admin/v1/calls?limit=0"] {
+                try await client.execute(uri: uri, method: .get, headers: TestGateway.adminHeaders) { response in
+                    #expect(response.status == .badRequest, "\(uri)")
+                }
+            }
+            try await client.execute(uri: "/admin/v1/spend?group_by=model&since=30d", method: .get, headers: TestGateway.adminHeaders) { response in
+                #expect(response.status == .ok)
+                let body = try TestGateway.json(response.body)
+                #expect(body["group_by"] as? String == "model")
+            }
+        }
+    }
+
+    @Test func theOpenAPIDocumentIsValidJSONAndCoversTheRoutes() async throws {
+        let app = try await TestGateway.make(demo: true)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/admin/v1/openapi.json", method: .get) { response in
+                let document = try TestGateway.json(response.body)
+                let paths = try #require(document["paths"] as? [String: Any])
+                #expect(Set(paths.keys) == ["/keys", "/keys/{id}", "/calls", "/spend"])
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import PerimeterCore
+import PerimeterProviders
+import Testing
+
+@testable import PerimeterGateway
+
+@Suite struct ConfigurationLoaderTests {
+    func load(_ yaml: String, environment: [String: String] = [:]) throws -> GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        try ConfigurationLoader.apply(yaml: yaml, file: "perimeter.yaml", to: &configuration)
+        try ConfigurationLoader.applyEnvironment(environment, to: &configuration)
+        return configuration
+    }
+
+    func failure(_ yaml: String) -> ConfigurationError? {
+        do {
+            _ = try load(yaml)
+            return nil
+        } catch let error as ConfigurationError {
+            return error
+        } catch {
+            return nil
+        }
+    }
+
+    @Test func readsTheDocumentedExample() throws {
+        let configuration = try load(
+            """
+            listen: 0.0.0.0:9090
+            database: sqlite:/var/lib/perimeter/p.db
+            providers:
+              - name: openai
+                kind: openai
+                base_url: https://api.openai.com/v1/
+                api_key: env:OPENAI_API_KEY
+                models: ["gpt-*", "o1*", "text-embedding-*"]
+              - name: anthropic
+                kind: anthropic
+                base_url: https://api.anthropic.com
+                api_key: file:/run/secrets/anthropic
+                models: ["claude-*"]
+            prices:
+              gpt-4o-mini: { input: 0.15, output: 0.60, cached_input: 0.075 }
+              my-model: { input: 1, output: 2 }
+            """)
+        #expect(configuration.host == "0.0.0.0")
+        #expect(configuration.port == 9090)
+        #expect(configuration.database == .sqlite(path: "/var/lib/perimeter/p.db"))
+        #expect(configuration.providers.map(\.name) == ["openai", "anthropic"])
+        #expect(configuration.providers[0].baseURL == "https://api.openai.com/v1")
+        #expect(configuration.providers[0].apiKey?.description == "env:OPENAI_API_KEY")
+        #expect(configuration.providers[1].kind == .anthropic)
+        #expect(configuration.providers[1].models.map(\.description) == ["claude-*"])
+        #expect(configuration.priceOverrides["gpt-4o-mini"] == ModelPrice(input: 0.15, output: 0.60, cachedInput: 0.075))
+        #expect(configuration.priceOverrides["my-model"]?.output == 2)
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let configuration = try load(
+            "listen: 127.0.0.1:1\ndatabase: memory",
+            environment: ["PERIMETER_LISTEN": "[::1]:7000", "PERIMETER_DATABASE": "sqlite:x.db", "PERIMETER_ADMIN_TOKEN": "t"])
+        #expect(configuration.host == "::1")
+        #expect(configuration.port == 7000)
+        #expect(configuration.database == .sqlite(path: "x.db"))
+        #expect(configuration.adminToken == .literal(Secret("t")))
+    }
+
+    @Test func refusesALiteralKeyAndSaysToUseAReference() throws {
+        let error = try #require(failure(
+            """
+            providers:
+              - name: openai
+                kind: openai
+                base_url: https://api.openai.com/v1
+                api_key: sk-proj-abcdefghijklmnop
+            """))
+        #expect(error.field == "providers[0].api_key")
+        #expect(error.line == 5)
+        #expect(error.description.contains("env:"))
+        #expect(!error.description.contains("sk-proj-abcdefghijklmnop"))
+    }
+
+    @Test(arguments: [
+        ("lisen: 1.2.3.4:5", "lisen", "unknown field"),
+        ("providers:\n  - name: a\n    kind: openai\n    base_url: https://x\n    api_key: env:A\n    model: [x]", "providers[0].model", "unknown field"),
+        ("providers:\n  - {name: a, kind: openai, base_url: 'ftp://x', api_key: 'env:A'}", "providers[0].base_url", "not an http(s) URL"),
+        ("providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'env:A'}\n  - {name: a, kind: anthropic, base_url: 'https://y', api_key: 'env:B'}", "providers[1].name", "duplicate provider"),
+        ("providers:\n  - {name: a, kind: gemini, base_url: 'https://x', api_key: 'env:A'}", "providers[0].kind", "unknown kind"),
+        ("providers:\n  - {name: a, kind: openai, base_url: 'https://x'}", "providers[0].api_key", "is missing"),
+        ("providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'vault:x'}", "providers[0].api_key", "not a secret reference"),
+        ("listen: nowhere", "listen", "not HOST:PORT"),
+        ("database: postgres://x", "database", "not a supported database"),
+        ("prices:\n  m: {input: -1, output: 1}", "prices.m.input", "non-negative"),
+        ("max_body_bytes: 0", "max_body_bytes", "positive"),
+        ("providers: {a: 1}", "providers", "must be a list"),
+        ("listen: [", "(file)", "not valid YAML"),
+    ])
+    func namesTheFieldAndTheProblem(yaml: String, field: String, problem: String) throws {
+        let error = try #require(failure(yaml), "accepted: \(yaml)")
+        #expect(error.field == field)
+        #expect(error.description.contains(problem))
+        #expect(error.description.hasPrefix("perimeter.yaml"))
+        #expect(error.description.contains("Fix: "))
+    }
+}
