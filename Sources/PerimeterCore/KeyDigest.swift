@@ -58,7 +58,8 @@ public struct KeyDigest: Sendable, Hashable {
     }
 
     public static func == (lhs: KeyDigest, rhs: KeyDigest) -> Bool {
-        let difference = (lhs.words.0 ^ rhs.words.0) | (lhs.words.1 ^ rhs.words.1)
+        let difference =
+            (lhs.words.0 ^ rhs.words.0) | (lhs.words.1 ^ rhs.words.1)
             | (lhs.words.2 ^ rhs.words.2) | (lhs.words.3 ^ rhs.words.3)
         return difference == 0
     }

@@ -92,7 +92,9 @@ package struct AdminRoutes: Sendable {
         cache.store(key)
         context.logger.notice(
             "admin: key created",
-            metadata: ["perimeter.admin": "\(context.admin?.name ?? "?")", "perimeter.key.id": "\(key.id)", "perimeter.key.env": "\(key.env)"])
+            metadata: [
+                "perimeter.admin": "\(context.admin?.name ?? "?")", "perimeter.key.id": "\(key.id)", "perimeter.key.env": "\(key.env)",
+            ])
         return try Self.json(KeyView(key, plaintext: secret), status: .created)
     }
 
@@ -132,7 +134,9 @@ struct AdminAuthMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
     let authority: AdminAuthority
 
-    func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws
+        -> Response
+    {
         var context = context
         let presented = request.headers[.authorization].flatMap { value -> String? in
             let parts = value.split(separator: " ", maxSplits: 1)

@@ -174,7 +174,8 @@ public enum ConfigurationLoader {
             func number(_ name: String) throws -> Double? {
                 guard let node = fields[name] else { return nil }
                 guard let value = node.float ?? node.int.map(Double.init), value >= 0, value.isFinite else {
-                    throw reader.error(node, "\(path).\(name)", "must be a non-negative number", fix: "write USD per million tokens, e.g. 0.15")
+                    throw reader.error(
+                        node, "\(path).\(name)", "must be a non-negative number", fix: "write USD per million tokens, e.g. 0.15")
                 }
                 return value
             }

@@ -9,7 +9,9 @@ struct GatewayMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
     static let requestIDHeader = HTTPField.Name("x-perimeter-request-id")!
 
-    func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws
+        -> Response
+    {
         var response: Response
         do {
             response = try await next(request, context)

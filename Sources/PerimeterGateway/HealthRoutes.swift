@@ -37,7 +37,8 @@ struct HealthRoutes: Sendable {
                 }
             }
             let ready = checks.values.allSatisfy { $0 == "ok" }
-            return try AdminRoutes.json(Readiness(status: ready ? "ready" : "not_ready", checks: checks), status: ready ? .ok : .serviceUnavailable)
+            return try AdminRoutes.json(
+                Readiness(status: ready ? "ready" : "not_ready", checks: checks), status: ready ? .ok : .serviceUnavailable)
         }
     }
 }

@@ -72,7 +72,8 @@ package struct ProxyHandler: Sendable {
             if let query = request.uri.query, !query.isEmpty { target += "?" + query }
             let upstreamRequest = UpstreamRequest(
                 method: request.method, url: target,
-                headers: UpstreamHeaders.outbound(from: request.headers, kind: provider.kind, credential: credential, hasBody: endpoint.hasBody),
+                headers: UpstreamHeaders.outbound(
+                    from: request.headers, kind: provider.kind, credential: credential, hasBody: endpoint.hasBody),
                 body: endpoint.hasBody ? ByteBuffer(bytes: body) : nil, operation: endpoint.operation, facts: facts)
             let response: UpstreamResponse
             do {
@@ -81,7 +82,8 @@ package struct ProxyHandler: Sendable {
                 switch error {
                 case .timeout: throw GatewayError.upstreamTimeout(provider: provider.name)
                 case .unreachable(let reason):
-                    context.logger.warning("upstream unreachable", metadata: ["perimeter.provider": "\(provider.name)", "error": "\(reason)"])
+                    context.logger.warning(
+                        "upstream unreachable", metadata: ["perimeter.provider": "\(provider.name)", "error": "\(reason)"])
                     throw GatewayError.upstreamUnreachable(provider: provider.name)
                 }
             }
@@ -90,7 +92,9 @@ package struct ProxyHandler: Sendable {
                 return await relayError(response, credential: credential, record: record, started: started)
             }
             return relay(
-                response, meter: UsageMeter(format: endpoint.usageFormat, isStream: Self.isEventStream(response.headers), removesUsageChunk: removesUsageChunk),
+                response,
+                meter: UsageMeter(
+                    format: endpoint.usageFormat, isStream: Self.isEventStream(response.headers), removesUsageChunk: removesUsageChunk),
                 record: record, started: started)
         } catch {
             let gatewayError = Self.gatewayError(error)

@@ -22,14 +22,17 @@ public enum DemoProvider {
         switch operation {
         case .chat:
             return facts.isStream
-                ? chatStream(model: model, words: Array(words.prefix(outputTokens)), input: inputTokens,
+                ? chatStream(
+                    model: model, words: Array(words.prefix(outputTokens)), input: inputTokens,
                     includeUsage: facts.includesUsage)
                 : json([
                     "id": "chatcmpl-demo", "object": "chat.completion", "created": 1_700_000_000, "model": model,
-                    "choices": [[
-                        "index": 0, "finish_reason": "stop", "logprobs": NSNull(),
-                        "message": ["role": "assistant", "content": text, "refusal": NSNull()],
-                    ]],
+                    "choices": [
+                        [
+                            "index": 0, "finish_reason": "stop", "logprobs": NSNull(),
+                            "message": ["role": "assistant", "content": text, "refusal": NSNull()],
+                        ]
+                    ],
                     "usage": [
                         "prompt_tokens": inputTokens, "completion_tokens": outputTokens,
                         "total_tokens": inputTokens + outputTokens, "prompt_tokens_details": ["cached_tokens": 0],
@@ -88,10 +91,11 @@ public enum DemoProvider {
                 "prompt_tokens": input, "completion_tokens": words.count, "total_tokens": input + words.count,
                 "prompt_tokens_details": ["cached_tokens": 0],
             ]
-            chunks.append(event(data: [
-                "id": "chatcmpl-demo", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
-                "choices": [] as [Any], "usage": usage,
-            ]))
+            chunks.append(
+                event(data: [
+                    "id": "chatcmpl-demo", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+                    "choices": [] as [Any], "usage": usage,
+                ]))
         }
         chunks.append(Array("data: [DONE]\n\n".utf8))
         return Response(status: 200, contentType: "text/event-stream", chunks: chunks)
@@ -99,29 +103,39 @@ public enum DemoProvider {
 
     private static func messageStream(model: String, words: [String], input: Int) -> Response {
         var chunks = [
-            event(name: "message_start", data: [
-                "type": "message_start",
-                "message": [
-                    "id": "msg_demo", "type": "message", "role": "assistant", "model": model, "content": [] as [Any],
-                    "stop_reason": NSNull(), "stop_sequence": NSNull(),
-                    "usage": ["input_tokens": input, "output_tokens": 1],
-                ],
-            ]),
-            event(name: "content_block_start", data: [
-                "type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""],
-            ]),
+            event(
+                name: "message_start",
+                data: [
+                    "type": "message_start",
+                    "message": [
+                        "id": "msg_demo", "type": "message", "role": "assistant", "model": model, "content": [] as [Any],
+                        "stop_reason": NSNull(), "stop_sequence": NSNull(),
+                        "usage": ["input_tokens": input, "output_tokens": 1],
+                    ],
+                ]),
+            event(
+                name: "content_block_start",
+                data: [
+                    "type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""],
+                ]),
         ]
         for (index, word) in words.enumerated() {
-            chunks.append(event(name: "content_block_delta", data: [
-                "type": "content_block_delta", "index": 0,
-                "delta": ["type": "text_delta", "text": (index == 0 ? "" : " ") + word],
-            ]))
+            chunks.append(
+                event(
+                    name: "content_block_delta",
+                    data: [
+                        "type": "content_block_delta", "index": 0,
+                        "delta": ["type": "text_delta", "text": (index == 0 ? "" : " ") + word],
+                    ]))
         }
         chunks.append(event(name: "content_block_stop", data: ["type": "content_block_stop", "index": 0]))
-        chunks.append(event(name: "message_delta", data: [
-            "type": "message_delta", "delta": ["stop_reason": "end_turn", "stop_sequence": NSNull()],
-            "usage": ["output_tokens": words.count],
-        ]))
+        chunks.append(
+            event(
+                name: "message_delta",
+                data: [
+                    "type": "message_delta", "delta": ["stop_reason": "end_turn", "stop_sequence": NSNull()],
+                    "usage": ["output_tokens": words.count],
+                ]))
         chunks.append(event(name: "message_stop", data: ["type": "message_stop"]))
         return Response(status: 200, contentType: "text/event-stream", chunks: chunks)
     }
@@ -129,10 +143,12 @@ public enum DemoProvider {
     private static func responseObject(model: String, text: String, input: Int, output: Int) -> [String: Any] {
         [
             "id": "resp_demo", "object": "response", "created_at": 1_700_000_000, "status": "completed", "model": model,
-            "output": [[
-                "type": "message", "id": "msg_demo", "status": "completed", "role": "assistant",
-                "content": [["type": "output_text", "text": text, "annotations": [] as [Any]]],
-            ]],
+            "output": [
+                [
+                    "type": "message", "id": "msg_demo", "status": "completed", "role": "assistant",
+                    "content": [["type": "output_text", "text": text, "annotations": [] as [Any]]],
+                ]
+            ],
             "usage": [
                 "input_tokens": input, "input_tokens_details": ["cached_tokens": 0], "output_tokens": output,
                 "output_tokens_details": ["reasoning_tokens": 0], "total_tokens": input + output,

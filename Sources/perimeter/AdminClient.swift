@@ -48,7 +48,9 @@ struct AdminClient {
             response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
-            throw CLIError("cannot reach the gateway at \(baseURL) (\(error)); is `perimeter serve` running? Set PERIMETER_URL if it listens elsewhere")
+            throw CLIError(
+                "cannot reach the gateway at \(baseURL) (\(error)); is `perimeter serve` running? Set PERIMETER_URL if it listens elsewhere"
+            )
         }
         let data = Data(bytes.readableBytesView)
         guard (200..<300).contains(response.status.code) else {

@@ -46,7 +46,10 @@ struct Keys: AsyncParsableCommand {
                 TextTable.render(
                     headers: ["ID", "NAME", "ENV", "OWNER", "PREFIX", "STATUS", "CREATED", "LAST USED"],
                     rows: keys.map {
-                        [$0.id, $0.name, $0.env, $0.owner ?? "-", $0.prefix, $0.status, Display.time($0.createdAt), Display.time($0.lastUsedAt)]
+                        [
+                            $0.id, $0.name, $0.env, $0.owner ?? "-", $0.prefix, $0.status, Display.time($0.createdAt),
+                            Display.time($0.lastUsedAt),
+                        ]
                     }))
         }
     }

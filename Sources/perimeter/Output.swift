@@ -40,7 +40,8 @@ enum Display {
     static func printJSON(_ data: Data) {
         // Re-encode through JSONSerialization for stable, readable output.
         if let object = try? JSONSerialization.jsonObject(with: data),
-            let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            let pretty = try? JSONSerialization.data(
+                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         {
             print(String(decoding: pretty, as: UTF8.self))
         } else {

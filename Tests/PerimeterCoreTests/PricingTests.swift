@@ -37,7 +37,8 @@ import Testing
 
     @Test func anthropicCacheWritesCostMore() throws {
         let price = try #require(table.price(for: "claude-sonnet-4-5"))
-        let usage = Usage(inputTokens: 1_000_000 + 200_000 + 100_000, cachedInputTokens: 200_000, cacheWriteTokens: 100_000, outputTokens: 0)
+        let usage = Usage(
+            inputTokens: 1_000_000 + 200_000 + 100_000, cachedInputTokens: 200_000, cacheWriteTokens: 100_000, outputTokens: 0)
         // 1M × 3 + 0.2M × 0.30 + 0.1M × 3.75 = 3.435 $
         #expect(price.cost(of: usage) == Money(usd: 3.435))
     }

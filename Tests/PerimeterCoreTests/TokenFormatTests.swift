@@ -62,7 +62,10 @@ import Testing
         #expect(key.revealed.hasPrefix(prefix))
     }
 
-    @Test(arguments: [("prod", true), ("eu-west-1", true), ("a", true), ("-x", false), ("Prod", false), ("a_b", false), ("", false), (String(repeating: "a", count: 25), false)])
+    @Test(arguments: [
+        ("prod", true), ("eu-west-1", true), ("a", true), ("-x", false), ("Prod", false), ("a_b", false), ("", false),
+        (String(repeating: "a", count: 25), false),
+    ])
     func environmentNames(name: String, valid: Bool) {
         #expect(TokenFormat.isValidEnvironment(name) == valid)
     }

@@ -11,7 +11,10 @@ import Testing
     @Test func everyAdminRouteNeedsTheToken() async throws {
         let app = try await TestGateway.make(demo: true)
         try await app.test(.router) { client in
-            for (uri, method) in [("/admin/v1/keys", HTTPRequest.Method.get), ("/admin/v1/keys", .post), ("/admin/v1/keys/key_x", .delete), ("/admin/v1/calls", .get), ("/admin/v1/spend", .get)] {
+            for (uri, method) in [
+                ("/admin/v1/keys", HTTPRequest.Method.get), ("/admin/v1/keys", .post), ("/admin/v1/keys/key_x", .delete),
+                ("/admin/v1/calls", .get), ("/admin/v1/spend", .get),
+            ] {
                 for headers: HTTPFields in [[:], [.authorization: "Bearer prmadm_wrong"], [.authorization: TestGateway.adminToken]] {
                     try await client.execute(uri: uri, method: method, headers: headers) { response in
                         #expect(response.status == .unauthorized, "\(method) \(uri)")
@@ -50,7 +53,9 @@ import Testing
     func createRefusesBadInput(body: String) async throws {
         let app = try await TestGateway.make(demo: true)
         try await app.test(.router) { client in
-            try await client.execute(uri: "/admin/v1/keys", method: .post, headers: TestGateway.adminHeaders, body: ByteBuffer(string: body)) { response in
+            try await client.execute(
+                uri: "/admin/v1/keys", method: .post, headers: TestGateway.adminHeaders, body: ByteBuffer(string: body)
+            ) { response in
                 #expect(response.status == .badRequest)
                 let errorCode = try TestGateway.errorCode(response.body)
                 #expect(errorCode == "invalid_request")
@@ -66,7 +71,8 @@ import Testing
                     #expect(response.status == .badRequest, "\(uri)")
                 }
             }
-            try await client.execute(uri: "/admin/v1/spend?group_by=model&since=30d", method: .get, headers: TestGateway.adminHeaders) { response in
+            try await client.execute(uri: "/admin/v1/spend?group_by=model&since=30d", method: .get, headers: TestGateway.adminHeaders) {
+                response in
                 #expect(response.status == .ok)
                 let body = try TestGateway.json(response.body)
                 #expect(body["group_by"] as? String == "model")

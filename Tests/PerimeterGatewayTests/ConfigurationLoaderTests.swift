@@ -66,14 +66,15 @@ import Testing
     }
 
     @Test func refusesALiteralKeyAndSaysToUseAReference() throws {
-        let error = try #require(failure(
-            """
-            providers:
-              - name: openai
-                kind: openai
-                base_url: https://api.openai.com/v1
-                api_key: sk-proj-abcdefghijklmnop
-            """))
+        let error = try #require(
+            failure(
+                """
+                providers:
+                  - name: openai
+                    kind: openai
+                    base_url: https://api.openai.com/v1
+                    api_key: sk-proj-abcdefghijklmnop
+                """))
         #expect(error.field == "providers[0].api_key")
         #expect(error.line == 5)
         #expect(error.description.contains("env:"))
@@ -82,12 +83,21 @@ import Testing
 
     @Test(arguments: [
         ("lisen: 1.2.3.4:5", "lisen", "unknown field"),
-        ("providers:\n  - name: a\n    kind: openai\n    base_url: https://x\n    api_key: env:A\n    model: [x]", "providers[0].model", "unknown field"),
+        (
+            "providers:\n  - name: a\n    kind: openai\n    base_url: https://x\n    api_key: env:A\n    model: [x]", "providers[0].model",
+            "unknown field"
+        ),
         ("providers:\n  - {name: a, kind: openai, base_url: 'ftp://x', api_key: 'env:A'}", "providers[0].base_url", "not an http(s) URL"),
-        ("providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'env:A'}\n  - {name: a, kind: anthropic, base_url: 'https://y', api_key: 'env:B'}", "providers[1].name", "duplicate provider"),
+        (
+            "providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'env:A'}\n  - {name: a, kind: anthropic, base_url: 'https://y', api_key: 'env:B'}",
+            "providers[1].name", "duplicate provider"
+        ),
         ("providers:\n  - {name: a, kind: gemini, base_url: 'https://x', api_key: 'env:A'}", "providers[0].kind", "unknown kind"),
         ("providers:\n  - {name: a, kind: openai, base_url: 'https://x'}", "providers[0].api_key", "is missing"),
-        ("providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'vault:x'}", "providers[0].api_key", "not a secret reference"),
+        (
+            "providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'vault:x'}", "providers[0].api_key",
+            "not a secret reference"
+        ),
         ("listen: nowhere", "listen", "not HOST:PORT"),
         ("database: postgres://x", "database", "not a supported database"),
         ("prices:\n  m: {input: -1, output: 1}", "prices.m.input", "non-negative"),

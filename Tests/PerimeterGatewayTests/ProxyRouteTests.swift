@@ -109,7 +109,10 @@ import Testing
                 ("/v1/chat/completions", #"{"model": "gpt-4o""#, .badRequest, "invalid_json"),
                 ("/v1/chat/completions", #"{"messages":[]}"#, .badRequest, "missing_model"),
                 ("/v1/embeddings", #"[1,2]"#, .badRequest, "invalid_json"),
-                ("/v1/chat/completions", #"{"model":"gpt-4o","pad":""# + String(repeating: "x", count: 300) + #""}"#, .contentTooLarge, "request_too_large"),
+                (
+                    "/v1/chat/completions", #"{"model":"gpt-4o","pad":""# + String(repeating: "x", count: 300) + #""}"#, .contentTooLarge,
+                    "request_too_large"
+                ),
             ]
             for (path, body, status, code) in cases {
                 try await client.execute(uri: path, method: .post, headers: auth, body: ByteBuffer(string: body)) { response in
@@ -187,7 +190,8 @@ import Testing
     }
 
     @Test func upstreamErrorsPassThroughWithTheProviderKeyRedacted() async throws {
-        let leak = #"{"error":{"message":"Incorrect API key provided: \#(TestGateway.providerKey).","type":"invalid_request_error","code":"invalid_api_key"}}"#
+        let leak =
+            #"{"error":{"message":"Incorrect API key provided: \#(TestGateway.providerKey).","type":"invalid_request_error","code":"invalid_api_key"}}"#
         let upstream = ScriptedUpstream(.init(status: 401, chunks: [leak]))
         let app = try await TestGateway.make(upstream: upstream)
         try await app.test(.router) { client in

@@ -58,8 +58,11 @@ enum TestGateway {
         let reference = SecretReference(scheme: "env", path: "PROVIDER_KEY")
         if upstream != nil {
             configuration.providers = [
-                ProviderConfiguration(name: "openai", kind: .openAI, baseURL: "https://api.example/v1", apiKey: reference, models: [ModelPattern("gpt-*")]),
-                ProviderConfiguration(name: "anthropic", kind: .anthropic, baseURL: "https://anthropic.example", apiKey: reference, models: [ModelPattern("claude-*")]),
+                ProviderConfiguration(
+                    name: "openai", kind: .openAI, baseURL: "https://api.example/v1", apiKey: reference, models: [ModelPattern("gpt-*")]),
+                ProviderConfiguration(
+                    name: "anthropic", kind: .anthropic, baseURL: "https://anthropic.example", apiKey: reference,
+                    models: [ModelPattern("claude-*")]),
             ]
         }
         configure(&configuration)

@@ -1,6 +1,6 @@
-import Testing
 import Foundation
 import NIOCore
+import Testing
 
 /// Recorded provider responses kept under `Fixtures/`.
 enum Fixture {
@@ -14,4 +14,3 @@ enum Fixture {
         stride(from: 0, to: bytes.count, by: size).map { ByteBuffer(bytes: bytes[$0..<min($0 + size, bytes.count)]) }
     }
 }
-

@@ -11,7 +11,8 @@ import Testing
 
     @Test func readsTheFactsPolicyAndMeteringNeed() throws {
         let facts = try inspect(
-            #"{"model":"gpt-4o","messages":[{"role":"user","content":"say \"model\": no"}],"stream":true,"max_completion_tokens":256,"tools":[{"type":"function","function":{"name":"f"}}]}"#)
+            #"{"model":"gpt-4o","messages":[{"role":"user","content":"say \"model\": no"}],"stream":true,"max_completion_tokens":256,"tools":[{"type":"function","function":{"name":"f"}}]}"#
+        )
         #expect(facts == RequestFacts(model: "gpt-4o", isStream: true, includesUsage: false, hasTools: true, maxOutputTokens: 256))
     }
 
@@ -53,7 +54,9 @@ import Testing
         let original = #"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
         let (_, members) = try RequestInspector.inspect(Array(original.utf8))
         let rewritten = String(decoding: RequestInspector.requestingStreamUsage(Array(original.utf8), members: members), as: UTF8.self)
-        #expect(rewritten == #"{"stream_options":{"include_usage":true},"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(
+            rewritten
+                == #"{"stream_options":{"include_usage":true},"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
         #expect(try inspect(rewritten).includesUsage)
     }
 

@@ -1,7 +1,7 @@
-import Testing
 import Foundation
 import PerimeterCore
 import PerimeterStorage
+import Testing
 
 typealias Store = KeyStore & CallLog & AdminTokenStore
 
@@ -26,4 +26,3 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         }
     }
 }
-

@@ -130,17 +130,25 @@ import Testing
             call("req_4", key: b, model: "my-model", at: 4, cost: nil),
         ])
         let byKey = try await store.spend(SpendQuery(groupBy: .key))
-        #expect(byKey == [
-            SpendRow(group: a.id, calls: 2, inputTokens: 20, cachedInputTokens: 4, outputTokens: 10, cost: Money(nanos: 1200)),
-            SpendRow(group: b.id, calls: 2, inputTokens: 20, cachedInputTokens: 4, outputTokens: 10, cost: Money(nanos: 300), unpricedCalls: 1),
-        ])
+        #expect(
+            byKey == [
+                SpendRow(group: a.id, calls: 2, inputTokens: 20, cachedInputTokens: 4, outputTokens: 10, cost: Money(nanos: 1200)),
+                SpendRow(
+                    group: b.id, calls: 2, inputTokens: 20, cachedInputTokens: 4, outputTokens: 10, cost: Money(nanos: 300),
+                    unpricedCalls: 1),
+            ])
         let byModel = try await store.spend(SpendQuery(groupBy: .model))
         #expect(byModel.map(\.group) == ["gpt-4o", "gpt-4o-mini", "my-model"])
         #expect(byModel[0].cost == Money(nanos: 800))
         let byOwner = try await store.spend(SpendQuery(groupBy: .owner))
         #expect(Set(byOwner.map(\.group)) == ["alice", ""])
         let byEnvRecent = try await store.spend(SpendQuery(groupBy: .env, since: Self.t0.addingTimeInterval(3)))
-        #expect(byEnvRecent == [SpendRow(group: "dev", calls: 2, inputTokens: 20, cachedInputTokens: 4, outputTokens: 10, cost: Money(nanos: 300), unpricedCalls: 1)])
+        #expect(
+            byEnvRecent == [
+                SpendRow(
+                    group: "dev", calls: 2, inputTokens: 20, cachedInputTokens: 4, outputTokens: 10, cost: Money(nanos: 300),
+                    unpricedCalls: 1)
+            ])
     }
 
     @Test(arguments: Backend.available)
