@@ -1,9 +1,19 @@
+import Foundation
+
 /// Every way the gateway refuses or fails a call. Each case knows the HTTP status and the stable `code`
 /// a client sees; ``ErrorFormat`` renders it in the route family's own JSON shape.
 public enum GatewayError: Error, Sendable, Hashable {
     case missingKey
     case invalidKey
     case keyRevoked
+    case keyExpired(Date)
+    case ipNotAllowed
+    case operationNotAllowed(CallOperation)
+    case modelNotAllowed(String)
+    case toolsNotAllowed(String?)
+    case budgetExceeded(BudgetDenial)
+    case priceUnknown(String)
+    case rateLimited(RateLimitKind, retryAfter: Double)
     case malformedJSON(String)
     case missingModel
     case invalidRequest(String)
@@ -20,7 +30,9 @@ public enum GatewayError: Error, Sendable, Hashable {
 
     public var status: Int {
         switch self {
-        case .missingKey, .invalidKey, .keyRevoked, .unauthorizedAdmin: 401
+        case .missingKey, .invalidKey, .keyRevoked, .keyExpired, .unauthorizedAdmin: 401
+        case .ipNotAllowed, .operationNotAllowed, .modelNotAllowed, .toolsNotAllowed, .priceUnknown: 403
+        case .budgetExceeded, .rateLimited: 429
         case .malformedJSON, .missingModel, .invalidRequest: 400
         case .modelNotFound, .notFound: 404
         case .forbidden: 403
@@ -37,6 +49,14 @@ public enum GatewayError: Error, Sendable, Hashable {
         switch self {
         case .missingKey, .invalidKey: "invalid_api_key"
         case .keyRevoked: "key_revoked"
+        case .keyExpired: "key_expired"
+        case .ipNotAllowed: "ip_not_allowed"
+        case .operationNotAllowed: "operation_not_allowed"
+        case .modelNotAllowed: "model_not_allowed"
+        case .toolsNotAllowed: "tools_not_allowed"
+        case .budgetExceeded: "budget_exceeded"
+        case .priceUnknown: "price_unknown"
+        case .rateLimited: "rate_limited"
         case .malformedJSON: "invalid_json"
         case .missingModel: "missing_model"
         case .invalidRequest: "invalid_request"
@@ -59,6 +79,20 @@ public enum GatewayError: Error, Sendable, Hashable {
             "Missing API key. Send your Perimeter key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
         case .invalidKey: "Invalid API key. Check that the key was issued by this Perimeter gateway."
         case .keyRevoked: "This API key has been revoked. Ask its owner or your platform team for a new one."
+        case .keyExpired(let date): "This API key expired at \(Timestamp.format(date)). Ask its owner for a new one."
+        case .ipNotAllowed: "This API key may not be used from this address."
+        case .operationNotAllowed(let operation): "This API key may not call the '\(operation.rawValue)' operation."
+        case .modelNotAllowed(let model): "This API key may not use the model '\(model)'."
+        case .toolsNotAllowed(let name):
+            name.map { "This API key may not declare the tool '\($0)'." } ?? "This API key may not declare tools or functions."
+        case .budgetExceeded(let denial):
+            "Budget exceeded: the \(denial.budget.period.rawValue == "total" ? "total" : denial.budget.period.rawValue + "ly")"
+                + " budget of \(denial.scope) is \(denial.budget.limit) and \(denial.committed) is spent or reserved"
+                + (denial.resetsAt.map { "; it resets at \(Timestamp.format($0))." } ?? "; it does not reset.")
+        case .priceUnknown(let model):
+            "The model '\(model)' has no known price, and this key has a budget; an operator must add its price to the gateway's config."
+        case .rateLimited(let kind, let retryAfter):
+            "Rate limit reached: this key's \(kind.rawValue) per minute are used up; retry in \(RateLimitDuration.format(seconds: retryAfter))."
         case .malformedJSON(let detail): "The request body is not valid JSON: \(detail)."
         case .missingModel: "The request body must name a model in its 'model' field."
         case .invalidRequest(let detail): detail
@@ -103,4 +137,9 @@ public enum GatewayError: Error, Sendable, Hashable {
 
 extension GatewayError: CustomStringConvertible {
     public var description: String { "\(code): \(message)" }
+}
+
+/// Which per-minute allowance ran out.
+public enum RateLimitKind: String, Sendable, Hashable {
+    case requests, tokens
 }

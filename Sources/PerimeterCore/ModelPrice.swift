@@ -15,12 +15,16 @@ public struct ModelPrice: Sendable, Hashable, Codable {
     }
 
     /// The cost of `usage`, rounded up to the next nanodollar so that spend is never under-counted.
+    ///
+    /// Computed in integers: a price of USD per million tokens is picodollars per token × 10⁻⁶, exact
+    /// for any price with up to six decimals, so 0.40 × 8 + 0.10 × 3 is 3.5 µ$, not 3.5000000000000004.
     public func cost(of usage: Usage) -> Money {
-        let uncached = max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens)
-        let perMillion =
-            Double(uncached) * input + Double(usage.cachedInputTokens) * cachedInput
-            + Double(usage.cacheWriteTokens) * cacheWrite + Double(usage.outputTokens) * output
-        // USD per million tokens × tokens = microdollars; × 1000 = nanodollars.
-        return Money(nanos: Int64((perMillion * 1000).rounded(.up)))
+        func picodollarsPerToken(_ price: Double) -> Int64 { Int64((price * 1_000_000).rounded()) }
+        let uncached = Int64(max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens))
+        let picodollars =
+            uncached * picodollarsPerToken(input) + Int64(usage.cachedInputTokens) * picodollarsPerToken(cachedInput)
+            + Int64(usage.cacheWriteTokens) * picodollarsPerToken(cacheWrite) + Int64(usage.outputTokens) * picodollarsPerToken(output)
+        let (nanos, remainder) = picodollars.quotientAndRemainder(dividingBy: 1000)
+        return Money(nanos: nanos + (remainder > 0 ? 1 : 0))
     }
 }

@@ -14,10 +14,12 @@ public struct VirtualKey: Sendable, Hashable {
     public var createdAt: Date
     public var revokedAt: Date?
     public var lastUsedAt: Date?
+    /// The key's limits, enforced on every call.
+    public var policy: KeyPolicy
 
     public init(
         id: String, name: String, env: String, owner: String?, prefix: String, digest: KeyDigest,
-        createdAt: Date, revokedAt: Date? = nil, lastUsedAt: Date? = nil
+        createdAt: Date, revokedAt: Date? = nil, lastUsedAt: Date? = nil, policy: KeyPolicy = .unrestricted
     ) {
         self.id = id
         self.name = name
@@ -28,6 +30,7 @@ public struct VirtualKey: Sendable, Hashable {
         self.createdAt = createdAt
         self.revokedAt = revokedAt
         self.lastUsedAt = lastUsedAt
+        self.policy = policy
     }
 
     public var isRevoked: Bool { revokedAt != nil }
@@ -35,11 +38,13 @@ public struct VirtualKey: Sendable, Hashable {
     public static func makeID() -> String { "key_" + Base62.random(count: 16) }
 
     /// A new key record and its plaintext, which the caller shows once and then drops.
-    public static func issue(name: String, env: String, owner: String?, now: Date) -> (VirtualKey, Secret) {
+    public static func issue(
+        name: String, env: String, owner: String?, policy: KeyPolicy = .unrestricted, now: Date
+    ) -> (VirtualKey, Secret) {
         let secret = TokenFormat.makeVirtualKey(environment: env)
         let key = VirtualKey(
             id: makeID(), name: name, env: env, owner: owner, prefix: TokenFormat.displayPrefix(of: secret),
-            digest: KeyDigest(of: secret), createdAt: now)
+            digest: KeyDigest(of: secret), createdAt: now, policy: policy)
         return (key, secret)
     }
 }

@@ -14,20 +14,30 @@ public struct KeyView: Codable, Sendable, Hashable {
     public var createdAt: String
     public var revokedAt: String?
     public var lastUsedAt: String?
+    public var limits: KeyPolicy
+    /// The key's budget in its current period, when it has one.
+    public var budget: BudgetView?
+    /// The key's environment's shared budget, when it has one.
+    public var environmentBudget: BudgetView?
     public var key: String?
 
     enum CodingKeys: String, CodingKey {
         case id, name, env, owner, prefix, status, createdAt = "created_at", revokedAt = "revoked_at",
-            lastUsedAt = "last_used_at", key
+            lastUsedAt = "last_used_at", limits, budget, environmentBudget = "environment_budget", key
     }
 
-    package init(_ key: VirtualKey, plaintext: Secret? = nil) {
+    package init(
+        _ key: VirtualKey, plaintext: Secret? = nil, budget: BudgetStatus? = nil, environmentBudget: BudgetStatus? = nil, now: Date = Date()
+    ) {
         id = key.id
         name = key.name
         env = key.env
         owner = key.owner
         prefix = key.prefix
-        status = key.isRevoked ? "revoked" : "active"
+        status = key.isRevoked ? "revoked" : key.policy.expiresAt.map { $0 <= now } == true ? "expired" : "active"
+        limits = key.policy
+        self.budget = budget.map(BudgetView.init)
+        self.environmentBudget = environmentBudget.map(BudgetView.init)
         createdAt = Timestamp.format(key.createdAt)
         revokedAt = key.revokedAt.map(Timestamp.format)
         lastUsedAt = key.lastUsedAt.map(Timestamp.format)
@@ -45,7 +55,36 @@ public struct KeyView: Codable, Sendable, Hashable {
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(revokedAt, forKey: .revokedAt)
         try c.encode(lastUsedAt, forKey: .lastUsedAt)
+        try c.encode(limits, forKey: .limits)
+        try c.encode(budget, forKey: .budget)
+        try c.encodeIfPresent(environmentBudget, forKey: .environmentBudget)
         try c.encodeIfPresent(key, forKey: .key)
+    }
+}
+
+/// A budget's state in its current period.
+public struct BudgetView: Codable, Sendable, Hashable {
+    public var limit: Money
+    public var period: BudgetPeriod
+    public var spent: Money
+    public var reserved: Money
+    public var remaining: Money
+    public var periodStart: String
+    public var resetsAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case limit = "limit_usd", period, spent = "spent_usd", reserved = "reserved_usd", remaining = "remaining_usd",
+            periodStart = "period_start", resetsAt = "resets_at"
+    }
+
+    init(_ status: BudgetStatus) {
+        limit = status.budget.limit
+        period = status.budget.period
+        spent = status.spent
+        reserved = status.reserved
+        remaining = status.remaining
+        periodStart = Timestamp.format(status.periodStart)
+        resetsAt = status.resetsAt.map(Timestamp.format)
     }
 }
 
@@ -53,11 +92,13 @@ public struct CreateKeyRequest: Codable, Sendable {
     public var name: String
     public var env: String
     public var owner: String?
+    public var limits: KeyPolicy?
 
-    public init(name: String, env: String, owner: String?) {
+    public init(name: String, env: String, owner: String?, limits: KeyPolicy? = nil) {
         self.name = name
         self.env = env
         self.owner = owner
+        self.limits = limits
     }
 }
 
@@ -77,6 +118,14 @@ public struct SpendReport: Codable, Sendable {
     public var total: SpendRow
 
     enum CodingKeys: String, CodingKey { case groupBy = "group_by", since, data, total }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(groupBy, forKey: .groupBy)
+        try c.encode(since, forKey: .since)
+        try c.encode(data, forKey: .data)
+        try c.encode(total, forKey: .total)
+    }
 
     public init(groupBy: SpendGrouping, since: Date?, rows: [SpendRow]) {
         self.groupBy = groupBy

@@ -13,6 +13,9 @@ package struct AdminRoutes: Sendable {
     let cache: KeyCache
     let calls: any CallLog
     let authority: AdminAuthority
+    let ledger: LocalLedger
+    let writer: CallLogWriter
+    let environmentBudgets: [String: Budget]
 
     package func register(on router: Router<GatewayContext>) {
         let group = router.group("admin/v1")
@@ -23,14 +26,16 @@ package struct AdminRoutes: Sendable {
         authenticated.post("keys") { request, context in try await createKey(request, context: context) }
         authenticated.get("keys") { request, _ in
             let env = request.uri.queryParameters.get("env")
-            let views = try await keys.keys(env: env).map { cachedView($0) }
+            var views: [KeyView] = []
+            for key in try await keys.keys(env: env) { views.append(await view(key)) }
             return try Self.json(ListEnvelope(data: views))
         }
         authenticated.get("keys/:id") { _, context in
             let id = try context.parameters.require("id")
             guard let key = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
-            return try Self.json(cachedView(key))
+            return try Self.json(await view(key))
         }
+        authenticated.patch("keys/:id") { request, context in try await updateKey(request, context: context) }
         authenticated.delete("keys/:id") { _, context in
             let id = try context.parameters.require("id")
             guard let key = try await keys.revoke(id: id, at: Date()) else {
@@ -40,7 +45,7 @@ package struct AdminRoutes: Sendable {
             context.logger.notice(
                 "admin: key revoked",
                 metadata: ["perimeter.admin": "\(context.admin?.name ?? "?")", "perimeter.key.id": "\(key.id)"])
-            return try Self.json(cachedView(key))
+            return try Self.json(await view(key))
         }
         authenticated.get("calls") { request, _ in
             let query = request.uri.queryParameters
@@ -70,13 +75,10 @@ package struct AdminRoutes: Sendable {
     }
 
     private func createKey(_ request: Request, context: GatewayContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: 64 << 10)
-        let input: CreateKeyRequest
-        do {
-            input = try JSONDecoder().decode(CreateKeyRequest.self, from: Data(body.readableBytesView))
-        } catch {
-            throw GatewayError.invalidRequest("The body must be JSON with 'name' and 'env' (and optionally 'owner').")
-        }
+        let input = try await Self.decode(
+            CreateKeyRequest.self, from: request, expecting: "'name' and 'env' (and optionally 'owner' and 'limits')")
+        let policy = input.limits ?? .unrestricted
+        try KeyPolicyValidation.validate(policy)
         let name = input.name.trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty, name.count <= 128 else {
             throw GatewayError.invalidRequest("'name' must be 1 to 128 characters.")
@@ -87,26 +89,111 @@ package struct AdminRoutes: Sendable {
         }
         let owner = input.owner?.trimmingCharacters(in: .whitespaces)
         let (key, secret) = VirtualKey.issue(
-            name: name, env: input.env, owner: owner?.isEmpty == false ? owner : nil, now: Date())
+            name: name, env: input.env, owner: owner?.isEmpty == false ? owner : nil, policy: policy, now: Date())
         try await keys.insert(key)
         cache.store(key)
+        if let budget = policy.budget { ledger.seed(BudgetClaim(.key(key.id), budget), spent: .zero, at: Date()) }
         context.logger.notice(
             "admin: key created",
             metadata: [
                 "perimeter.admin": "\(context.admin?.name ?? "?")", "perimeter.key.id": "\(key.id)", "perimeter.key.env": "\(key.env)",
             ])
-        return try Self.json(KeyView(key, plaintext: secret), status: .created)
+        var view = await view(key)
+        view.key = secret.revealed
+        return try Self.json(view, status: .created)
     }
 
-    /// The stored key with the cache's fresher `last_used_at` (the store catches up with each batch).
-    private func cachedView(_ key: VirtualKey) -> KeyView {
+    /// Changes a key's name, owner or limits; the change applies from the next request. Nothing is
+    /// applied unless all of it is valid.
+    private func updateKey(_ request: Request, context: GatewayContext) async throws -> Response {
+        struct Update: Decodable {
+            var name: String?
+            var owner: String?
+            var limits: KeyPolicyPatch?
+        }
+        let id = try context.parameters.require("id")
+        let update = try await Self.decode(Update.self, from: request, expecting: "'name', 'owner' or 'limits'")
+        guard let current = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
+        let policy = try update.limits?.applied(to: current.policy) ?? current.policy
+        if let name = update.name, name.trimmingCharacters(in: .whitespaces).isEmpty || name.count > 128 {
+            throw GatewayError.invalidRequest("'name' must be 1 to 128 characters.")
+        }
+        guard
+            let updated = try await keys.update(
+                id: id,
+                { key in
+                    if let name = update.name { key.name = name.trimmingCharacters(in: .whitespaces) }
+                    if let owner = update.owner { key.owner = owner.isEmpty ? nil : owner }
+                    key.policy = policy
+                })
+        else { throw GatewayError.notFound("No key with id '\(id)'.") }
+        cache.store(updated)
+        if let budget = updated.policy.budget, budget != current.policy.budget {
+            // The new budget starts from what the call log says this key spent in its period.
+            await writer.flush()
+            try await ledger.recover([BudgetClaim(.key(id), budget)], from: calls, at: Date())
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let before = String(decoding: try encoder.encode(current.policy), as: UTF8.self)
+        let after = String(decoding: try encoder.encode(updated.policy), as: UTF8.self)
+        context.logger.notice(
+            "admin: key updated",
+            metadata: [
+                "perimeter.admin": "\(context.admin?.name ?? "?")", "perimeter.key.id": "\(id)", "perimeter.limits.before": "\(before)",
+                "perimeter.limits.after": "\(after)",
+            ])
+        return try Self.json(await view(updated))
+    }
+
+    /// The stored key with the cache's fresher `last_used_at` (the store catches up with each batch)
+    /// and the state of its budgets.
+    private func view(_ key: VirtualKey) async -> KeyView {
         var key = key
         if let cached = cache.key(for: key.digest), let used = cached.lastUsedAt,
             key.lastUsedAt.map({ $0 < used }) ?? true
         {
             key.lastUsedAt = used
         }
-        return KeyView(key)
+        let now = Date()
+        var budget: BudgetStatus?
+        if let limit = key.policy.budget { budget = await ledger.status(of: BudgetClaim(.key(key.id), limit), at: now) }
+        var environment: BudgetStatus?
+        if let limit = environmentBudgets[key.env] {
+            environment = await ledger.status(of: BudgetClaim(.environment(key.env), limit), at: now)
+        }
+        return KeyView(key, budget: budget, environmentBudget: environment, now: now)
+    }
+
+    static func decode<Value: Decodable>(_ type: Value.Type, from request: Request, expecting: String) async throws -> Value {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: 64 << 10)
+        } catch {
+            throw GatewayError.bodyTooLarge(limit: 64 << 10)
+        }
+        do {
+            return try JSONDecoder().decode(Value.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw GatewayError.invalidRequest("The body must be JSON with \(expecting): \(Self.describe(error))")
+        } catch {
+            throw GatewayError.invalidRequest("The body must be JSON with \(expecting).")
+        }
+    }
+
+    /// A decoding error as one line naming the field.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "'\(path(context.codingPath + [key]))' is missing."
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "'\(path(context.codingPath))' has the wrong type."
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON." : "'\(path(context.codingPath))': \(context.debugDescription)."
+        @unknown default: return "not valid."
+        }
     }
 
     static func since(_ text: String) throws -> Date {

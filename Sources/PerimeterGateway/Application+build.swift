@@ -64,6 +64,9 @@ package func buildApplication(
         connect: .nanoseconds(configuration.upstreamConnectTimeout.nanoseconds),
         read: .nanoseconds(configuration.upstreamTimeout.nanoseconds))
     clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+    // Fail fast on a provider that refuses connections: the client gets its 502 at once, and the
+    // official SDKs retry 5xx answers with backoff themselves.
+    clientConfiguration.connectionPool.retryConnectionEstablishment = false
     clientConfiguration.decompression = .disabled
     let client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: clientConfiguration)
 
@@ -92,13 +95,22 @@ package func buildApplication(
             """)
     }
 
-    let cache = KeyCache(keys: try await store.allKeys())
+    let keys = try await store.allKeys()
+    let cache = KeyCache(keys: keys)
     let writer = CallLogWriter(
         log: store, keys: store, cache: cache, interval: configuration.callLogFlushInterval, logger: logger)
+    // Budgets resume where the call log left them.
+    let ledger = LocalLedger()
+    let claims =
+        keys.filter { !$0.isRevoked }.compactMap { key in key.policy.budget.map { BudgetClaim(.key(key.id), $0) } }
+        + configuration.environmentBudgets.map { BudgetClaim(.environment($0.key), $0.value) }
+    try await ledger.recover(claims, from: store, at: Date())
+    let rateLimiter = RateLimiter()
     let proxy = ProxyHandler(
         authenticator: Authenticator(cache: cache), directory: ProviderDirectory(providers: routes), secrets: secrets,
-        prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer,
-        maximumBodySize: configuration.maximumBodySize)
+        prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer, ledger: ledger, rateLimiter: rateLimiter,
+        environmentBudgets: configuration.environmentBudgets,
+        clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies), maximumBodySize: configuration.maximumBodySize)
 
     let router = Router(context: GatewayContext.self)
     router.add(middleware: GatewayMiddleware())
@@ -111,7 +123,10 @@ package func buildApplication(
     router.get("/v1/models/:model") { request, context in
         await proxy.handle(request, context: context, endpoint: modelEndpoint, pathModel: context.parameters.get("model"))
     }
-    AdminRoutes(keys: store, cache: cache, calls: store, authority: AdminAuthority(tokens: admin.tokens)).register(on: router)
+    AdminRoutes(
+        keys: store, cache: cache, calls: store, authority: AdminAuthority(tokens: admin.tokens), ledger: ledger, writer: writer,
+        environmentBudgets: configuration.environmentBudgets
+    ).register(on: router)
     HealthRoutes(store: store, providers: routes, secrets: secrets).register(on: router)
 
     let application = Application(

@@ -32,11 +32,10 @@ package final class CallLogWriter: Service, Sendable {
     }
 
     package func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: self.interval)
-                await self.flush()
-            }
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            // Only the wait is cut short by shutdown; a write in progress is never cancelled.
+            await cancelWhenGracefulShutdown { try? await Task.sleep(for: self.interval) }
+            await flush()
         }
         // The HTTP server stopped before this service (services stop in reverse order), so no call
         // can still be queued after this final flush.

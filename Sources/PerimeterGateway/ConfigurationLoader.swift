@@ -9,7 +9,7 @@ import Yams
 public enum ConfigurationLoader {
     static let topLevelFields: Set = [
         "listen", "database", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
-        "upstream_connect_timeout", "call_log_flush_interval",
+        "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies",
     ]
     static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models"]
     static let priceFields: Set = ["input", "output", "cached_input", "cache_write"]
@@ -78,6 +78,22 @@ public enum ConfigurationLoader {
         }
         if let node = top["prices"] {
             configuration.priceOverrides = try prices(node, reader: &reader)
+        }
+        if let node = top["environments"] {
+            configuration.environmentBudgets = try environments(node, reader: &reader)
+        }
+        if let node = top["trusted_proxies"] {
+            guard let list = node.sequence else {
+                throw reader.error(node, "trusted_proxies", "must be a list", fix: #"write for example ["10.0.0.0/8"]"#)
+            }
+            configuration.trustedProxies = try list.map { item in
+                let text = try reader.string(item, field: "trusted_proxies")
+                guard let cidr = CIDR(text) else {
+                    throw reader.error(
+                        item, "trusted_proxies", "'\(text)' is not an IP address or CIDR", fix: "write e.g. 10.0.0.0/8 or ::1")
+                }
+                return cidr
+            }
         }
     }
 
@@ -161,6 +177,33 @@ public enum ConfigurationLoader {
             }
             let trimmedURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             result.append(ProviderConfiguration(name: name, kind: kind, baseURL: trimmedURL, apiKey: apiKey, models: models))
+        }
+        return result
+    }
+
+    private static func environments(_ node: Node, reader: inout NodeReader) throws -> [String: Budget] {
+        var result: [String: Budget] = [:]
+        for (name, value) in try reader.mapping(node, field: "environments", allowed: nil) {
+            let path = "environments.\(name)"
+            guard TokenFormat.isValidEnvironment(name) else {
+                throw reader.error(value, path, "'\(name)' is not an environment name", fix: "use lowercase letters, digits and '-'")
+            }
+            let fields = try reader.mapping(value, field: path, allowed: ["budget", "period"])
+            guard let budgetNode = fields["budget"] else {
+                throw reader.error(value, "\(path).budget", "is missing", fix: "write { budget: 500, period: month }")
+            }
+            guard let amount = budgetNode.float ?? budgetNode.int.map(Double.init), amount >= 0, amount <= 1e9 else {
+                throw reader.error(budgetNode, "\(path).budget", "must be a number of US dollars from 0 to 1e9", fix: "write e.g. 500")
+            }
+            var period = BudgetPeriod.month
+            if let periodNode = fields["period"] {
+                let text = try reader.string(periodNode, field: "\(path).period")
+                guard let parsed = BudgetPeriod(rawValue: text) else {
+                    throw reader.error(periodNode, "\(path).period", "unknown period '\(text)'", fix: "write day, week, month or total")
+                }
+                period = parsed
+            }
+            result[name] = Budget(limit: Money(usd: amount), period: period)
         }
         return result
     }

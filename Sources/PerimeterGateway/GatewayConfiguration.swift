@@ -32,6 +32,10 @@ public struct GatewayConfiguration: Sendable {
     public var homeDirectory: String = GatewayConfiguration.defaultHomeDirectory()
     /// `call_log_flush_interval` (milliseconds): how often the call-log writer commits a batch. Default 200.
     public var callLogFlushInterval: Duration = .milliseconds(200)
+    /// `environments`: budgets shared by all keys of an environment, e.g. `prod: { budget: 500, period: month }`.
+    public var environmentBudgets: [String: Budget] = [:]
+    /// `trusted_proxies`: CIDRs of reverse proxies whose `X-Forwarded-For` is believed. Default none.
+    public var trustedProxies: [CIDR] = []
     /// The file this configuration came from, for messages.
     public var sourceFile: String?
 

@@ -6,43 +6,57 @@ import NIOCore
 import PerimeterCore
 import PerimeterProviders
 import PerimeterSecrets
+import PerimeterStorage
 
-/// The path of one client call: authenticate, inspect, route, forward, stream back while metering,
-/// and queue the call record. Nothing here touches the database.
+/// The path of one client call: authenticate, inspect, decide (policy, rate, budget), forward, stream
+/// back while metering, settle, and queue the call record. Nothing here touches the database.
 package struct ProxyHandler: Sendable {
     let authenticator: Authenticator
     let directory: ProviderDirectory
     let secrets: SecretResolver
     let prices: PriceTable
     let callLog: CallLogWriter
+    let ledger: any Ledger
+    let rateLimiter: RateLimiter
+    let environmentBudgets: [String: Budget]
+    let clientAddress: ClientAddress
     let maximumBodySize: Int
 
     package init(
         authenticator: Authenticator, directory: ProviderDirectory, secrets: SecretResolver, prices: PriceTable,
-        callLog: CallLogWriter, maximumBodySize: Int
+        callLog: CallLogWriter, ledger: any Ledger, rateLimiter: RateLimiter, environmentBudgets: [String: Budget],
+        clientAddress: ClientAddress, maximumBodySize: Int
     ) {
         self.authenticator = authenticator
         self.directory = directory
         self.secrets = secrets
         self.prices = prices
         self.callLog = callLog
+        self.ledger = ledger
+        self.rateLimiter = rateLimiter
+        self.environmentBudgets = environmentBudgets
+        self.clientAddress = clientAddress
         self.maximumBodySize = maximumBodySize
     }
 
+    /// What one call has accumulated on its way through: its record, its key, and what it holds.
+    struct Call: Sendable {
+        var record: CallRecord
+        let started: ContinuousClock.Instant
+        var key: VirtualKey?
+        var holdsReservation = false
+        var rateLimits: RateLimiter.Snapshot?
+    }
+
     package func handle(_ request: Request, context: GatewayContext, endpoint: Endpoint, pathModel: String? = nil) async -> Response {
-        let started = ContinuousClock.now
-        var record = CallRecord(
-            id: context.requestID, time: Timestamp.now(), clientIP: context.clientIP, operation: endpoint.operation,
-            status: 0, outcome: .denied)
+        let now = Timestamp.now()
+        let clientIP = clientAddress.resolve(socket: context.clientIP, headers: request.headers)
+        var call = Call(
+            record: CallRecord(
+                id: context.requestID, time: now, clientIP: clientIP, operation: endpoint.operation, status: 0, outcome: .denied),
+            started: .now)
         do {
-            let authentication = authenticator.authenticate(Self.presentedKey(request.headers))
-            if let key = (try? authentication.get()) ?? authentication.failureKey {
-                record.keyID = key.id
-                record.keyName = key.name
-                record.env = key.env
-                record.owner = key.owner
-            }
-            if case .failure(let failure) = authentication { throw failure.error }
+            let key = try authenticate(request, into: &call)
 
             var body: [UInt8] = []
             var facts = RequestFacts(model: pathModel)
@@ -52,13 +66,15 @@ package struct ProxyHandler: Sendable {
                 (facts, members) = try RequestInspector.inspect(body)
                 guard let model = facts.model, !model.isEmpty else { throw GatewayError.missingModel }
             }
-            record.model = facts.model
-            record.stream = facts.isStream
+            call.record.model = facts.model
+            call.record.stream = facts.isStream
+
+            try await admit(key, facts: facts, bodySize: body.count, endpoint: endpoint, clientIP: clientIP, now: now, into: &call)
 
             guard let provider = directory.provider(kind: endpoint.kind, model: facts.model) else {
                 throw GatewayError.modelNotFound(facts.model ?? "")
             }
-            record.provider = provider.name
+            call.record.provider = provider.name
             let credential = try await credential(for: provider)
 
             // A streamed chat call reports usage only when asked; ask for it, and hide the extra chunk.
@@ -87,26 +103,55 @@ package struct ProxyHandler: Sendable {
                     throw GatewayError.upstreamUnreachable(provider: provider.name)
                 }
             }
-            record.status = response.status
+            call.record.status = response.status
             if response.status >= 400 {
-                return await relayError(response, credential: credential, record: record, started: started)
+                return await relayError(response, credential: credential, call: call)
             }
-            return relay(
-                response,
-                meter: UsageMeter(
-                    format: endpoint.usageFormat, isStream: Self.isEventStream(response.headers), removesUsageChunk: removesUsageChunk),
-                record: record, started: started)
+            if endpoint.operation == .models, pathModel == nil, !key.policy.allowedModels.isEmpty {
+                return await relayModelList(response, policy: key.policy, call: call)
+            }
+            let meter = UsageMeter(
+                format: endpoint.usageFormat, isStream: Self.isEventStream(response.headers), removesUsageChunk: removesUsageChunk)
+            return relay(response, meter: meter, call: call)
         } catch {
             let gatewayError = Self.gatewayError(error)
-            record.status = gatewayError.status
-            record.errorCode = gatewayError.code
-            record.outcome = gatewayError.status >= 500 ? .upstreamError : .denied
-            finish(&record, started: started)
-            return Self.errorResponse(gatewayError, format: endpoint.errorFormat)
+            call.record.status = gatewayError.status
+            call.record.errorCode = gatewayError.code
+            call.record.outcome = gatewayError.status >= 500 ? .upstreamError : .denied
+            await finish(call)
+            var response = Self.errorResponse(gatewayError, format: endpoint.errorFormat)
+            call.rateLimits?.apply(to: &response.headers)
+            if case .rateLimited(_, let retryAfter) = gatewayError {
+                response.headers[.retryAfter] = String(max(1, Int(retryAfter.rounded(.up))))
+            }
+            return response
         }
     }
 
     // MARK: Steps
+
+    /// The active key for the call's credential; a known but refused key is still written on the record.
+    private func authenticate(_ request: Request, into call: inout Call) throws -> VirtualKey {
+        let authentication = authenticator.authenticate(Self.presentedKey(request.headers))
+        let known: VirtualKey?
+        switch authentication {
+        case .success(let key): known = key
+        case .failure(let failure): known = failure.key
+        }
+        if let key = known {
+            call.record.keyID = key.id
+            call.record.keyName = key.name
+            call.record.env = key.env
+            call.record.owner = key.owner
+        }
+        switch authentication {
+        case .success(let key):
+            call.key = key
+            return key
+        case .failure(let failure):
+            throw failure.error
+        }
+    }
 
     private func collectBody(_ request: Request) async throws -> [UInt8] {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumBodySize {
@@ -129,91 +174,7 @@ package struct ProxyHandler: Sendable {
         }
     }
 
-    /// Streams a successful answer to the client, metering it on the way, and records the call when
-    /// the last byte has gone out (or the stream broke).
-    private func relay(_ response: UpstreamResponse, meter: UsageMeter, record: CallRecord, started: ContinuousClock.Instant) -> Response {
-        let headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: meter.removesUsageChunk)
-        let contentLength = meter.removesUsageChunk ? nil : response.headers[.contentLength].flatMap(Int.init)
-        let body = ResponseBody(contentLength: contentLength) { writer in
-            var meter = meter
-            var record = record
-            var iterator = response.body.makeAsyncIterator()
-            var upstreamBroke = false
-            var clientLeft = false
-            while true {
-                let chunk: ByteBuffer?
-                do {
-                    chunk = try await iterator.next()
-                } catch {
-                    upstreamBroke = true
-                    break
-                }
-                guard let chunk else { break }
-                let outgoing = meter.consume(chunk) ?? chunk
-                guard outgoing.readableBytes > 0 else { continue }
-                do {
-                    try await writer.write(outgoing)
-                } catch {
-                    clientLeft = true
-                    break
-                }
-            }
-            if !upstreamBroke, !clientLeft, let rest = meter.finish(), rest.readableBytes > 0 {
-                do { try await writer.write(rest) } catch { clientLeft = true }
-            }
-            record.usage = meter.usage
-            record.outcome =
-                clientLeft ? .clientCancelled : upstreamBroke || (meter.isStream && !meter.isComplete) ? .streamCut : .ok
-            record.cost = cost(of: meter.usage, model: record.model)
-            if record.outcome == .streamCut { record.errorCode = "stream_cut" }
-            finish(&record, started: started)
-            if upstreamBroke {
-                // Break the client's connection too, so its SDK reports the failure instead of a short answer.
-                throw StreamCut()
-            }
-            if !clientLeft { try await writer.finish(nil) }
-        }
-        return Response(status: .init(code: response.status), headers: headers, body: body)
-    }
-
-    /// Passes an upstream error through with its status and body, with the provider key redacted.
-    private func relayError(
-        _ response: UpstreamResponse, credential: Secret?, record: CallRecord, started: ContinuousClock.Instant
-    ) async -> Response {
-        var record = record
-        var body: [UInt8] = []
-        do {
-            for try await chunk in response.body {
-                body.append(contentsOf: chunk.readableBytesView)
-                if body.count > 1 << 20 { break }
-            }
-        } catch {
-            // Keep what arrived; the status already says the call failed.
-        }
-        if let credential { body = Redaction.redact(credential, in: body) }
-        record.outcome = .upstreamError
-        record.errorCode = Redaction.upstreamErrorCode(body) ?? "upstream_\(response.status)"
-        finish(&record, started: started)
-        return Response(
-            status: .init(code: response.status), headers: UpstreamHeaders.inbound(from: response.headers, bodyChanges: true),
-            body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
-
-    private func cost(of usage: Usage, model: String?) -> Money? {
-        guard usage.totalTokens > 0 else { return .zero }
-        guard let model else { return nil }
-        return prices.cost(of: usage, model: model)
-    }
-
-    private func finish(_ record: inout CallRecord, started: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - started
-        record.latencyMS = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-        callLog.record(record)
-    }
-
     // MARK: Helpers
-
-    struct StreamCut: Error {}
 
     /// The virtual key from `Authorization: Bearer` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
     static func presentedKey(_ headers: HTTPFields) -> String? {
@@ -243,12 +204,5 @@ package struct ProxyHandler: Sendable {
         return Response(
             status: .init(code: error.status), headers: headers,
             body: .init(byteBuffer: ByteBuffer(bytes: format.body(for: error))))
-    }
-}
-
-extension Result where Failure == Authenticator.Failure {
-    fileprivate var failureKey: VirtualKey? {
-        if case .failure(let failure) = self { return failure.key }
-        return nil
     }
 }

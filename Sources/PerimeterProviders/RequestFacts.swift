@@ -1,3 +1,4 @@
+import Foundation
 import PerimeterCore
 
 /// What policy and metering need to know about a request, read from its body once.
@@ -6,19 +7,23 @@ public struct RequestFacts: Sendable, Hashable {
     public var isStream: Bool
     /// True when an OpenAI chat request already asks for the usage chunk (`stream_options.include_usage`).
     public var includesUsage: Bool
-    /// True when the request offers the model tools (or, for older OpenAI clients, functions).
+    /// True when the request offers the model tools (or, for older OpenAI clients, functions), or
+    /// names a tool choice.
     public var hasTools: Bool
+    /// The declared tools' names: function names, or the type of a built-in tool (`web_search`).
+    public var toolNames: [String] = []
     /// The output-token ceiling the request sets, whichever field its API names it by.
     public var maxOutputTokens: Int?
 
     public init(
         model: String? = nil, isStream: Bool = false, includesUsage: Bool = false, hasTools: Bool = false,
-        maxOutputTokens: Int? = nil
+        toolNames: [String] = [], maxOutputTokens: Int? = nil
     ) {
         self.model = model
         self.isStream = isStream
         self.includesUsage = includesUsage
         self.hasTools = hasTools
+        self.toolNames = toolNames
         self.maxOutputTokens = maxOutputTokens
     }
 }
@@ -37,7 +42,16 @@ package enum RequestInspector {
         if case .string(let model)? = members["model"]?.kind { facts.model = model }
         if case .bool(true)? = members["stream"]?.kind { facts.isStream = true }
         for name in ["tools", "functions"] {
-            if case .array(isEmpty: false)? = members[name]?.kind { facts.hasTools = true }
+            if let member = members[name], case .array(isEmpty: false) = member.kind {
+                facts.hasTools = true
+                facts.toolNames += toolNames(in: Array(body[member.range]))
+            }
+        }
+        if let choice = members["tool_choice"] {
+            switch choice.kind {
+            case .null, .string("none"): break
+            default: facts.hasTools = true
+            }
         }
         for name in ["max_completion_tokens", "max_tokens", "max_output_tokens"] {
             if case .number(let value?)? = members[name]?.kind, value >= 0, value < 1e9 {
@@ -84,6 +98,18 @@ package enum RequestInspector {
         }
         replacement.append(UInt8(ascii: "}"))
         return Array(body[..<options.range.lowerBound]) + replacement + Array(body[options.range.upperBound...])
+    }
+
+    /// Names from `[{"type":"function","function":{"name":…}}]` (Chat Completions),
+    /// `[{"name":…}]` (Anthropic, Responses, legacy functions), or a built-in tool's `type`.
+    private static func toolNames(in array: [UInt8]) -> [String] {
+        guard let items = (try? JSONSerialization.jsonObject(with: Data(array))) as? [Any] else { return [] }
+        return items.compactMap { item in
+            guard let tool = item as? [String: Any] else { return nil }
+            if let function = tool["function"] as? [String: Any], let name = function["name"] as? String { return name }
+            if let name = tool["name"] as? String { return name }
+            return tool["type"] as? String
+        }
     }
 
     private static func streamOptionsIncludeUsage(_ object: [UInt8]) -> Bool {

@@ -9,6 +9,9 @@ public protocol KeyStore: Sendable {
     func keys(env: String?) async throws -> [VirtualKey]
     /// Marks the key revoked at `time` (the first revocation wins) and returns it; `nil` if unknown.
     func revoke(id: String, at time: Date) async throws -> VirtualKey?
+    /// Applies `change` to the key's name, owner and policy in one step and returns the result; `nil` if
+    /// unknown. Its id, secret, environment and dates are not the change's to alter.
+    func update(id: String, _ change: @Sendable (inout VirtualKey) throws -> Void) async throws -> VirtualKey?
     /// Moves each key's `last_used_at` forward to the given time; never backwards.
     func recordUse(_ lastUsed: [String: Date]) async throws
 }
@@ -21,4 +24,17 @@ extension KeyStore {
 public struct StoreConflict: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension VirtualKey {
+    /// Restores what an update may not change.
+    mutating func keepingIdentity(of original: VirtualKey) {
+        id = original.id
+        env = original.env
+        prefix = original.prefix
+        digest = original.digest
+        createdAt = original.createdAt
+        revokedAt = original.revokedAt
+        lastUsedAt = original.lastUsedAt
+    }
 }

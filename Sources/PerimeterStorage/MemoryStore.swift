@@ -49,6 +49,17 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, Sendable {
         }
     }
 
+    public func update(id: String, _ change: @Sendable (inout VirtualKey) throws -> Void) async throws -> VirtualKey? {
+        try state.withLock { state in
+            guard let current = state.keys[id] else { return nil }
+            var changed = current
+            try change(&changed)
+            changed.keepingIdentity(of: current)
+            state.keys[id] = changed
+            return changed
+        }
+    }
+
     public func recordUse(_ lastUsed: [String: Date]) async throws {
         state.withLock { state in
             for (id, time) in lastUsed {

@@ -71,6 +71,9 @@ public final class SQLiteStore: Sendable {
                     CREATE INDEX calls_env_time ON calls(env, time);
                     """)
         }
+        migrator.registerMigration("v2-key-policy") { db in
+            try db.execute(sql: "ALTER TABLE virtual_keys ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'")
+        }
         return migrator
     }
 }
@@ -88,12 +91,12 @@ extension SQLiteStore: KeyStore {
             try await pool.write { db in
                 try db.execute(
                     sql: """
-                        INSERT INTO virtual_keys (id, name, env, owner, prefix, key_hash, created_at, revoked_at, last_used_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO virtual_keys (id, name, env, owner, prefix, key_hash, created_at, revoked_at, last_used_at, policy)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         key.id, key.name, key.env, key.owner, key.prefix, key.digest.hex, key.createdAt.milliseconds,
-                        key.revokedAt?.milliseconds, key.lastUsedAt?.milliseconds,
+                        key.revokedAt?.milliseconds, key.lastUsedAt?.milliseconds, try Self.encode(key.policy),
                     ])
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -103,7 +106,7 @@ extension SQLiteStore: KeyStore {
 
     public func key(id: String) async throws -> VirtualKey? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM virtual_keys WHERE id = ?", arguments: [id]).map(Self.virtualKey)
+            try Row.fetchOne(db, sql: "SELECT * FROM virtual_keys WHERE id = ?", arguments: [id]).map { try Self.virtualKey($0) }
         }
     }
 
@@ -116,7 +119,7 @@ extension SQLiteStore: KeyStore {
                 } else {
                     try Row.fetchAll(db, sql: "SELECT * FROM virtual_keys ORDER BY created_at, id")
                 }
-            return rows.map(Self.virtualKey)
+            return try rows.map { try Self.virtualKey($0) }
         }
     }
 
@@ -126,7 +129,21 @@ extension SQLiteStore: KeyStore {
                 sql: "UPDATE virtual_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 arguments: [time.milliseconds, id])
             return try Row.fetchOne(db, sql: "SELECT * FROM virtual_keys WHERE id = ?", arguments: [id])
-                .map(Self.virtualKey)
+                .map { try Self.virtualKey($0) }
+        }
+    }
+
+    public func update(id: String, _ change: @Sendable (inout VirtualKey) throws -> Void) async throws -> VirtualKey? {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM virtual_keys WHERE id = ?", arguments: [id]) else { return nil }
+            let current = try Self.virtualKey(row)
+            var changed = current
+            try change(&changed)
+            changed.keepingIdentity(of: current)
+            try db.execute(
+                sql: "UPDATE virtual_keys SET name = ?, owner = ?, policy = ? WHERE id = ?",
+                arguments: [changed.name, changed.owner, try Self.encode(changed.policy), id])
+            return changed
         }
     }
 
@@ -144,13 +161,21 @@ extension SQLiteStore: KeyStore {
         }
     }
 
-    private static func virtualKey(_ row: Row) -> VirtualKey {
-        VirtualKey(
+    /// Throws when a stored policy cannot be read: a key must never fall back to having no limits.
+    private static func virtualKey(_ row: Row) throws -> VirtualKey {
+        try VirtualKey(
             id: row["id"], name: row["name"], env: row["env"], owner: row["owner"], prefix: row["prefix"],
             digest: KeyDigest(hex: row["key_hash"])!,
             createdAt: Date(milliseconds: row["created_at"]),
             revokedAt: (row["revoked_at"] as Int64?).map(Date.init(milliseconds:)),
-            lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(milliseconds:)))
+            lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(milliseconds:)),
+            policy: JSONDecoder().decode(KeyPolicy.self, from: Data((row["policy"] as String).utf8)))
+    }
+
+    static func encode(_ policy: KeyPolicy) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(policy), as: UTF8.self)
     }
 }
 

@@ -10,6 +10,14 @@ struct AdminClient {
     let baseURL: String
     let token: String?
 
+    /// One connection attempt, no retries: a gateway that is down is reported at once.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> AdminClient {
         var url = environment["PERIMETER_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
         while url.hasSuffix("/") { url.removeLast() }
@@ -45,11 +53,11 @@ struct AdminClient {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            response = try await Self.client.execute(request, timeout: .seconds(60))
             bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
             throw CLIError(
-                "cannot reach the gateway at \(baseURL) (\(error)); is `perimeter serve` running? Set PERIMETER_URL if it listens elsewhere"
+                "cannot reach the gateway at \(baseURL): \(Self.reason(error)). Is `perimeter serve` running? Set PERIMETER_URL if it listens elsewhere."
             )
         }
         let data = Data(bytes.readableBytesView)
@@ -69,6 +77,15 @@ private struct ErrorEnvelope: Decodable {
         var code: String?
     }
     var error: Body
+}
+
+extension AdminClient {
+    static func reason(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("Connection refused") { return "connection refused" }
+        if text.contains("deadlineExceeded") || text.contains("connectTimeout") { return "timed out" }
+        return text
+    }
 }
 
 /// A CLI failure: ArgumentParser prints it as one `Error:` line and exits with status 1.

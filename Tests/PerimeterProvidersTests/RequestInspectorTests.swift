@@ -13,7 +13,10 @@ import Testing
         let facts = try inspect(
             #"{"model":"gpt-4o","messages":[{"role":"user","content":"say \"model\": no"}],"stream":true,"max_completion_tokens":256,"tools":[{"type":"function","function":{"name":"f"}}]}"#
         )
-        #expect(facts == RequestFacts(model: "gpt-4o", isStream: true, includesUsage: false, hasTools: true, maxOutputTokens: 256))
+        #expect(
+            facts
+                == RequestFacts(
+                    model: "gpt-4o", isStream: true, includesUsage: false, hasTools: true, toolNames: ["f"], maxOutputTokens: 256))
     }
 
     @Test func nestedModelFieldsAreNotTheModel() throws {
@@ -21,6 +24,17 @@ import Testing
         #expect(facts.model == "claude-haiku-4-5")
         #expect(facts.maxOutputTokens == 1024)
         #expect(!facts.hasTools)
+    }
+
+    @Test func namesTheDeclaredToolsInEveryShape() throws {
+        let chat = try inspect(#"{"model":"m","tools":[{"type":"function","function":{"name":"get_weather"}},{"type":"web_search"}]}"#)
+        #expect(chat.toolNames == ["get_weather", "web_search"])
+        let anthropic = try inspect(#"{"model":"m","tools":[{"name":"lookup","input_schema":{}}]}"#)
+        #expect(anthropic.toolNames == ["lookup"])
+        let legacy = try inspect(#"{"model":"m","functions":[{"name":"old_style"}]}"#)
+        #expect(legacy.toolNames == ["old_style"] && legacy.hasTools)
+        #expect(try inspect(#"{"model":"m","tool_choice":"auto"}"#).hasTools)
+        #expect(!(try inspect(#"{"model":"m","tool_choice":"none"}"#).hasTools))
     }
 
     @Test func decodesEscapesInTheModelName() throws {

@@ -1,0 +1,49 @@
+import Foundation
+import PerimeterCore
+import PerimeterProviders
+import PerimeterStorage
+
+extension ProxyHandler {
+    /// Decides whether the key may make this call: its policy (expiry, address, operation, model,
+    /// tools), then its rates, then every budget the call counts toward, where the call's worst case is
+    /// reserved before anything is forwarded.
+    func admit(
+        _ key: VirtualKey, facts: RequestFacts, bodySize: Int, endpoint: Endpoint, clientIP: String?, now: Date, into call: inout Call
+    ) async throws {
+        let callFacts = CallFacts(
+            operation: endpoint.operation, model: facts.model, clientIP: clientIP.flatMap(IPAddress.init),
+            toolNames: facts.toolNames, declaresTools: facts.hasTools)
+        if let denial = Policy.evaluate(key.policy, call: callFacts, now: now) { throw denial }
+
+        if key.policy.hasRateLimits {
+            switch rateLimiter.admit(key, now: now) {
+            case .success(let snapshot):
+                call.rateLimits = snapshot
+            case .failure(let error):
+                call.rateLimits = rateLimiter.snapshot(key, now: now)
+                throw error
+            }
+        }
+
+        let claims = budgetClaims(for: key)
+        guard !claims.isEmpty else { return }
+        let model = facts.model ?? ""
+        let worstCase = OutputCeiling.worstCaseUsage(
+            bodyBytes: bodySize, maxOutputTokens: facts.maxOutputTokens, model: model, operation: endpoint.operation)
+        guard worstCase.totalTokens > 0 else { return }
+        // A call that cannot be priced cannot be held to a budget, so it is not let through at $0.
+        guard let price = prices.price(for: model) else { throw GatewayError.priceUnknown(model) }
+        if let denial = try await ledger.reserve(id: call.record.id, amount: price.cost(of: worstCase), against: claims, at: now) {
+            throw GatewayError.budgetExceeded(denial)
+        }
+        call.holdsReservation = true
+    }
+
+    /// The key's own budget and its environment's, if any.
+    func budgetClaims(for key: VirtualKey) -> [BudgetClaim] {
+        var claims: [BudgetClaim] = []
+        if let budget = key.policy.budget { claims.append(BudgetClaim(.key(key.id), budget)) }
+        if let budget = environmentBudgets[key.env] { claims.append(BudgetClaim(.environment(key.env), budget)) }
+        return claims
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PerimeterCore
+import PerimeterProviders
+
+extension ProxyHandler {
+    struct StreamInterrupted: Error {}
+
+    /// Streams a successful answer to the client, metering it on the way, and records the call when
+    /// the last byte has gone out (or the stream broke).
+    func relay(_ response: UpstreamResponse, meter: UsageMeter, call: Call) -> Response {
+        var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: meter.removesUsageChunk)
+        call.rateLimits?.apply(to: &headers)
+        let contentLength = meter.removesUsageChunk ? nil : response.headers[.contentLength].flatMap(Int.init)
+        let body = ResponseBody(contentLength: contentLength) { writer in
+            var meter = meter
+            var call = call
+            var iterator = response.body.makeAsyncIterator()
+            var upstreamBroke = false
+            var clientLeft = false
+            while true {
+                let chunk: ByteBuffer?
+                do {
+                    chunk = try await iterator.next()
+                } catch {
+                    upstreamBroke = true
+                    break
+                }
+                guard let chunk else { break }
+                let outgoing = meter.consume(chunk) ?? chunk
+                guard outgoing.readableBytes > 0 else { continue }
+                do {
+                    try await writer.write(outgoing)
+                } catch {
+                    clientLeft = true
+                    break
+                }
+            }
+            if !upstreamBroke, !clientLeft, let rest = meter.finish(), rest.readableBytes > 0 {
+                do { try await writer.write(rest) } catch { clientLeft = true }
+            }
+            call.record.usage = meter.usage
+            call.record.outcome =
+                clientLeft ? .clientCancelled : upstreamBroke || (meter.isStream && !meter.isComplete) ? .streamCut : .ok
+            if call.record.outcome == .streamCut { call.record.errorCode = "stream_cut" }
+            await finish(call)
+            // Break the client's connection when upstream broke, so its SDK reports the failure instead of
+            // a short answer; when the client left, there is nothing more to send.
+            if upstreamBroke || clientLeft { throw StreamInterrupted() }
+            try await writer.finish(nil)
+        }
+        return Response(status: .init(code: response.status), headers: headers, body: body)
+    }
+
+    /// Passes an upstream error through with its status and body, with the provider key redacted.
+    func relayError(_ response: UpstreamResponse, credential: Secret?, call: Call) async -> Response {
+        var call = call
+        var body = await collect(response.body, limit: 1 << 20)
+        if let credential { body = Redaction.redact(credential, in: body) }
+        call.record.outcome = .upstreamError
+        call.record.errorCode = Redaction.upstreamErrorCode(body) ?? "upstream_\(response.status)"
+        await finish(call)
+        var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: true)
+        call.rateLimits?.apply(to: &headers)
+        return Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// `GET /v1/models` for a key limited to some models lists only those.
+    func relayModelList(_ response: UpstreamResponse, policy: KeyPolicy, call: Call) async -> Response {
+        var call = call
+        let body = await collect(response.body, limit: 8 << 20)
+        var filtered = body
+        if var object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any], let data = object["data"] as? [Any] {
+            object["data"] = data.filter { entry in
+                ((entry as? [String: Any])?["id"] as? String).map(policy.allowsModel) ?? false
+            }
+            filtered = Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+        }
+        call.record.outcome = .ok
+        await finish(call)
+        var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: true)
+        call.rateLimits?.apply(to: &headers)
+        return Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: filtered)))
+    }
+
+    /// Prices the call, settles its reservation, charges its tokens, and queues its record.
+    func finish(_ call: Call) async {
+        var record = call.record
+        let elapsed = ContinuousClock.now - call.started
+        record.latencyMS = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        if record.usage.totalTokens == 0 {
+            record.cost = .zero
+        } else {
+            record.cost = record.model.flatMap { prices.cost(of: record.usage, model: $0) }
+        }
+        if call.holdsReservation {
+            await ledger.settle(id: record.id, actual: record.cost ?? .zero)
+        }
+        if let key = call.key {
+            rateLimiter.charge(key, tokens: record.usage.totalTokens, now: Date())
+        }
+        callLog.record(record)
+    }
+
+    private func collect(_ body: UpstreamBody, limit: Int) async -> [UInt8] {
+        var bytes: [UInt8] = []
+        do {
+            for try await chunk in body {
+                bytes.append(contentsOf: chunk.readableBytesView)
+                if bytes.count > limit { break }
+            }
+        } catch {
+            // Keep what arrived; the status already says how the call went.
+        }
+        return bytes
+    }
+}
