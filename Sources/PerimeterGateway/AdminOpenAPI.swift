@@ -29,7 +29,12 @@ enum AdminOpenAPI {
                 "summary": "One virtual key",
                 "responses": {"200": {"description": "The key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "404": {"$ref": "#/components/responses/Error"}}
               },
-              "delete": {
+              "patch": {
+            "summary": "Change a key's name, owner or limits; applies from the next request, all or nothing",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UpdateKey"}}}},
+            "responses": {"200": {"description": "The updated key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+          },
+          "delete": {
                 "summary": "Revoke a virtual key (its record and history are kept); repeating it changes nothing",
                 "responses": {"200": {"description": "The revoked key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "404": {"$ref": "#/components/responses/Error"}}
               }
@@ -62,11 +67,22 @@ enum AdminOpenAPI {
             "responses": {"Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
             "schemas": {
               "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["message", "type", "code"], "properties": {"message": {"type": "string"}, "type": {"type": "string"}, "param": {"type": ["string", "null"]}, "code": {"type": "string"}}}}},
-              "CreateKey": {"type": "object", "required": ["name", "env"], "additionalProperties": false, "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 128}, "env": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,23}$"}, "owner": {"type": ["string", "null"]}}},
+              "CreateKey": {"type": "object", "required": ["name", "env"], "additionalProperties": false, "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 128}, "env": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,23}$"}, "owner": {"type": ["string", "null"]}, "limits": {"$ref": "#/components/schemas/Limits"}}},
+          "UpdateKey": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "owner": {"type": "string"}, "limits": {"$ref": "#/components/schemas/Limits", "description": "A present field sets that limit, null removes it, an absent field is left alone"}}},
+          "Limits": {"type": "object", "properties": {
+            "budget": {"type": ["object", "null"], "required": ["usd", "period"], "properties": {"usd": {"type": "number", "minimum": 0}, "period": {"type": "string", "enum": ["day", "week", "month", "total"]}}},
+            "rpm": {"type": ["integer", "null"], "minimum": 1}, "tpm": {"type": ["integer", "null"], "minimum": 1},
+            "allowed_ips": {"type": ["array", "null"], "items": {"type": "string", "description": "IPv4 or IPv6 address or CIDR"}},
+            "models": {"type": ["array", "null"], "items": {"type": "string", "description": "Model pattern with * wildcards"}},
+            "operations": {"type": ["array", "null"], "items": {"type": "string", "enum": ["chat", "responses", "embeddings", "messages", "models", "count_tokens"]}},
+            "tools": {"oneOf": [{"type": "string", "enum": ["allow", "deny"]}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}]},
+            "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
+          "Budget": {"type": ["object", "null"], "properties": {"limit_usd": {"type": "number"}, "period": {"type": "string"}, "spent_usd": {"type": "number"}, "reserved_usd": {"type": "number"}, "remaining_usd": {"type": "number"}, "period_start": {"type": "string", "format": "date-time"}, "resets_at": {"type": ["string", "null"], "format": "date-time"}}},
               "Key": {"type": "object", "required": ["id", "name", "env", "prefix", "status", "created_at"], "properties": {
                 "id": {"type": "string"}, "name": {"type": "string"}, "env": {"type": "string"}, "owner": {"type": ["string", "null"]},
                 "prefix": {"type": "string", "description": "The displayable start of the secret"},
-                "status": {"type": "string", "enum": ["active", "revoked"]},
+                "status": {"type": "string", "enum": ["active", "expired", "revoked"]},
+            "limits": {"$ref": "#/components/schemas/Limits"}, "budget": {"$ref": "#/components/schemas/Budget"}, "environment_budget": {"$ref": "#/components/schemas/Budget"},
                 "created_at": {"type": "string", "format": "date-time"}, "revoked_at": {"type": ["string", "null"], "format": "date-time"},
                 "last_used_at": {"type": ["string", "null"], "format": "date-time"},
                 "key": {"type": "string", "description": "The secret; only in the response to POST /keys"}}},

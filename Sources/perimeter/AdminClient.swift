@@ -48,7 +48,8 @@ struct AdminClient {
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+            let data = try (body as? JSONObject).map { try $0.data() } ?? JSONEncoder().encode(body)
+            request.body = .bytes(ByteBuffer(bytes: data))
         }
         let response: HTTPClientResponse
         let bytes: ByteBuffer
@@ -68,6 +69,19 @@ struct AdminClient {
             throw CLIError("the gateway answered \(response.status.code) \(response.status.reasonPhrase)")
         }
         return data
+    }
+}
+
+/// A JSON body built from a dictionary, for requests where `null` must be sent explicitly.
+struct JSONObject: Encodable {
+    var members: [String: Any]
+
+    func data() throws -> Data {
+        try JSONSerialization.data(withJSONObject: members, options: [.sortedKeys])
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        throw EncodingError.invalidValue(members, .init(codingPath: [], debugDescription: "encoded through data()"))
     }
 }
 

@@ -7,18 +7,21 @@ import PerimeterGateway
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list, show and revoke virtual keys.",
-        subcommands: [Create.self, List.self, Show.self, Revoke.self])
+        subcommands: [Create.self, List.self, Show.self, Update.self, Revoke.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a virtual key; its secret is shown once.")
         @Option(help: "What the key is for, e.g. billing-service.") var name: String
         @Option(help: "Environment: lowercase letters, digits and '-', e.g. prod.") var env: String
         @Option(help: "Who answers for the key, e.g. a team or an email.") var owner: String?
+        @OptionGroup(title: "Limits") var limits: LimitOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let client = AdminClient.fromEnvironment()
-            let data = try await client.sendRaw(.POST, "/keys", body: CreateKeyRequest(name: name, env: env, owner: owner))
+            var body: [String: Any] = ["name": name, "env": env, "limits": try limits.members()]
+            if let owner { body["owner"] = owner }
+            let data = try await client.sendRaw(.POST, "/keys", body: JSONObject(members: body))
             if output.json { return Display.printJSON(data) }
             let key = try JSONDecoder().decode(KeyView.self, from: data)
             print(
@@ -66,6 +69,35 @@ struct Keys: AsyncParsableCommand {
         }
     }
 
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a key's name, owner or limits; the change applies from the next request.",
+            discussion: "Only the flags given change; --no-budget, --any-ip and the like remove a limit.")
+        @Argument(help: "The key's id (key_...).") var id: String
+        @Option(help: "New name.") var name: String?
+        @Option(help: "New owner.") var owner: String?
+        @OptionGroup(title: "Limits") var limits: LimitOptions
+        @OptionGroup(title: "Removing limits") var clear: ClearOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            var changes = try limits.members()
+            for (field, value) in clear.members() {
+                guard changes[field] == nil else { throw CLIError("a limit cannot be both set and removed (\(field))") }
+                changes[field] = value
+            }
+            var body: [String: Any] = [:]
+            if !changes.isEmpty { body["limits"] = changes }
+            if let name { body["name"] = name }
+            if let owner { body["owner"] = owner }
+            guard !body.isEmpty else { throw CLIError("nothing to change: give a limit flag, --name or --owner") }
+            let data = try await AdminClient.fromEnvironment().sendRaw(
+                .PATCH, "/keys/\(try Keys.pathSegment(id))", body: JSONObject(members: body))
+            if output.json { return Display.printJSON(data) }
+            Keys.printDetails(try JSONDecoder().decode(KeyView.self, from: data))
+        }
+    }
+
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a virtual key at once; its history is kept.")
         @Argument(help: "The key's id (key_...).") var id: String
@@ -80,14 +112,42 @@ struct Keys: AsyncParsableCommand {
     }
 
     static func printDetails(_ key: KeyView) {
-        print(
-            TextTable.render(
-                headers: ["FIELD", "VALUE"],
-                rows: [
-                    ["id", key.id], ["name", key.name], ["env", key.env], ["owner", key.owner ?? "-"], ["prefix", key.prefix],
-                    ["status", key.status], ["created", Display.time(key.createdAt)], ["revoked", Display.time(key.revokedAt)],
-                    ["last used", Display.time(key.lastUsedAt)],
-                ]))
+        var rows = [
+            ["id", key.id], ["name", key.name], ["env", key.env], ["owner", key.owner ?? "-"], ["prefix", key.prefix],
+            ["status", key.status], ["created", Display.time(key.createdAt)], ["revoked", Display.time(key.revokedAt)],
+            ["last used", Display.time(key.lastUsedAt)],
+        ]
+        rows += limitRows(key.limits)
+        if let budget = key.budget { rows += budgetRows("budget", budget) }
+        if let budget = key.environmentBudget { rows += budgetRows("env budget", budget) }
+        print(TextTable.render(headers: ["FIELD", "VALUE"], rows: rows))
+    }
+
+    static func limitRows(_ limits: KeyPolicy) -> [[String]] {
+        let tools: String
+        switch limits.tools {
+        case .allowed: tools = "any"
+        case .denied: tools = "none"
+        case .only(let names): tools = names.joined(separator: ", ")
+        }
+        return [
+            ["rpm", limits.requestsPerMinute.map(String.init) ?? "unlimited"],
+            ["tpm", limits.tokensPerMinute.map(String.init) ?? "unlimited"],
+            ["allowed ips", limits.allowedIPs.isEmpty ? "any" : limits.allowedIPs.map(\.description).joined(separator: ", ")],
+            ["models", limits.allowedModels.isEmpty ? "any" : limits.allowedModels.map(\.description).joined(separator: ", ")],
+            ["operations", limits.allowedOperations.map { $0.map(\.rawValue).sorted().joined(separator: ", ") } ?? "any"],
+            ["tools", tools],
+            ["expires", limits.expiresAt.map { Display.time(Timestamp.format($0)) } ?? "never"],
+        ]
+    }
+
+    static func budgetRows(_ label: String, _ budget: BudgetView) -> [[String]] {
+        [
+            [label, "\(budget.limit) per \(budget.period.rawValue == "total" ? "lifetime" : budget.period.rawValue)"],
+            ["  spent", budget.spent.description + (budget.reserved > .zero ? " (+\(budget.reserved) reserved)" : "")],
+            ["  remaining", budget.remaining.description],
+            ["  resets", budget.resetsAt.map(Display.time) ?? "never"],
+        ]
     }
 
     static func pathSegment(_ id: String) throws -> String {

@@ -55,6 +55,19 @@ import Testing
         #expect(configuration.priceOverrides["my-model"]?.output == 2)
     }
 
+    @Test func readsEnvironmentBudgetsAndTrustedProxies() throws {
+        let configuration = try load(
+            """
+            environments:
+              prod: { budget: 500, period: month }
+              staging: { budget: 20.5 }
+            trusted_proxies: ["10.0.0.0/8", "::1"]
+            """)
+        #expect(configuration.environmentBudgets["prod"] == Budget(limit: Money(usd: 500), period: .month))
+        #expect(configuration.environmentBudgets["staging"] == Budget(limit: Money(usd: 20.5), period: .month))
+        #expect(configuration.trustedProxies.map(\.description) == ["10.0.0.0/8", "::1"])
+    }
+
     @Test func environmentOverridesTheFile() throws {
         let configuration = try load(
             "listen: 127.0.0.1:1\ndatabase: memory",
@@ -104,6 +117,10 @@ import Testing
         ("max_body_bytes: 0", "max_body_bytes", "positive"),
         ("providers: {a: 1}", "providers", "must be a list"),
         ("listen: [", "(file)", "not valid YAML"),
+        ("environments:\n  prod: { budget: -1 }", "environments.prod.budget", "from 0"),
+        ("environments:\n  prod: { budget: 5, period: fortnight }", "environments.prod.period", "unknown period"),
+        ("environments:\n  Prod: { budget: 5 }", "environments.Prod", "not an environment name"),
+        ("trusted_proxies: [\"10.0.0.0/40\"]", "trusted_proxies", "not an IP address or CIDR"),
     ])
     func namesTheFieldAndTheProblem(yaml: String, field: String, problem: String) throws {
         let error = try #require(failure(yaml), "accepted: \(yaml)")

@@ -71,6 +71,30 @@ import Testing
     }
 
     @Test(arguments: Backend.available)
+    func updatesChangePolicyAndNamesButNeverIdentity(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let policy = KeyPolicy(
+            budget: Budget(limit: Money(usd: 12.5), period: .week), requestsPerMinute: 60, tokensPerMinute: 90_000,
+            allowedIPs: [CIDR("10.0.0.0/8")!, CIDR("2001:db8::/32")!], allowedModels: [ModelPattern("gpt-4o*")],
+            allowedOperations: [.chat, .embeddings], tools: .only(["lookup"]), expiresAt: Self.t0.addingTimeInterval(86400))
+        let (original, _) = VirtualKey.issue(name: "a", env: "prod", owner: nil, policy: policy, now: Self.t0)
+        try await store.insert(original)
+        #expect(try await store.key(id: original.id)?.policy == policy)
+        let updated = try #require(
+            try await store.update(id: original.id) { key in
+                key.name = "renamed"
+                key.owner = "team-b"
+                key.policy.tools = .denied
+                key.id = "key_hijacked"
+                key.env = "dev"
+            })
+        #expect(updated.name == "renamed" && updated.owner == "team-b" && updated.policy.tools == .denied)
+        #expect(updated.id == original.id && updated.env == "prod" && updated.digest == original.digest)
+        #expect(try await store.key(id: original.id) == updated)
+        #expect(try await store.update(id: "key_missing") { _ in } == nil)
+    }
+
+    @Test(arguments: Backend.available)
     func lastUseOnlyMovesForward(backend: Backend) async throws {
         let store = try backend.makeStore()
         let k = key("a")
