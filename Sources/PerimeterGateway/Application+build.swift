@@ -81,7 +81,7 @@ package func buildApplication(
             routes.append(
                 ProviderRoute(
                     name: "demo-\(kind.rawValue)", kind: kind, baseURL: "demo:", credential: nil, models: [ModelPattern("*")],
-                    upstream: DemoUpstream()))
+                    upstream: DemoUpstream(kind: kind)))
         }
     }
     if routes.isEmpty {
@@ -114,14 +114,18 @@ package func buildApplication(
 
     let router = Router(context: GatewayContext.self)
     router.add(middleware: GatewayMiddleware())
-    for endpoint in Endpoint.all {
+    for endpoint in Endpoint.all where endpoint.operation != .models {
         router.on(RouterPath(endpoint.path), method: endpoint.method) { request, context in
             await proxy.handle(request, context: context, endpoint: endpoint)
         }
     }
-    let modelEndpoint = Endpoint.all.first { $0.operation == .models }!
+    // Both SDKs list models at GET /v1/models; Anthropic's always sends `anthropic-version`.
+    router.get("/v1/models") { request, context in
+        await proxy.handle(request, context: context, endpoint: .models(for: request.headers))
+    }
     router.get("/v1/models/:model") { request, context in
-        await proxy.handle(request, context: context, endpoint: modelEndpoint, pathModel: context.parameters.get("model"))
+        await proxy.handle(
+            request, context: context, endpoint: .models(for: request.headers), pathModel: context.parameters.get("model"))
     }
     AdminRoutes(
         keys: store, cache: cache, calls: store, authority: AdminAuthority(tokens: admin.tokens), ledger: ledger, writer: writer,

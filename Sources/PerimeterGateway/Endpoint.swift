@@ -18,11 +18,21 @@ package struct Endpoint: Sendable {
         kind == .openAI && clientPath.hasPrefix("/v1/") ? String(clientPath.dropFirst(3)) : clientPath
     }
 
+    /// The model-list endpoint of the SDK that sent `headers`.
+    package static func models(for headers: HTTPFields) -> Endpoint {
+        headers[HTTPField.Name("anthropic-version")!] == nil ? openAIModels : anthropicModels
+    }
+
+    static let openAIModels = Endpoint(
+        method: .get, path: "/v1/models", kind: .openAI, operation: .models, usageFormat: .none, hasBody: false)
+    static let anthropicModels = Endpoint(
+        method: .get, path: "/v1/models", kind: .anthropic, operation: .models, usageFormat: .none, hasBody: false)
+
     package static let all: [Endpoint] = [
         Endpoint(method: .post, path: "/v1/chat/completions", kind: .openAI, operation: .chat, usageFormat: .openAIChat, hasBody: true),
         Endpoint(method: .post, path: "/v1/responses", kind: .openAI, operation: .responses, usageFormat: .openAIResponses, hasBody: true),
         Endpoint(method: .post, path: "/v1/embeddings", kind: .openAI, operation: .embeddings, usageFormat: .openAIChat, hasBody: true),
-        Endpoint(method: .get, path: "/v1/models", kind: .openAI, operation: .models, usageFormat: .none, hasBody: false),
+        openAIModels,
         Endpoint(method: .post, path: "/v1/messages", kind: .anthropic, operation: .messages, usageFormat: .anthropic, hasBody: true),
         Endpoint(
             method: .post, path: "/v1/messages/count_tokens", kind: .anthropic, operation: .countTokens, usageFormat: .none,

@@ -4,9 +4,33 @@ import Hummingbird
 import NIOCore
 import PerimeterCore
 import PerimeterProviders
+import Synchronization
 
 extension ProxyHandler {
     struct StreamInterrupted: Error {}
+
+    /// A call whose answer is still to be streamed. It makes sure the call is finished exactly once:
+    /// by the body writer, or, when the server drops the response without writing its body, here.
+    final class PendingCall: Sendable {
+        private let call: Mutex<Call?>
+        private let handler: ProxyHandler
+
+        init(_ call: Call, handler: ProxyHandler) {
+            self.call = Mutex(call)
+            self.handler = handler
+        }
+
+        func take() -> Call? {
+            call.withLock { $0.take() }
+        }
+
+        deinit {
+            guard var abandoned = call.withLock({ $0.take() }) else { return }
+            abandoned.record.outcome = .clientCancelled
+            let handler = handler
+            Task { await handler.finish(abandoned) }
+        }
+    }
 
     /// Streams a successful answer to the client, metering it on the way, and records the call when
     /// the last byte has gone out (or the stream broke).
@@ -14,9 +38,12 @@ extension ProxyHandler {
         var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: meter.removesUsageChunk)
         call.rateLimits?.apply(to: &headers)
         let contentLength = meter.removesUsageChunk ? nil : response.headers[.contentLength].flatMap(Int.init)
+        let pending = PendingCall(call, handler: self)
         let body = ResponseBody(contentLength: contentLength) { writer in
             var meter = meter
-            var call = call
+            // Taken once; if the server never runs this closure (the client left before the head was
+            // written), the PendingCall's deinit settles the call instead.
+            guard var call = pending.take() else { return }
             var iterator = response.body.makeAsyncIterator()
             var upstreamBroke = false
             var clientLeft = false

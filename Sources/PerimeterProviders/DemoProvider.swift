@@ -12,7 +12,7 @@ public enum DemoProvider {
 
     public static let models = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "claude-sonnet-4-5", "claude-haiku-4-5"]
 
-    public static func respond(to operation: CallOperation, facts: RequestFacts, body: [UInt8]) -> Response {
+    public static func respond(to operation: CallOperation, kind: ProviderKind = .openAI, facts: RequestFacts, body: [UInt8]) -> Response {
         let model = facts.model ?? "demo"
         let request = jsonObject(body) ?? [:]
         let inputTokens = max(1, body.count / 4)
@@ -60,10 +60,18 @@ public enum DemoProvider {
                 ])
         case .countTokens:
             return json(["input_tokens": inputTokens])
+        case .models where kind == .anthropic:
+            let claude = models.filter { $0.hasPrefix("claude-") }
+            return json([
+                "data": claude.map { ["type": "model", "id": $0, "display_name": $0, "created_at": "2025-09-29T00:00:00Z"] },
+                "has_more": false, "first_id": claude.first ?? NSNull(), "last_id": claude.last ?? NSNull(),
+            ])
         case .models:
             return json([
                 "object": "list",
-                "data": models.map { ["id": $0, "object": "model", "created": 1_700_000_000, "owned_by": "perimeter-demo"] },
+                "data": models.filter { !$0.hasPrefix("claude-") }.map {
+                    ["id": $0, "object": "model", "created": 1_700_000_000, "owned_by": "perimeter-demo"]
+                },
             ])
         }
     }

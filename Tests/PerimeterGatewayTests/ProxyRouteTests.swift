@@ -251,6 +251,28 @@ import Testing
         }
     }
 
+    @Test func eachSDKGetsItsOwnModelList() async throws {
+        let app = try await TestGateway.make(demo: true)
+        try await app.test(.router) { client in
+            let (_, key) = try await TestGateway.createKey(client)
+            try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer \(key)"]) { response in
+                let body = try TestGateway.json(response.body)
+                #expect(body["object"] as? String == "list")
+                let ids = (body["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+                #expect(ids.contains("gpt-4o-mini") && !ids.contains { $0.hasPrefix("claude") })
+            }
+            try await client.execute(
+                uri: "/v1/models", method: .get,
+                headers: [HTTPField.Name("x-api-key")!: key, HTTPField.Name("anthropic-version")!: "2023-06-01"]
+            ) { response in
+                let body = try TestGateway.json(response.body)
+                #expect(body["has_more"] as? Bool == false)
+                let types = (body["data"] as? [[String: Any]])?.compactMap { $0["type"] as? String } ?? []
+                #expect(!types.isEmpty && types.allSatisfy { $0 == "model" })
+            }
+        }
+    }
+
     @Test func unknownRoutesAnswerJSON404() async throws {
         let app = try await TestGateway.make(demo: true)
         try await app.test(.router) { client in
