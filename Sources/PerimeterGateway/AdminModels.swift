@@ -77,6 +77,17 @@ public struct BudgetView: Codable, Sendable, Hashable {
             periodStart = "period_start", resetsAt = "resets_at"
     }
 
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(limit, forKey: .limit)
+        try c.encode(period, forKey: .period)
+        try c.encode(spent, forKey: .spent)
+        try c.encode(reserved, forKey: .reserved)
+        try c.encode(remaining, forKey: .remaining)
+        try c.encode(periodStart, forKey: .periodStart)
+        try c.encode(resetsAt, forKey: .resetsAt)
+    }
+
     init(_ status: BudgetStatus) {
         limit = status.budget.limit
         period = status.budget.period

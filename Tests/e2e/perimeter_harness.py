@@ -21,7 +21,7 @@ import anthropic
 import openai
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"Perimeter is listening on (http://127\.0\.0\.1:(\d+))")
+LISTENING = re.compile(r"Perimeter is listening on (http://(?:127\.0\.0\.1|\[::1\]):(\d+))")
 ADMIN_TOKEN_PATTERN = re.compile(r"prmadm_[0-9A-Za-z]{38}")
 VIRTUAL_KEY_PATTERN = re.compile(r"prm_[a-z0-9][a-z0-9-]*_[0-9A-Za-z]{38}")
 
@@ -114,10 +114,12 @@ class Gateway:
         database: Path | None = None,
         home: Path | None = None,
         name: str = "gateway",
+        listen: str = "127.0.0.1:0",
     ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.name = name
+        self.listen = listen
         self.home = Path(home) if home else self.workdir / "home"
         self.home.mkdir(parents=True, exist_ok=True)
         self.database = Path(database) if database else self.workdir / "perimeter.db"
@@ -150,7 +152,7 @@ class Gateway:
         )
 
     def start(self, timeout: float = 60) -> "Gateway":
-        args = [perimeter_bin(), "serve", "--listen", "127.0.0.1:0"]
+        args = [perimeter_bin(), "serve", "--listen", self.listen]
         if self.config_path:
             args += ["--config", str(self.config_path)]
         args += self.extra_args
@@ -306,7 +308,12 @@ def config_yaml(
     flush_ms: int = 50,
     upstream_timeout: int = 2,
     max_body_bytes: int = 65536,
+    extra_openai_models: tuple[str, ...] = (),
+    extra_yaml: str = "",
 ) -> str:
+    """The gateway config of the tests. `extra_openai_models` are more model patterns routed to the
+    double's OpenAI side; `extra_yaml` is appended as more top-level settings (environments, ...)."""
+    openai_models = "".join(f', "{m}"' for m in extra_openai_models)
     return f"""\
 # Written by the end-to-end tests.
 listen: 127.0.0.1:0
@@ -318,7 +325,7 @@ providers:
     kind: openai
     base_url: {double_base}/v1
     api_key: env:UPSTREAM_OPENAI_KEY
-    models: ["gpt-*", "text-embedding-*", "cut-stream", "leaky-error", "slow", "slow-stream", "rate-limited", "broken"]
+    models: ["gpt-*", "text-embedding-*", "cut-stream", "leaky-error", "slow", "slow-stream", "rate-limited", "broken"{openai_models}]
   - name: anthropic
     kind: anthropic
     base_url: {double_base}
@@ -337,7 +344,7 @@ providers:
 prices:
   gpt-4o-mini: {{ input: 0.15, output: 0.60, cached_input: 0.075 }}
   cut-stream: {{ input: 1, output: 2, cached_input: 0.1, cache_write: 1.25 }}
-"""
+{extra_yaml}"""
 
 
 SDK_TIMEOUT = 30.0

@@ -13,6 +13,9 @@ Special models:
   slow-stream  a normal stream whose events are spread over a few seconds.
   rate-limited 429 in the provider's error shape, with retry-after and rate-limit headers.
   broken       500 with a plain-text body.
+
+Header `x-double-delay: SECONDS` (forwarded by the gateway) makes a POST wait that long before it is
+answered, whatever the model, so tests can hold calls in flight at once.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ COUNT_TOKENS = 42
 # Content pieces sent before a cut stream is aborted.
 CUT_PIECES = ["Partial", " answer", " before", " the"]
 SLOW_SECONDS = 4.0
+# The longest wait the x-double-delay header may ask for.
+MAX_DELAY_SECONDS = 30.0
 UPSTREAM_MODELS = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"]
 
 
@@ -264,6 +269,9 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if model == "slow":
             time.sleep(SLOW_SECONDS)
+        delay = _delay_seconds(request.header("x-double-delay"))
+        if delay:
+            time.sleep(delay)
         try:
             if path == "/v1/chat/completions":
                 return self._chat(body)
@@ -597,6 +605,15 @@ def _split_awkwardly(payload: bytes) -> list[bytes]:
         pieces.append(carry)
     assert b"".join(pieces) == payload
     return [p for p in pieces if p]
+
+
+def _delay_seconds(value) -> float:
+    """The wait an `x-double-delay` header asks for (0 when absent or not a number), at most MAX_DELAY_SECONDS."""
+    try:
+        seconds = float(value) if value is not None else 0.0
+    except ValueError:
+        return 0.0
+    return min(max(seconds, 0.0), MAX_DELAY_SECONDS) if seconds == seconds else 0.0
 
 
 def _dumps(obj) -> bytes:
