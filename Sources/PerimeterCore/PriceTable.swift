@@ -20,12 +20,28 @@ public struct PriceTable: Sendable {
     public func price(for model: String) -> ModelPrice? {
         if let exact = prices[model] { return exact }
         for name in namesLongestFirst where model.hasPrefix(name) {
-            let next = model.utf8.dropFirst(name.utf8.count).first
-            if next == UInt8(ascii: "-") || next == UInt8(ascii: "@") || next == UInt8(ascii: ":") {
-                return prices[name]
-            }
+            if Self.isSnapshotSuffix(model.dropFirst(name.count)) { return prices[name] }
         }
         return nil
+    }
+
+    /// A dated snapshot or alias of the same model (`-2024-07-18`, `-20250929`, `-0613`, `-latest`,
+    /// `@20240620`, `:0`), which bills like the model. Any other suffix (`-pro`, `-audio-preview`,
+    /// `-nano`) names a different model with a different price, so it gets none rather than a wrong one.
+    static func isSnapshotSuffix(_ suffix: Substring) -> Bool {
+        guard let first = suffix.first else { return false }
+        let rest = suffix.dropFirst()
+        switch first {
+        case "@", ":":
+            return !rest.isEmpty
+        case "-":
+            if rest == "latest" { return true }
+            let digits = rest.filter { $0 != "-" }
+            let isDate = rest.count == 10 && rest.split(separator: "-").map(\.count) == [4, 2, 2]
+            return digits.allSatisfy(\.isNumber) && (isDate || (rest.allSatisfy(\.isNumber) && [4, 8].contains(rest.count)))
+        default:
+            return false
+        }
     }
 
     /// The cost of `usage` on `model`, or `nil` when the model has no known price.
@@ -40,14 +56,19 @@ public struct PriceTable: Sendable {
 
 extension PriceTable {
     /// Public list prices in USD per million tokens (standard tier, prompts under any long-context
-    /// surcharge), as published by OpenAI, Anthropic and Google in 2025–2026. Anthropic's cache writes
-    /// are the 5-minute rate, 1.25 × input.
+    /// surcharge), as published by OpenAI, Anthropic and Google through late 2026. Anthropic's cache
+    /// writes are the 5-minute rate. Models with tiered prices by prompt length (such as Haiku 5.5) are
+    /// left out rather than guessed: a budgeted key gets `price_unknown` until config gives a price.
     static let builtInPrices: [String: ModelPrice] = {
         func anthropic(_ input: Double, _ output: Double) -> ModelPrice {
             ModelPrice(input: input, output: output, cachedInput: input / 10, cacheWrite: input * 1.25)
         }
         return [
             // OpenAI
+            "gpt-5.4": ModelPrice(input: 2.50, output: 15, cachedInput: 0.25),
+            "gpt-5.4-mini": ModelPrice(input: 0.75, output: 4.50, cachedInput: 0.075),
+            "gpt-5.2": ModelPrice(input: 1.75, output: 14, cachedInput: 0.175),
+            "gpt-5.1": ModelPrice(input: 1.25, output: 10, cachedInput: 0.125),
             "gpt-5": ModelPrice(input: 1.25, output: 10, cachedInput: 0.125),
             "gpt-5-mini": ModelPrice(input: 0.25, output: 2, cachedInput: 0.025),
             "gpt-5-nano": ModelPrice(input: 0.05, output: 0.40, cachedInput: 0.005),
@@ -68,9 +89,21 @@ extension PriceTable {
             "text-embedding-3-large": ModelPrice(input: 0.13, output: 0),
             "text-embedding-ada-002": ModelPrice(input: 0.10, output: 0),
             // Anthropic
+            "claude-fable-5-1": ModelPrice(input: 10, output: 50, cachedInput: 0.25, cacheWrite: 12.50),
+            "claude-mythos-5-1": ModelPrice(input: 10, output: 50, cachedInput: 0.25, cacheWrite: 12.50),
+            "claude-fable-5": anthropic(10, 50),
+            "claude-mythos-5": anthropic(10, 50),
+            "claude-opus-5-5": ModelPrice(input: 4, output: 20, cachedInput: 0.20, cacheWrite: 5),
+            "claude-opus-5": anthropic(5, 25),
+            "claude-opus-4-8": anthropic(5, 25),
+            "claude-opus-4-7": anthropic(5, 25),
+            "claude-opus-4-6": anthropic(5, 25),
             "claude-opus-4-5": anthropic(5, 25),
             "claude-opus-4-1": anthropic(15, 75),
             "claude-opus-4": anthropic(15, 75),
+            "claude-sonnet-5-5": ModelPrice(input: 2, output: 10, cachedInput: 0.10, cacheWrite: 2.50),
+            "claude-sonnet-5": anthropic(2, 10),
+            "claude-sonnet-4-6": anthropic(3, 15),
             "claude-sonnet-4-5": anthropic(3, 15),
             "claude-sonnet-4": anthropic(3, 15),
             "claude-haiku-4-5": anthropic(1, 5),

@@ -14,6 +14,15 @@ import Testing
         #expect(table.price(for: "claude-opus-4-5-20251101")?.input == 5)
     }
 
+    @Test func variantsThatBillDifferentlyAreNotGuessed() {
+        #expect(table.price(for: "gpt-5.2-pro") == nil)
+        #expect(table.price(for: "gpt-4o-audio-preview") == nil)
+        #expect(table.price(for: "gpt-4o-mini-2024-07") == nil)
+        #expect(table.price(for: "gpt-4-0613") == table.price(for: "gpt-4"))
+        #expect(table.price(for: "claude-3-5-sonnet@20240620") == table.price(for: "claude-3-5-sonnet"))
+        #expect(table.price(for: "gpt-5.1-latest") == table.price(for: "gpt-5.1"))
+    }
+
     @Test func unknownModelsHaveNoPrice() {
         #expect(table.price(for: "my-finetune") == nil)
         #expect(table.price(for: "gpt-4ox") == nil)
