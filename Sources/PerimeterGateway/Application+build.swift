@@ -63,7 +63,10 @@ package func buildApplication(
     clientConfiguration.timeout = .init(
         connect: .nanoseconds(configuration.upstreamConnectTimeout.nanoseconds),
         read: .nanoseconds(configuration.upstreamTimeout.nanoseconds))
-    clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+    // Every call in flight over HTTP/1 holds its own upstream connection for as long as it streams, so
+    // the pool must allow as many as the gateway has calls in flight.
+    clientConfiguration.connectionPool = .init(
+        idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.upstreamMaxConnections)
     // Fail fast on a provider that refuses connections: the client gets its 502 at once, and the
     // official SDKs retry 5xx answers with backoff themselves.
     clientConfiguration.connectionPool.retryConnectionEstablishment = false

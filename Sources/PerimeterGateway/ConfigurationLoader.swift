@@ -9,7 +9,7 @@ import Yams
 public enum ConfigurationLoader {
     static let topLevelFields: Set = [
         "listen", "database", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
-        "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies",
+        "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies", "upstream_max_connections",
     ]
     static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models"]
     static let priceFields: Set = ["input", "output", "cached_input", "cache_write"]
@@ -69,6 +69,9 @@ public enum ConfigurationLoader {
         }
         if let node = top["upstream_connect_timeout"] {
             configuration.upstreamConnectTimeout = .seconds(try reader.positiveInt(node, field: "upstream_connect_timeout"))
+        }
+        if let node = top["upstream_max_connections"] {
+            configuration.upstreamMaxConnections = try reader.positiveInt(node, field: "upstream_max_connections")
         }
         if let node = top["call_log_flush_interval"] {
             configuration.callLogFlushInterval = .milliseconds(try reader.positiveInt(node, field: "call_log_flush_interval"))

@@ -24,6 +24,8 @@ public struct GatewayConfiguration: Sendable {
     public var maximumBodySize = 10 << 20
     /// `upstream_timeout` (seconds): how long to wait for upstream's response head. Default 600.
     public var upstreamTimeout: Duration = .seconds(600)
+    /// `upstream_max_connections`: connections per provider host; each streaming call holds one. Default 10000.
+    public var upstreamMaxConnections = 10_000
     /// `upstream_connect_timeout` (seconds). Default 10.
     public var upstreamConnectTimeout: Duration = .seconds(10)
     /// `--demo`: add the built-in simulated provider for every model no configured provider serves.

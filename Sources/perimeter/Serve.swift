@@ -26,6 +26,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        Self.raiseOpenFileLimit()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = environment["PERIMETER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -67,5 +68,17 @@ struct Serve: AsyncParsableCommand {
         }
         fflush(nil)
         try await gateway.application.runService()
+    }
+
+    /// Each call in flight holds two sockets (client and upstream); lift the soft open-file limit to
+    /// the hard one, as servers do, so a few thousand streams do not run out of descriptors.
+    static func raiseOpenFileLimit() {
+        #if os(Linux)
+            var limit = rlimit()
+            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+            guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(resource, &limit)
+        #endif
     }
 }
