@@ -77,21 +77,19 @@ public struct UsageMeter: Sendable {
                 isComplete = true
                 return true
             }
-            guard event.data.containsBytes(#""usage""#.utf8), let object = jsonObject(event.data),
-                let usageObject = object["usage"] as? [String: Any], let parsed = format.usage(from: usageObject)
+            guard event.data.containsBytes(#""usage""#.utf8), let object = ScannedObject(event.data),
+                let usageObject = object.object("usage"), let parsed = format.usage(from: usageObject)
             else { return true }
             usage = parsed
             hasUsage = true
-            let isUsageOnlyChunk = (object["choices"] as? [Any])?.isEmpty ?? false
+            let isUsageOnlyChunk = object.isEmptyArray("choices")
             return !(removesUsageChunk && isUsageOnlyChunk)
         case .openAIResponses:
             let type = event.name ?? ""
             let isFinal = type == "response.completed" || type == "response.incomplete" || type == "response.failed"
             if isFinal { isComplete = true }
             if isFinal || event.data.containsBytes(#""usage""#.utf8),
-                let object = jsonObject(event.data),
-                let response = object["response"] as? [String: Any],
-                let usageObject = response["usage"] as? [String: Any],
+                let usageObject = ScannedObject(event.data)?.object("response")?.object("usage"),
                 let parsed = format.usage(from: usageObject)
             {
                 usage = parsed
@@ -101,15 +99,13 @@ public struct UsageMeter: Sendable {
         case .anthropic:
             switch event.name {
             case "message_start":
-                if let object = jsonObject(event.data), let message = object["message"] as? [String: Any],
-                    let usageObject = message["usage"] as? [String: Any]
-                {
+                if let usageObject = ScannedObject(event.data)?.object("message")?.object("usage") {
                     anthropic.update(from: usageObject)
                     usage = anthropic.usage
                     hasUsage = true
                 }
             case "message_delta":
-                if let object = jsonObject(event.data), let usageObject = object["usage"] as? [String: Any] {
+                if let usageObject = ScannedObject(event.data)?.object("usage") {
                     anthropic.update(from: usageObject)
                     usage = anthropic.usage
                     hasUsage = true
@@ -142,24 +138,17 @@ public struct UsageMeter: Sendable {
     }
 
     private mutating func parseWholeBody() {
-        let object: [String: Any]?
-        if bodyOverflowed {
-            object = Self.usageMember(inTail: tail).flatMap { ["usage": $0] }
-        } else {
-            object = jsonObject(body)
-        }
+        let usageObject = bodyOverflowed ? Self.usageMember(inTail: tail) : ScannedObject(body)?.object("usage")
         body = []
         tail = []
-        guard let usageObject = object?["usage"] as? [String: Any], let parsed = format.usage(from: usageObject) else {
-            return
-        }
+        guard let usageObject, let parsed = format.usage(from: usageObject) else { return }
         usage = parsed
         hasUsage = true
     }
 
     /// The last top-level-looking `"usage": {...}` object in `tail`. Inside a JSON string the quotes
     /// around `usage` would be escaped, so an unescaped `"usage"` is a member name.
-    static func usageMember(inTail tail: [UInt8]) -> [String: Any]? {
+    static func usageMember(inTail tail: [UInt8]) -> ScannedObject? {
         let needle = Array(#""usage""#.utf8)
         guard tail.count >= needle.count else { return nil }
         var start = tail.count - needle.count
@@ -175,7 +164,7 @@ public struct UsageMeter: Sendable {
             if tail[index] == UInt8(ascii: "{") { depth += 1 }
             if tail[index] == UInt8(ascii: "}") {
                 depth -= 1
-                if depth == 0 { return jsonObject(tail[open...index]) }
+                if depth == 0 { return ScannedObject(tail[open...index]) }
             }
         }
         return nil

@@ -13,6 +13,36 @@ public enum UsageFormat: Sendable, Hashable {
     case none
 }
 
+/// A JSON object read with ``JSONScanner``: its members located, values decoded only when asked.
+/// Usage is a handful of integers inside bodies that may be large; this reads them without building
+/// a dictionary of the whole body.
+struct ScannedObject {
+    let bytes: [UInt8]
+    let members: [String: JSONScanner.Member]
+
+    init?(_ source: some Collection<UInt8>) {
+        let bytes = Array(source)
+        guard let members = try? JSONScanner.topLevelMembers(of: bytes) else { return nil }
+        self.bytes = bytes
+        self.members = members
+    }
+
+    func int(_ name: String) -> Int? {
+        guard case .number(let value?)? = members[name]?.kind, value.isFinite, value >= 0, value < 1e15 else { return nil }
+        return Int(value)
+    }
+
+    func object(_ name: String) -> ScannedObject? {
+        guard let member = members[name], case .object = member.kind else { return nil }
+        return ScannedObject(bytes[member.range])
+    }
+
+    func isEmptyArray(_ name: String) -> Bool {
+        if case .array(isEmpty: true)? = members[name]?.kind { return true }
+        return false
+    }
+}
+
 /// Anthropic's four usage counters, each updated only when an event reports it, so the cumulative
 /// `message_delta` values replace, never add to, what `message_start` said.
 struct AnthropicUsageCounters: Sendable, Hashable {
@@ -21,11 +51,11 @@ struct AnthropicUsageCounters: Sendable, Hashable {
     var cacheCreation = 0
     var output = 0
 
-    mutating func update(from object: [String: Any]) {
-        if let value = jsonInt(object["input_tokens"]) { input = value }
-        if let value = jsonInt(object["cache_read_input_tokens"]) { cacheRead = value }
-        if let value = jsonInt(object["cache_creation_input_tokens"]) { cacheCreation = value }
-        if let value = jsonInt(object["output_tokens"]) { output = value }
+    mutating func update(from object: ScannedObject) {
+        if let value = object.int("input_tokens") { input = value }
+        if let value = object.int("cache_read_input_tokens") { cacheRead = value }
+        if let value = object.int("cache_creation_input_tokens") { cacheCreation = value }
+        if let value = object.int("output_tokens") { output = value }
     }
 
     var usage: Usage {
@@ -37,22 +67,20 @@ struct AnthropicUsageCounters: Sendable, Hashable {
 
 extension UsageFormat {
     /// Usage from a `usage` object in this format, or `nil` when it holds none of the expected counters.
-    func usage(from object: [String: Any]) -> Usage? {
+    func usage(from object: ScannedObject) -> Usage? {
         switch self {
         case .openAIChat:
-            guard let input = jsonInt(object["prompt_tokens"]) else { return nil }
-            let details = object["prompt_tokens_details"] as? [String: Any]
+            guard let input = object.int("prompt_tokens") else { return nil }
             return Usage(
-                inputTokens: input, cachedInputTokens: jsonInt(details?["cached_tokens"]) ?? 0,
-                outputTokens: jsonInt(object["completion_tokens"]) ?? 0)
+                inputTokens: input, cachedInputTokens: object.object("prompt_tokens_details")?.int("cached_tokens") ?? 0,
+                outputTokens: object.int("completion_tokens") ?? 0)
         case .openAIResponses:
-            guard let input = jsonInt(object["input_tokens"]) else { return nil }
-            let details = object["input_tokens_details"] as? [String: Any]
+            guard let input = object.int("input_tokens") else { return nil }
             return Usage(
-                inputTokens: input, cachedInputTokens: jsonInt(details?["cached_tokens"]) ?? 0,
-                outputTokens: jsonInt(object["output_tokens"]) ?? 0)
+                inputTokens: input, cachedInputTokens: object.object("input_tokens_details")?.int("cached_tokens") ?? 0,
+                outputTokens: object.int("output_tokens") ?? 0)
         case .anthropic:
-            guard object["input_tokens"] != nil || object["output_tokens"] != nil else { return nil }
+            guard object.int("input_tokens") != nil || object.int("output_tokens") != nil else { return nil }
             var counters = AnthropicUsageCounters()
             counters.update(from: object)
             return counters.usage
@@ -62,17 +90,9 @@ extension UsageFormat {
     }
 }
 
+/// The demo provider's parse of a request; metering uses ``ScannedObject`` instead.
 func jsonObject(_ bytes: some Collection<UInt8>) -> [String: Any]? {
     (try? JSONSerialization.jsonObject(with: Data(bytes), options: [])) as? [String: Any]
-}
-
-func jsonInt(_ value: Any?) -> Int? {
-    switch value {
-    case let int as Int: int
-    case let double as Double: double.isFinite ? Int(double) : nil
-    case let number as NSNumber: number.intValue
-    default: nil
-    }
 }
 
 extension Collection<UInt8> {
