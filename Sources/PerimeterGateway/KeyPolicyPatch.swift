@@ -77,15 +77,18 @@ public struct KeyPolicyPatch: Sendable, Decodable {
 }
 
 /// Bounds on limits, so a typo cannot create a key that is effectively unlimited or unusable.
-enum KeyPolicyValidation {
-    static func validate(_ policy: KeyPolicy) throws(GatewayError) {
-        if let budget = policy.budget, !(0...1_000_000_000).contains(budget.limit.usd) {
+package enum KeyPolicyValidation {
+    package static let budgetUSD: ClosedRange<Double> = 0...1_000_000_000
+    package static let requestsPerMinute = 1...10_000_000
+    package static let tokensPerMinute = 1...10_000_000_000
+    package static func validate(_ policy: KeyPolicy) throws(GatewayError) {
+        if let budget = policy.budget, !budgetUSD.contains(budget.limit.usd) {
             throw .invalidRequest("limits.budget.usd must be from 0 to 1000000000 US dollars.")
         }
-        if let rpm = policy.requestsPerMinute, !(1...10_000_000).contains(rpm) {
+        if let rpm = policy.requestsPerMinute, !requestsPerMinute.contains(rpm) {
             throw .invalidRequest("limits.rpm must be a whole number from 1 to 10000000.")
         }
-        if let tpm = policy.tokensPerMinute, !(1...10_000_000_000).contains(tpm) {
+        if let tpm = policy.tokensPerMinute, !tokensPerMinute.contains(tpm) {
             throw .invalidRequest("limits.tpm must be a whole number from 1 to 10000000000.")
         }
         for pattern in policy.allowedModels where !isValidPattern(pattern.description) {

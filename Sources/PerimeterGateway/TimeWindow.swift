@@ -5,16 +5,19 @@ import PerimeterCore
 package enum TimeWindow {
     package static func start(_ text: String, now: Date = Date()) -> Date? {
         if let date = Timestamp.parse(text) { return date }
-        guard let unit = text.last, let amount = Double(text.dropLast()), amount >= 0 else { return nil }
-        let seconds: Double
+        return seconds(text).map { now.addingTimeInterval(-$0) }
+    }
+
+    /// `90s`, `15m`, `1h`, `7d`, `4w` in seconds; `nil` for anything else.
+    package static func seconds(_ text: String) -> Double? {
+        guard let unit = text.last, let amount = Double(text.dropLast()), amount >= 0, amount.isFinite else { return nil }
         switch unit {
-        case "s": seconds = amount
-        case "m": seconds = amount * 60
-        case "h": seconds = amount * 3600
-        case "d": seconds = amount * 86400
-        case "w": seconds = amount * 7 * 86400
+        case "s": return amount
+        case "m": return amount * 60
+        case "h": return amount * 3600
+        case "d": return amount * 86400
+        case "w": return amount * 7 * 86400
         default: return nil
         }
-        return now.addingTimeInterval(-seconds)
     }
 }

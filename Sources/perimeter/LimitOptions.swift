@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PerimeterCore
+import PerimeterGateway
 
 /// The limit flags shared by `keys create` and `keys update`, turned into the admin API's `limits` JSON.
 struct LimitOptions: ParsableArguments {
@@ -25,7 +26,7 @@ struct LimitOptions: ParsableArguments {
             throw CLIError("--period must be day, week, month or total, not '\(period)'")
         }
         if let budget {
-            guard budget >= 0, budget <= 1_000_000_000, budget.isFinite else {
+            guard KeyPolicyValidation.budgetUSD.contains(budget) else {
                 throw CLIError("--budget must be from 0 to 1000000000 US dollars")
             }
             limits["budget"] = ["usd": budget, "period": period ?? "month"]
@@ -33,11 +34,11 @@ struct LimitOptions: ParsableArguments {
             throw CLIError("--period needs --budget")
         }
         if let rpm {
-            guard (1...10_000_000).contains(rpm) else { throw CLIError("--rpm must be from 1 to 10000000") }
+            guard KeyPolicyValidation.requestsPerMinute.contains(rpm) else { throw CLIError("--rpm must be from 1 to 10000000") }
             limits["rpm"] = rpm
         }
         if let tpm {
-            guard (1...10_000_000_000).contains(tpm) else { throw CLIError("--tpm must be from 1 to 10000000000") }
+            guard KeyPolicyValidation.tokensPerMinute.contains(tpm) else { throw CLIError("--tpm must be from 1 to 10000000000") }
             limits["tpm"] = tpm
         }
         if !allowIPs.isEmpty {
@@ -67,7 +68,7 @@ struct LimitOptions: ParsableArguments {
         }
         if expiresIn != nil, expiresAt != nil { throw CLIError("give --expires-in or --expires-at, not both") }
         if let expiresIn {
-            guard let seconds = Self.seconds(expiresIn), seconds > 0 else {
+            guard let seconds = TimeWindow.seconds(expiresIn), seconds > 0 else {
                 throw CLIError("--expires-in must be a duration such as 90d, 12h or 30m, not '\(expiresIn)'")
             }
             limits["expires_at"] = Timestamp.format(now.addingTimeInterval(seconds))
@@ -79,18 +80,6 @@ struct LimitOptions: ParsableArguments {
             limits["expires_at"] = expiresAt
         }
         return limits
-    }
-
-    static func seconds(_ text: String) -> Double? {
-        guard let unit = text.last, let amount = Double(text.dropLast()), amount.isFinite else { return nil }
-        switch unit {
-        case "s": return amount
-        case "m": return amount * 60
-        case "h": return amount * 3600
-        case "d": return amount * 86400
-        case "w": return amount * 7 * 86400
-        default: return nil
-        }
     }
 }
 
