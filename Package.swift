@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Keys, policy, pricing, usage, errors: plain Swift, no I/O.
@@ -49,7 +50,16 @@ let package = Package(
         // SecretStore: env and file references.
         .target(
             name: "PerimeterSecrets",
-            dependencies: ["PerimeterCore"],
+            dependencies: [
+                "PerimeterCore", "PerimeterStorage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The Hummingbird application: proxy routes, admin API, services, configuration.
@@ -90,6 +100,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "PerimeterStorageTests", dependencies: ["PerimeterStorage"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterGatewayTests",
             dependencies: [

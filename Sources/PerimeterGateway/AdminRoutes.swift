@@ -16,6 +16,7 @@ package struct AdminRoutes: Sendable {
     let ledger: LocalLedger
     let writer: CallLogWriter
     let environmentBudgets: [String: Budget]
+    let secrets: SecretRoutes
 
     package func register(on router: Router<GatewayContext>) {
         let group = router.group("admin/v1")
@@ -23,6 +24,7 @@ package struct AdminRoutes: Sendable {
             Self.json(status: .ok, bytes: Array(AdminOpenAPI.document.utf8))
         }
         let authenticated = group.group().add(middleware: AdminAuthMiddleware(authority: authority))
+        secrets.register(on: authenticated)
         authenticated.post("keys") { request, context in try await createKey(request, context: context) }
         authenticated.get("keys") { request, _ in
             let env = request.uri.queryParameters.get("env")

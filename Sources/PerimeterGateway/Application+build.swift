@@ -24,16 +24,20 @@ package func buildApplication(
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) async throws -> Gateway {
     try await buildApplication(
-        configuration: configuration, logger: logger, secrets: .standard(), upstreamOverride: nil,
-        onServerRunning: onServerRunning)
+        configuration: configuration, logger: logger, environment: ProcessInfo.processInfo.environment,
+        upstreamOverride: nil, onServerRunning: onServerRunning)
 }
 
 package func buildApplication(
-    configuration: GatewayConfiguration, logger: Logger, secrets: SecretResolver, upstreamOverride: (any Upstream)?,
+    configuration: GatewayConfiguration, logger: Logger, environment: [String: String], upstreamOverride: (any Upstream)?,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) async throws -> Gateway {
     var notices: [String] = []
     let store = try openStore(configuration.database, file: configuration.sourceFile)
+    let secretSetup = try await SecretSetup.make(
+        configuration: configuration, storage: store, environment: environment, logger: logger)
+    notices += secretSetup.notices
+    let secrets = secretSetup.resolver
 
     let admin = try await AdminBootstrap.run(configuration: configuration, store: store, secrets: secrets)
     if let token = admin.createdToken {
@@ -47,16 +51,24 @@ package func buildApplication(
             """)
     }
 
-    // A provider whose secret is missing stops start-up: better now than on the first call.
+    // A provider whose secret cannot be read stops start-up: better now than on the first call. The
+    // exception is a built-in store secret not put yet, which is put through the running gateway.
     for (index, provider) in configuration.providers.enumerated() {
         guard let reference = provider.apiKey else { continue }
-        do {
-            _ = try await secrets.secret(for: reference)
-        } catch {
-            throw ConfigurationError(
-                file: configuration.sourceFile, field: "providers[\(index)].api_key", problem: "\(error)",
-                fix: "make the secret available to the gateway, or correct the reference")
+        let check = await secrets.refresh(reference)
+        guard let error = check.error else { continue }
+        if reference.scheme == "store", check.notFound {
+            notices.append(
+                """
+                Provider \(provider.name) uses \(reference), which is not stored yet; its calls answer 502 secret_unavailable until then:
+                    perimeter secrets put \(reference.path)      (reads the value from standard input)
+                """)
+            continue
         }
+        try? await secretSetup.client?.shutdown()
+        throw ConfigurationError(
+            file: configuration.sourceFile, field: "providers[\(index)].api_key", problem: error,
+            fix: "make the secret available to the gateway, or correct the reference")
     }
 
     var clientConfiguration = HTTPClient.Configuration()
@@ -132,20 +144,23 @@ package func buildApplication(
     }
     AdminRoutes(
         keys: store, cache: cache, calls: store, authority: AdminAuthority(tokens: admin.tokens), ledger: ledger, writer: writer,
-        environmentBudgets: configuration.environmentBudgets
+        environmentBudgets: configuration.environmentBudgets,
+        secrets: SecretRoutes(
+            builtIn: secretSetup.builtIn, resolver: secrets, references: SecretSetup.references(in: configuration))
     ).register(on: router)
     HealthRoutes(store: store, providers: routes, secrets: secrets).register(on: router)
 
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
-        services: [HTTPClientService(client: client), writer],
+        services: [HTTPClientService(client: client), writer, SecretRefresher(resolver: secrets)]
+            + (secretSetup.client.map { [HTTPClientService(client: $0)] } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
     return Gateway(application: application, notices: notices)
 }
 
-typealias Store = KeyStore & CallLog & AdminTokenStore
+typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore
 
 func openStore(_ location: DatabaseLocation, file: String?) throws -> any Store {
     switch location {

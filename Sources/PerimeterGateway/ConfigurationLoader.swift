@@ -10,6 +10,7 @@ public enum ConfigurationLoader {
     static let topLevelFields: Set = [
         "listen", "database", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
         "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies", "upstream_max_connections",
+        "secrets",
     ]
     static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models"]
     static let priceFields: Set = ["input", "output", "cached_input", "cache_write"]
@@ -84,6 +85,9 @@ public enum ConfigurationLoader {
         }
         if let node = top["environments"] {
             configuration.environmentBudgets = try environments(node, reader: &reader)
+        }
+        if let node = top["secrets"] {
+            configuration.secrets = try secrets(node, reader: &reader)
         }
         if let node = top["trusted_proxies"] {
             guard let list = node.sequence else {
@@ -184,6 +188,67 @@ public enum ConfigurationLoader {
         return result
     }
 
+    private static func secrets(_ node: Node, reader: inout NodeReader) throws -> SecretsSettings {
+        var settings = SecretsSettings()
+        let fields = try reader.mapping(node, field: "secrets", allowed: ["cache_ttl", "grace", "vault", "aws"])
+        for (name, value) in fields {
+            switch name {
+            case "cache_ttl":
+                settings.cacheTTL = .seconds(try reader.positiveInt(value, field: "secrets.cache_ttl"))
+            case "grace":
+                settings.grace = .seconds(try reader.nonNegativeInt(value, field: "secrets.grace"))
+            case "vault":
+                let vault = try reader.mapping(
+                    value, field: "secrets.vault", allowed: ["address", "namespace", "ca_file", "token", "approle"])
+                for (field, item) in vault {
+                    let path = "secrets.vault.\(field)"
+                    switch field {
+                    case "address":
+                        let text = try reader.string(item, field: path)
+                        guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                            throw reader.error(item, path, "'\(text)' is not an http(s) URL", fix: "write e.g. https://vault.internal:8200")
+                        }
+                        settings.vault.address = text
+                    case "namespace": settings.vault.namespace = try reader.string(item, field: path)
+                    case "ca_file": settings.vault.caFile = try reader.string(item, field: path)
+                    case "token": settings.vault.token = try reader.secretReference(item, field: path)
+                    default:
+                        let approle = try reader.mapping(item, field: path, allowed: ["role_id", "secret_id", "mount"])
+                        guard let roleID = approle["role_id"], let secretID = approle["secret_id"] else {
+                            throw reader.error(
+                                item, path, "needs role_id and secret_id",
+                                fix: #"write { role_id: "...", secret_id: "env:VAULT_SECRET_ID" }"#)
+                        }
+                        settings.vault.appRole = AppRoleSettings(
+                            roleID: try reader.string(roleID, field: path + ".role_id"),
+                            secretID: try reader.secretReference(secretID, field: path + ".secret_id"),
+                            mount: try approle["mount"].map { try reader.string($0, field: path + ".mount") } ?? "approle")
+                    }
+                }
+                if settings.vault.token != nil, settings.vault.appRole != nil {
+                    throw reader.error(value, "secrets.vault", "sets both token and approle", fix: "keep one of them")
+                }
+            default:
+                let aws = try reader.mapping(value, field: "secrets.aws", allowed: ["region", "endpoint"])
+                for (field, item) in aws {
+                    let path = "secrets.aws.\(field)"
+                    let text = try reader.string(item, field: path)
+                    if field == "region" {
+                        settings.aws.region = text
+                    } else {
+                        guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                            throw reader.error(
+                                item, path, "'\(text)' is not an http(s) URL",
+                                fix: "write e.g. https://secretsmanager.eu-west-1.amazonaws.com")
+                        }
+                        settings.aws.endpoint = text
+                    }
+                }
+            }
+        }
+        return settings
+    }
+
     private static func environments(_ node: Node, reader: inout NodeReader) throws -> [String: Budget] {
         var result: [String: Budget] = [:]
         for (name, value) in try reader.mapping(node, field: "environments", allowed: nil) {
@@ -267,6 +332,13 @@ struct NodeReader {
 
     func positiveInt(_ node: Node, field: String) throws -> Int {
         guard let value = node.int, value > 0 else { throw error(node, field, "must be a positive whole number", fix: "write e.g. 30") }
+        return value
+    }
+
+    func nonNegativeInt(_ node: Node, field: String) throws -> Int {
+        guard let value = node.int, value >= 0 else {
+            throw error(node, field, "must be a whole number, 0 or more", fix: "write e.g. 3600")
+        }
         return value
     }
 

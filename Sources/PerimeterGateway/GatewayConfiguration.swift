@@ -38,6 +38,8 @@ public struct GatewayConfiguration: Sendable {
     public var environmentBudgets: [String: Budget] = [:]
     /// `trusted_proxies`: CIDRs of reverse proxies whose `X-Forwarded-For` is believed. Default none.
     public var trustedProxies: [CIDR] = []
+    /// `secrets`: caching of provider secrets, and how to reach Vault and AWS Secrets Manager.
+    public var secrets = SecretsSettings()
     /// The file this configuration came from, for messages.
     public var sourceFile: String?
 
@@ -101,4 +103,58 @@ public struct ProviderConfiguration: Sendable, Hashable {
         self.apiKey = apiKey
         self.models = models
     }
+}
+
+/// The `secrets:` section.
+public struct SecretsSettings: Sendable {
+    /// `cache_ttl` (seconds): how long a fetched secret serves before the background refresh. Default 300.
+    public var cacheTTL: Duration = .seconds(300)
+    /// `grace` (seconds): how long the last good value serves while its store is unreachable. Default 3600.
+    public var grace: Duration = .seconds(3600)
+    /// `vault`.
+    public var vault = VaultSettings()
+    /// `aws`.
+    public var aws = AWSSettings()
+
+    public init() {}
+}
+
+/// `secrets.vault`; each field falls back to Vault's usual environment variable.
+public struct VaultSettings: Sendable {
+    /// `address` / `VAULT_ADDR`.
+    public var address: String?
+    /// `namespace` / `VAULT_NAMESPACE`.
+    public var namespace: String?
+    /// `ca_file` / `VAULT_CACERT`: PEM file of the CA that signed Vault's certificate.
+    public var caFile: String?
+    /// `token`: a secret reference; else `VAULT_TOKEN`.
+    public var token: SecretReference?
+    /// `approle: { role_id, secret_id, mount }`: log in with AppRole instead of a token.
+    public var appRole: AppRoleSettings?
+
+    public init() {}
+}
+
+public struct AppRoleSettings: Sendable {
+    public var roleID: String
+    /// A secret reference (env: or file:).
+    public var secretID: SecretReference
+    /// Where AppRole is mounted. Default `approle`.
+    public var mount: String
+
+    public init(roleID: String, secretID: SecretReference, mount: String = "approle") {
+        self.roleID = roleID
+        self.secretID = secretID
+        self.mount = mount
+    }
+}
+
+/// `secrets.aws`; credentials always come from the standard AWS variables.
+public struct AWSSettings: Sendable {
+    /// `region` / `AWS_REGION`.
+    public var region: String?
+    /// `endpoint` / `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL`.
+    public var endpoint: String?
+
+    public init() {}
 }

@@ -4,7 +4,7 @@ import PerimeterSecrets
 import PerimeterStorage
 
 /// `/healthz` (the process answers) and `/readyz` (the store answers and every provider's secret
-/// resolves), for load balancers and orchestrators.
+/// is in the resolver's cache and servable), for load balancers and orchestrators.
 struct HealthRoutes: Sendable {
     let store: any KeyStore
     let providers: [ProviderRoute]
@@ -29,12 +29,9 @@ struct HealthRoutes: Sendable {
             }
             for provider in providers {
                 guard let reference = provider.credential else { continue }
-                do {
-                    _ = try await secrets.secret(for: reference)
-                    checks["provider:\(provider.name)"] = "ok"
-                } catch {
-                    checks["provider:\(provider.name)"] = "secret unavailable: \(reference)"
-                }
+                let status = secrets.status(of: reference)
+                checks["provider:\(provider.name)"] =
+                    status.error.map { "secret unavailable: \(reference) (\($0))" } ?? "ok"
             }
             let ready = checks.values.allSatisfy { $0 == "ok" }
             return try AdminRoutes.json(

@@ -1,5 +1,11 @@
 /// A pointer to a secret, as written in config: `scheme:path`. The config holds references only;
 /// a literal key is refused.
+///
+/// - `env:NAME`: a variable of the gateway's environment
+/// - `file:PATH`: a file's content (Docker and Kubernetes secrets)
+/// - `store:NAME`: Perimeter's built-in encrypted store
+/// - `vault:MOUNT/PATH#FIELD`: HashiCorp Vault (or OpenBao) KV version 2
+/// - `aws-sm:SECRET_ID[#JSON_FIELD]`: AWS Secrets Manager
 public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     public var scheme: String
     public var path: String
@@ -10,9 +16,9 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Schemes this build resolves.
-    public static let knownSchemes = ["env", "file"]
+    public static let knownSchemes = ["env", "file", "store", "vault", "aws-sm"]
 
-    /// Parses `env:NAME` or `file:PATH`; throws a message that says what to write instead.
+    /// Parses a reference; throws a message that says what to write instead.
     public init(parsing text: String) throws(SecretReferenceError) {
         guard let colon = text.firstIndex(of: ":") else { throw .notAReference }
         let scheme = String(text[..<colon])
@@ -23,6 +29,42 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
         }
         guard !path.isEmpty else { throw .emptyPath(scheme) }
         self.init(scheme: scheme, path: path)
+        switch scheme {
+        case "store":
+            guard Self.isValidStoreName(path) else { throw .malformed(text, expected: "store:NAME") }
+        case "vault":
+            let parts = location.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count >= 2, !parts.contains(where: \.isEmpty), field.map({ !$0.isEmpty }) ?? true else {
+                throw .malformed(text, expected: "vault:MOUNT/PATH#FIELD, for example vault:secret/perimeter/openai#api_key")
+            }
+        case "aws-sm":
+            guard !location.isEmpty, field.map({ !$0.isEmpty }) ?? true else {
+                throw .malformed(text, expected: "aws-sm:SECRET_ID or aws-sm:SECRET_ID#JSON_FIELD")
+            }
+        default:
+            break
+        }
+    }
+
+    /// The part before `#` (for `vault:` and `aws-sm:`), or the whole path.
+    public var location: String {
+        guard scheme == "vault" || scheme == "aws-sm", let hash = path.lastIndex(of: "#") else { return path }
+        return String(path[..<hash])
+    }
+
+    /// The field after `#` (for `vault:` and `aws-sm:`).
+    public var field: String? {
+        guard scheme == "vault" || scheme == "aws-sm", let hash = path.lastIndex(of: "#") else { return nil }
+        return String(path[path.index(after: hash)...])
+    }
+
+    /// Names of the built-in store: ASCII letters, digits and `._-`, up to 128 characters.
+    public static func isValidStoreName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 128 && name != "." && name != ".."
+            && name.unicodeScalars.allSatisfy { scalar in
+                ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+                    || "._-".unicodeScalars.contains(scalar)
+            }
     }
 
     public var description: String { "\(scheme):\(path)" }
@@ -32,15 +74,19 @@ public enum SecretReferenceError: Error, Sendable, Hashable, CustomStringConvert
     case notAReference
     case unknownScheme(String)
     case emptyPath(String)
+    case malformed(String, expected: String)
 
     public var description: String {
         switch self {
         case .notAReference:
-            "a literal secret is not allowed here; write a reference instead, such as env:OPENAI_API_KEY or file:/run/secrets/openai"
+            "a literal secret is not allowed here; write a reference instead, such as store:openai, "
+                + "vault:secret/perimeter/openai#api_key, aws-sm:perimeter/openai, env:OPENAI_API_KEY or file:/run/secrets/openai"
         case .unknownScheme(let scheme):
             "unknown secret store '\(scheme):'; use one of \(SecretReference.knownSchemes.map { $0 + ":" }.joined(separator: ", "))"
         case .emptyPath(let scheme):
             "'\(scheme):' needs a name after the colon"
+        case .malformed(let text, let expected):
+            "'\(text)' is not a valid reference; write \(expected)"
         }
     }
 }

@@ -2,24 +2,58 @@ import Foundation
 import PerimeterCore
 import Synchronization
 
+/// A value a store answered with, and what the store says about its version.
+public struct FetchedSecret: Sendable {
+    public var secret: Secret
+    /// The store's version of the value (a number for the built-in store and Vault, an id for AWS).
+    public var version: String?
+    public var createdAt: Date?
+
+    public init(_ secret: Secret, version: String? = nil, createdAt: Date? = nil) {
+        self.secret = secret
+        self.version = version
+        self.createdAt = createdAt
+    }
+}
+
 /// Where provider credentials come from. One store per reference scheme; the gateway asks through
-/// ``SecretResolver``, which picks the store and caches values for a short time.
+/// ``SecretResolver``, which picks the store and caches values.
 public protocol SecretStore: Sendable {
     /// The value `reference` points to. Errors name the reference, never a value.
-    func secret(for reference: SecretReference) async throws -> Secret
+    func fetch(_ reference: SecretReference) async throws -> FetchedSecret
+
+    /// Called about once a second by the refresher: a store with a login renews it here, before it
+    /// expires.
+    func maintain() async
+}
+
+extension SecretStore {
+    public func maintain() async {}
 }
 
 public enum SecretStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The store answered: there is no such secret (or field).
     case notFound(SecretReference, hint: String)
+    /// The store answered, but refused or returned something unusable.
     case unreadable(SecretReference, reason: String)
+    /// The store could not be reached or failed on its side (network error, timeout, 5xx): the last
+    /// good value may keep serving for the grace period.
+    case unreachable(SecretReference, reason: String)
     case noStore(scheme: String)
 
     public var description: String {
         switch self {
         case .notFound(let reference, let hint): "secret \(reference) not found: \(hint)"
         case .unreadable(let reference, let reason): "secret \(reference) could not be read: \(reason)"
+        case .unreachable(let reference, let reason): "secret \(reference) is unreachable: \(reason)"
         case .noStore(let scheme): "no secret store handles '\(scheme):' references"
         }
+    }
+
+    /// Whether the failure is the store's being away rather than its answer.
+    public var isTransient: Bool {
+        if case .unreachable = self { return true }
+        return false
     }
 }
 
@@ -31,20 +65,20 @@ public struct EnvironmentSecretStore: SecretStore {
         self.environment = environment
     }
 
-    public func secret(for reference: SecretReference) async throws -> Secret {
+    public func fetch(_ reference: SecretReference) async throws -> FetchedSecret {
         guard let value = environment[reference.path], !value.isEmpty else {
             throw SecretStoreError.notFound(reference, hint: "set \(reference.path) in the gateway's environment")
         }
-        return Secret(value)
+        return FetchedSecret(Secret(value))
     }
 }
 
 /// `file:PATH`: a file's content without its trailing newline (Docker and Kubernetes secrets), read
-/// again whenever the resolver's cache expires, so a rotated file is picked up without a restart.
+/// again whenever the resolver refreshes it, so a rotated file is picked up without a restart.
 public struct FileSecretStore: SecretStore {
     public init() {}
 
-    public func secret(for reference: SecretReference) async throws -> Secret {
+    public func fetch(_ reference: SecretReference) async throws -> FetchedSecret {
         guard FileManager.default.fileExists(atPath: reference.path) else {
             throw SecretStoreError.notFound(reference, hint: "create the file or fix the path")
         }
@@ -53,20 +87,41 @@ public struct FileSecretStore: SecretStore {
         }
         let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !value.isEmpty else { throw SecretStoreError.unreadable(reference, reason: "the file is empty") }
-        return Secret(value)
+        let modified = (try? FileManager.default.attributesOfItem(atPath: reference.path))?[.modificationDate] as? Date
+        return FetchedSecret(Secret(value), createdAt: modified)
     }
 }
 
-/// Fixed secrets by reference, for tests.
-public struct MemorySecretStore: SecretStore {
-    private let values: [SecretReference: Secret]
-
-    public init(_ values: [SecretReference: Secret]) {
-        self.values = values
+/// Secrets by reference, changeable, for tests. `fail` makes every fetch throw, like a store that is down.
+public final class MemorySecretStore: SecretStore {
+    private struct State {
+        var values: [SecretReference: Secret]
+        var failure: SecretStoreError?
+        var fetches = 0
     }
 
-    public func secret(for reference: SecretReference) async throws -> Secret {
-        guard let value = values[reference] else { throw SecretStoreError.notFound(reference, hint: "not in memory") }
-        return value
+    private let state: Mutex<State>
+
+    public init(_ values: [SecretReference: Secret] = [:]) {
+        state = Mutex(State(values: values))
+    }
+
+    public func set(_ reference: SecretReference, to value: Secret?) {
+        state.withLock { $0.values[reference] = value }
+    }
+
+    public func fail(with error: SecretStoreError?) {
+        state.withLock { $0.failure = error }
+    }
+
+    public var fetchCount: Int { state.withLock { $0.fetches } }
+
+    public func fetch(_ reference: SecretReference) async throws -> FetchedSecret {
+        try state.withLock { state in
+            state.fetches += 1
+            if let failure = state.failure { throw failure }
+            guard let value = state.values[reference] else { throw SecretStoreError.notFound(reference, hint: "not in memory") }
+            return FetchedSecret(value)
+        }
     }
 }

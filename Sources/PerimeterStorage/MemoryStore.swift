@@ -3,12 +3,13 @@ import PerimeterCore
 import Synchronization
 
 /// Keys, admin tokens and calls held in memory: the reference backend for tests and `--database memory`.
-public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, Sendable {
+public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecretStore, Sendable {
     private struct State {
         var keys: [String: VirtualKey] = [:]
         var adminTokens: [AdminToken] = []
         var calls: [CallRecord] = []
         var callIDs: Set<String> = []
+        var sealedSecrets: [String: [SealedSecret]] = [:]
     }
 
     private let state = Mutex(State())
@@ -80,6 +81,38 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, Sendable {
 
     public func adminTokens() async throws -> [AdminToken] {
         state.withLock { $0.adminTokens }
+    }
+
+    // MARK: SealedSecretStore
+
+    public func appendSealedSecret(_ secret: SealedSecret) async throws {
+        try state.withLock { state in
+            if state.sealedSecrets[secret.name, default: []].contains(where: { $0.version == secret.version }) {
+                throw SealedSecretStoreError.versionExists(name: secret.name, version: secret.version)
+            }
+            state.sealedSecrets[secret.name, default: []].append(secret)
+        }
+    }
+
+    public func latestSealedSecret(name: String) async throws -> SealedSecret? {
+        state.withLock { $0.sealedSecrets[name]?.max { $0.version < $1.version } }
+    }
+
+    public func sealedSecretSummaries() async throws -> [SealedSecretSummary] {
+        state.withLock { state in
+            state.sealedSecrets.compactMap { name, versions -> SealedSecretSummary? in
+                guard let latest = versions.max(by: { $0.version < $1.version }),
+                    let first = versions.min(by: { $0.createdAt < $1.createdAt })
+                else { return nil }
+                return SealedSecretSummary(
+                    name: name, latestVersion: latest.version, versions: versions.count, createdAt: first.createdAt,
+                    updatedAt: latest.createdAt, masterKeyID: latest.masterKeyID)
+            }.sorted { $0.name < $1.name }
+        }
+    }
+
+    public func deleteSealedSecret(name: String) async throws -> Int {
+        state.withLock { $0.sealedSecrets.removeValue(forKey: name)?.count ?? 0 }
     }
 
     // MARK: CallLog

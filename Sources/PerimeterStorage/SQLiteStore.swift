@@ -74,6 +74,20 @@ public final class SQLiteStore: Sendable {
         migrator.registerMigration("v2-key-policy") { db in
             try db.execute(sql: "ALTER TABLE virtual_keys ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'")
         }
+        migrator.registerMigration("v3-sealed-secrets") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE sealed_secrets (
+                        name TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        master_key_id TEXT NOT NULL,
+                        wrapped_key BLOB NOT NULL,
+                        ciphertext BLOB NOT NULL,
+                        PRIMARY KEY (name, version)
+                    )
+                    """)
+        }
         return migrator
     }
 }
@@ -204,6 +218,69 @@ extension SQLiteStore: AdminTokenStore {
                     digest: KeyDigest(hex: row["token_hash"])!, createdAt: Date(milliseconds: row["created_at"]),
                     revokedAt: (row["revoked_at"] as Int64?).map(Date.init(milliseconds:)))
             }
+        }
+    }
+}
+
+// MARK: - SealedSecretStore
+
+extension SQLiteStore: SealedSecretStore {
+    public func appendSealedSecret(_ secret: SealedSecret) async throws {
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO sealed_secrets (name, version, created_at, master_key_id, wrapped_key, ciphertext)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        secret.name, secret.version, secret.createdAt.milliseconds, secret.masterKeyID,
+                        Data(secret.wrappedKey), Data(secret.ciphertext),
+                    ])
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+            throw SealedSecretStoreError.versionExists(name: secret.name, version: secret.version)
+        }
+    }
+
+    public func latestSealedSecret(name: String) async throws -> SealedSecret? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM sealed_secrets WHERE name = ? ORDER BY version DESC LIMIT 1", arguments: [name]
+            ).map { row in
+                SealedSecret(
+                    name: row["name"], version: row["version"], createdAt: Date(milliseconds: row["created_at"]),
+                    masterKeyID: row["master_key_id"], wrappedKey: [UInt8](row["wrapped_key"] as Data),
+                    ciphertext: [UInt8](row["ciphertext"] as Data))
+            }
+        }
+    }
+
+    public func sealedSecretSummaries() async throws -> [SealedSecretSummary] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT s.name, s.version, s.created_at, s.master_key_id, g.versions, g.first_created
+                    FROM sealed_secrets s
+                    JOIN (SELECT name, MAX(version) AS latest, COUNT(*) AS versions, MIN(created_at) AS first_created
+                          FROM sealed_secrets GROUP BY name) g
+                      ON g.name = s.name AND g.latest = s.version
+                    ORDER BY s.name
+                    """
+            ).map { row in
+                SealedSecretSummary(
+                    name: row["name"], latestVersion: row["version"], versions: row["versions"],
+                    createdAt: Date(milliseconds: row["first_created"]), updatedAt: Date(milliseconds: row["created_at"]),
+                    masterKeyID: row["master_key_id"])
+            }
+        }
+    }
+
+    public func deleteSealedSecret(name: String) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM sealed_secrets WHERE name = ?", arguments: [name])
+            return db.changesCount
         }
     }
 }

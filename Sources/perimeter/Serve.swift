@@ -24,6 +24,12 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Add a simulated provider that answers both OpenAI and Anthropic calls, streams included.")
     var demo = false
 
+    @Flag(help: "Resolve every secret reference of the configuration, report which store answered, and exit.")
+    var check = false
+
+    @Flag(help: "With --check: print JSON instead of a table.")
+    var json = false
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         Self.raiseOpenFileLimit()
@@ -50,6 +56,29 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.demo = demo
 
+        if check {
+            let report = try await SecretCheckReport.run(configuration: configuration, logger: Logger(label: "perimeter"))
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                for notice in report.notices { print(notice + "\n") }
+                print(
+                    Secrets.checkTable(
+                        report.secrets.map { row in
+                            [
+                                "reference": row.reference, "store": row.store, "status": row.status, "version": row.version as Any,
+                                "used_by": row.usedBy, "error": row.error as Any,
+                            ]
+                        }))
+                print(
+                    report.ok
+                        ? "\nEvery secret resolved."
+                        : "\nSome secrets did not resolve; `perimeter serve` would not start (store: secrets not put yet excepted).")
+            }
+            throw ExitCode(report.ok ? 0 : 1)
+        }
         let host = configuration.host
         let providers = configuration.providers.map(\.name) + (demo ? ["demo (simulated)"] : [])
         let gateway = try await buildApplication(configuration: configuration, logger: Logger(label: "perimeter")) { port in

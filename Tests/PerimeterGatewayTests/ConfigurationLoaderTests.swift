@@ -23,6 +23,51 @@ import Testing
         }
     }
 
+    @Test func readsTheSecretsSection() throws {
+        let configuration = try load(
+            """
+            providers:
+              - { name: openai, kind: openai, base_url: "https://api.openai.com/v1", api_key: "vault:secret/perimeter/openai#api_key" }
+              - { name: anthropic, kind: anthropic, base_url: "https://api.anthropic.com", api_key: "aws-sm:prod/anthropic#key" }
+              - { name: local, kind: openai, base_url: "https://llm.internal/v1", api_key: "store:local" }
+            secrets:
+              cache_ttl: 60
+              grace: 0
+              vault:
+                address: https://vault.internal:8200
+                namespace: team-a
+                ca_file: /etc/ssl/vault-ca.pem
+                approle: { role_id: "role-1", secret_id: "env:VAULT_SECRET_ID" }
+              aws: { region: eu-west-1, endpoint: "http://127.0.0.1:5000" }
+            """)
+        #expect(configuration.secrets.cacheTTL == .seconds(60))
+        #expect(configuration.secrets.grace == .zero)
+        #expect(configuration.secrets.vault.address == "https://vault.internal:8200")
+        #expect(configuration.secrets.vault.namespace == "team-a")
+        #expect(configuration.secrets.vault.appRole?.roleID == "role-1")
+        #expect(configuration.secrets.vault.appRole?.mount == "approle")
+        #expect(configuration.secrets.aws.region == "eu-west-1")
+        #expect(configuration.providers.map { $0.apiKey?.scheme } == ["vault", "aws-sm", "store"])
+        #expect(
+            SecretSetup.references(in: configuration).map(\.reference.description) == [
+                "vault:secret/perimeter/openai#api_key", "aws-sm:prod/anthropic#key", "store:local",
+            ])
+    }
+
+    @Test func refusesBadSecretsSettings() {
+        #expect(failure("secrets: { cache_ttl: 0 }")?.field == "secrets.cache_ttl")
+        #expect(failure("secrets: { vault: { address: vault } }")?.field == "secrets.vault.address")
+        #expect(failure("secrets: { vault: { token: hvs.literal } }")?.field == "secrets.vault.token")
+        #expect(failure("secrets: { vault: { approle: { role_id: r } } }")?.field == "secrets.vault.approle")
+        #expect(failure("secrets: { aws: { profile: x } }")?.field == "secrets.aws.profile")
+        #expect(
+            failure(
+                """
+                providers:
+                  - { name: a, kind: openai, base_url: "https://a/v1", api_key: "vault:secret" }
+                """)?.problem.contains("secret reference") == true)
+    }
+
     @Test func readsTheDocumentedExample() throws {
         let configuration = try load(
             """

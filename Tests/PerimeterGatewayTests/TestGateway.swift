@@ -68,9 +68,9 @@ enum TestGateway {
         configure(&configuration)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        let secrets = SecretResolver(stores: ["env": MemorySecretStore([reference: Secret(providerKey)])])
-        return try await buildApplication(configuration: configuration, logger: logger, secrets: secrets, upstreamOverride: upstream)
-            .application
+        return try await buildApplication(
+            configuration: configuration, logger: logger, environment: [reference.path: providerKey], upstreamOverride: upstream
+        ).application
     }
 
     /// Creates a key through the admin API and returns (id, plaintext).

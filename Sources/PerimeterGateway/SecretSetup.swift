@@ -1,0 +1,160 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOPosix
+import NIOSSL
+import PerimeterCore
+import PerimeterSecrets
+import PerimeterStorage
+
+/// The secret stores a configuration needs, behind one resolver: `env:` and `file:` always, the
+/// built-in store on the gateway's database, and Vault and AWS Secrets Manager when a reference or
+/// the `secrets:` section asks for them.
+struct SecretSetup: Sendable {
+    let resolver: SecretResolver
+    let builtIn: BuiltInSecretStore
+    /// The client Vault and AWS are reached with; shut down with the gateway.
+    let client: HTTPClient?
+    /// One-time messages (a created master key file).
+    let notices: [String]
+
+    static func make(
+        configuration: GatewayConfiguration, storage: any SealedSecretStore, environment: [String: String],
+        logger: Logger
+    ) async throws -> SecretSetup {
+        var notices: [String] = []
+        let master = try masterKey(configuration, environment: environment)
+        let builtIn = BuiltInSecretStore(storage: storage, master: master.key)
+        let foreign = try await builtIn.secretsSealedWithOtherKeys()
+        if !foreign.isEmpty {
+            if let created = master.createdFile { unlink(created) }
+            throw ConfigurationError(
+                file: configuration.sourceFile, field: "master key",
+                problem:
+                    "the database holds secrets (\(foreign.joined(separator: ", "))) sealed with another master key than the one from \(master.source) (id \(master.key.id))",
+                fix: "start with the master key they were stored under: PERIMETER_MASTER_KEY or PERIMETER_MASTER_KEY_FILE")
+        }
+        if let created = master.createdFile {
+            notices.append(
+                """
+                Created the master key of the built-in secret store at \(created) (mode 0600).
+                Back it up apart from the database: without it, secrets stored with `perimeter secrets put` cannot be read.
+                """)
+        }
+
+        var stores: [String: any SecretStore] = [
+            "env": EnvironmentSecretStore(environment: environment), "file": FileSecretStore(), "store": builtIn,
+        ]
+        let bootstrap = SecretResolver(stores: stores, logger: logger)
+        let schemes = Set(references(in: configuration).map(\.reference.scheme))
+        let settings = configuration.secrets
+        let vaultAddress = settings.vault.address ?? environment["VAULT_ADDR"].flatMap { $0.isEmpty ? nil : $0 }
+        var client: HTTPClient?
+        if schemes.contains("vault") || schemes.contains("aws-sm") {
+            client = try makeClient(caFile: settings.vault.caFile ?? environment["VAULT_CACERT"], configuration: configuration)
+        }
+        if schemes.contains("vault"), let client {
+            guard let vaultAddress, let address = URL(string: vaultAddress) else {
+                throw ConfigurationError(
+                    file: configuration.sourceFile, field: "secrets.vault.address",
+                    problem: "vault: references need Vault's address", fix: "set secrets.vault.address or VAULT_ADDR")
+            }
+            let auth: VaultConfiguration.Auth
+            if let appRole = settings.vault.appRole {
+                let secretID = try await resolve(appRole.secretID, with: bootstrap, configuration, field: "secrets.vault.approle.secret_id")
+                auth = .appRole(mount: appRole.mount, roleID: appRole.roleID, secretID: secretID)
+            } else if let reference = settings.vault.token {
+                auth = .token(try await resolve(reference, with: bootstrap, configuration, field: "secrets.vault.token"))
+            } else if let token = environment["VAULT_TOKEN"], !token.isEmpty {
+                auth = .token(Secret(token))
+            } else {
+                throw ConfigurationError(
+                    file: configuration.sourceFile, field: "secrets.vault",
+                    problem: "vault: references need a way to log in to Vault",
+                    fix: "set VAULT_TOKEN, secrets.vault.token (a reference such as env:VAULT_TOKEN) or secrets.vault.approle")
+            }
+            let namespace = settings.vault.namespace ?? environment["VAULT_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 }
+            stores["vault"] = VaultSecretStore(
+                configuration: VaultConfiguration(address: address, namespace: namespace, auth: auth),
+                transport: AsyncHTTPSecretTransport(client: client))
+        }
+        if schemes.contains("aws-sm"), let client {
+            do {
+                let aws = try AWSSecretsManagerConfiguration.from(
+                    environment: environment, region: settings.aws.region, endpoint: settings.aws.endpoint)
+                stores["aws-sm"] = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: client))
+            } catch {
+                try? await client.shutdown()
+                throw ConfigurationError(
+                    file: configuration.sourceFile, field: "secrets.aws", problem: error.description,
+                    fix: "set the AWS variables in the gateway's environment, or secrets.aws in the config")
+            }
+        }
+        let resolver = SecretResolver(stores: stores, timeToLive: settings.cacheTTL, grace: settings.grace, logger: logger)
+        return SecretSetup(resolver: resolver, builtIn: builtIn, client: client, notices: notices)
+    }
+
+    /// Every secret reference of the configuration, with what uses it.
+    static func references(in configuration: GatewayConfiguration) -> [(reference: SecretReference, usedBy: [String])] {
+        var users: [SecretReference: [String]] = [:]
+        var order: [SecretReference] = []
+        func add(_ reference: SecretReference, _ user: String) {
+            if users[reference] == nil { order.append(reference) }
+            users[reference, default: []].append(user)
+        }
+        for provider in configuration.providers {
+            if let reference = provider.apiKey { add(reference, "provider:\(provider.name)") }
+        }
+        if case .reference(let reference) = configuration.adminToken { add(reference, "admin_token") }
+        return order.map { ($0, users[$0]!) }
+    }
+
+    private static func masterKey(
+        _ configuration: GatewayConfiguration, environment: [String: String]
+    ) throws -> MasterKeyLoader.Loaded {
+        var defaultFile: String?
+        if case .sqlite(let path) = configuration.database {
+            let directory = (path as NSString).deletingLastPathComponent
+            defaultFile = (directory.isEmpty ? "." : directory) + "/" + MasterKeyLoader.defaultFileName
+        }
+        do {
+            return try MasterKeyLoader.load(environment: environment, defaultFile: defaultFile)
+        } catch {
+            throw ConfigurationError(
+                file: configuration.sourceFile, field: "master key", problem: error.description,
+                fix: "see the README, section Secrets")
+        }
+    }
+
+    private static func resolve(
+        _ reference: SecretReference, with resolver: SecretResolver, _ configuration: GatewayConfiguration, field: String
+    ) async throws -> Secret {
+        guard reference.scheme == "env" || reference.scheme == "file" else {
+            throw ConfigurationError(
+                file: configuration.sourceFile, field: field, problem: "must be an env: or file: reference",
+                fix: "write e.g. env:VAULT_TOKEN")
+        }
+        do {
+            return try await resolver.secret(for: reference)
+        } catch {
+            throw ConfigurationError(file: configuration.sourceFile, field: field, problem: "\(error)", fix: "make the secret available")
+        }
+    }
+
+    private static func makeClient(caFile: String?, configuration: GatewayConfiguration) throws -> HTTPClient {
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(15))
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        if let caFile, !caFile.isEmpty {
+            guard FileManager.default.isReadableFile(atPath: caFile) else {
+                throw ConfigurationError(
+                    file: configuration.sourceFile, field: "secrets.vault.ca_file", problem: "cannot read \(caFile)",
+                    fix: "point it (or VAULT_CACERT) at the PEM file of the CA that signed Vault's certificate")
+            }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(caFile)
+            clientConfiguration.tlsConfiguration = tls
+        }
+        return HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: clientConfiguration)
+    }
+}

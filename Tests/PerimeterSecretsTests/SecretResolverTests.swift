@@ -1,0 +1,120 @@
+import Foundation
+import PerimeterCore
+import Testing
+
+@testable import PerimeterSecrets
+
+@Suite struct SecretCacheEntryTests {
+    let start = ContinuousClock.now
+    let grace = Duration.seconds(60)
+    let retry = Duration.seconds(5)
+    let ttl = Duration.seconds(300)
+
+    @Test func fetchesFirstThenServesUntilDue() {
+        var entry = SecretCacheEntry()
+        #expect(entry.read(at: start, grace: grace, retryAfter: retry) == .fetch)
+        #expect(entry.succeeded(FetchedSecret(Secret("v1")), at: start) == nil)
+        #expect(entry.read(at: start + .seconds(1000), grace: grace, retryAfter: retry) == .serve(Secret("v1")))
+        #expect(!entry.isDue(at: start + .seconds(299), timeToLive: ttl, retryAfter: retry))
+        #expect(entry.isDue(at: start + .seconds(300), timeToLive: ttl, retryAfter: retry))
+    }
+
+    @Test func anUnreachableStoreServesTheLastGoodValueForTheGracePeriod() {
+        var entry = SecretCacheEntry()
+        _ = entry.succeeded(FetchedSecret(Secret("v1")), at: start)
+        let failed = start + .seconds(300)
+        #expect(
+            entry.failed(reason: "down", transient: true, at: failed)
+                == .incidentStarted(reason: "down", servingLastGood: true))
+        // Later failures of the same incident report nothing.
+        #expect(entry.failed(reason: "down", transient: true, at: failed + .seconds(5)) == nil)
+        #expect(entry.read(at: failed + .seconds(59), grace: grace, retryAfter: retry) == .serve(Secret("v1")))
+        #expect(entry.read(at: failed + .seconds(60), grace: grace, retryAfter: retry) == .unavailable(reason: "down"))
+        #expect(entry.checkGrace(at: failed + .seconds(59), grace: grace) == nil)
+        #expect(entry.checkGrace(at: failed + .seconds(60), grace: grace) == .graceEnded(reason: "down"))
+        #expect(entry.checkGrace(at: failed + .seconds(61), grace: grace) == nil)
+        // While failing, it is retried sooner than the time to live.
+        #expect(entry.isDue(at: failed + .seconds(10), timeToLive: ttl, retryAfter: retry))
+        #expect(entry.succeeded(FetchedSecret(Secret("v2")), at: failed + .seconds(70)) == .recovered)
+        #expect(entry.read(at: failed + .seconds(70), grace: grace, retryAfter: retry) == .serve(Secret("v2")))
+    }
+
+    @Test func aSecretTheStoreNoLongerHasStopsAtOnce() {
+        var entry = SecretCacheEntry()
+        _ = entry.succeeded(FetchedSecret(Secret("v1")), at: start)
+        #expect(
+            entry.failed(reason: "deleted", transient: false, at: start + .seconds(1))
+                == .incidentStarted(reason: "deleted", servingLastGood: false))
+        #expect(entry.read(at: start + .seconds(2), grace: grace, retryAfter: retry) == .unavailable(reason: "deleted"))
+        // Without a value, a request may try the store again after `retryAfter`.
+        #expect(entry.read(at: start + .seconds(6), grace: grace, retryAfter: retry) == .fetch)
+    }
+}
+
+@Suite struct SecretResolverTests {
+    let reference = SecretReference(scheme: "vault", path: "secret/app#key")
+
+    @Test func servesFromMemoryAndPicksUpARotationAtTheNextRefresh() async throws {
+        let store = MemorySecretStore([reference: Secret("v1")])
+        let resolver = SecretResolver(stores: ["vault": store], timeToLive: .milliseconds(50))
+        #expect(try await resolver.secret(for: reference).revealed == "v1")
+        #expect(try await resolver.secret(for: reference).revealed == "v1")
+        #expect(store.fetchCount == 1)
+        store.set(reference, to: Secret("v2"))
+        await resolver.refreshDue()
+        #expect(try await resolver.secret(for: reference).revealed == "v1")  // not due yet
+        try await Task.sleep(for: .milliseconds(60))
+        await resolver.refreshDue()
+        #expect(try await resolver.secret(for: reference).revealed == "v2")
+        #expect(store.fetchCount == 2)
+    }
+
+    @Test func failsClosedAfterTheGracePeriod() async throws {
+        let store = MemorySecretStore([reference: Secret("v1")])
+        let resolver = SecretResolver(
+            stores: ["vault": store], timeToLive: .milliseconds(10), grace: .milliseconds(150), retryAfter: .milliseconds(10))
+        #expect(try await resolver.secret(for: reference).revealed == "v1")
+        store.fail(with: .unreachable(reference, reason: "connection refused"))
+        try await Task.sleep(for: .milliseconds(20))
+        await resolver.refreshDue()
+        #expect(try await resolver.secret(for: reference).revealed == "v1")
+        #expect(resolver.status(of: reference).ok)
+        try await Task.sleep(for: .milliseconds(160))
+        await resolver.refreshDue()
+        await #expect(throws: SecretUnavailable.self) { try await resolver.secret(for: reference) }
+        #expect(resolver.status(of: reference).error?.contains("connection refused") == true)
+        store.fail(with: nil)
+        store.set(reference, to: Secret("v2"))
+        let checks = await resolver.refreshAll()
+        #expect(checks.map(\.ok) == [true])
+        #expect(try await resolver.secret(for: reference).revealed == "v2")
+    }
+
+    @Test func aMissingSecretIsUnavailableAndReportedAsNotFound() async throws {
+        let resolver = SecretResolver(stores: ["vault": MemorySecretStore()])
+        let check = await resolver.refresh(reference)
+        #expect(check.notFound)
+        #expect(check.error?.contains("not found") == true)
+        await #expect(throws: SecretUnavailable.self) { try await resolver.secret(for: reference) }
+        let unknown = await resolver.refresh(SecretReference(scheme: "nope", path: "x"))
+        #expect(unknown.error?.contains("no secret store") == true)
+    }
+}
+
+@Suite struct SecretReferenceTests {
+    @Test func parsesEachScheme() throws {
+        let vault = try SecretReference(parsing: "vault:secret/perimeter/openai#api_key")
+        #expect(vault.location == "secret/perimeter/openai" && vault.field == "api_key")
+        let aws = try SecretReference(parsing: "aws-sm:prod/openai#key")
+        #expect(aws.location == "prod/openai" && aws.field == "key")
+        #expect(try SecretReference(parsing: "aws-sm:arn:aws:secretsmanager:us-east-1:1:secret:x").field == nil)
+        #expect(try SecretReference(parsing: "store:openai-prod").path == "openai-prod")
+        #expect(try SecretReference(parsing: "file:/run/a#b").field == nil)
+    }
+
+    @Test func refusesMalformedReferences() {
+        for text in ["vault:secret", "vault:secret/#x", "vault:secret/a#", "aws-sm:#x", "store:a/b", "store:..", "sk-live-123"] {
+            #expect(throws: SecretReferenceError.self, "\(text)") { try SecretReference(parsing: text) }
+        }
+    }
+}
