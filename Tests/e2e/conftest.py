@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 from perimeter_harness import Gateway, anthropic_client, config_yaml, openai_client
+from secret_servers import MotoSecretsManager, OpenBao
 from upstream_double import UpstreamDouble
 
 # The tests' own HTTP clients (SDKs, urllib) talk to 127.0.0.1 only: never through a proxy.
 for _name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
+    os.environ.pop(_name, None)
+# Vault/OpenBao and AWS settings reach a gateway (or boto3 here) only when a test passes them.
+for _name in [n for n in os.environ if n.startswith(("VAULT_", "BAO_", "AWS_"))]:
     os.environ.pop(_name, None)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
@@ -147,3 +151,63 @@ def marker() -> str:
     """A unique word to put in a prompt, to find the call's request at the upstream double."""
     return "marker-" + secrets.token_hex(8)
 
+
+# MARK: secret stores (test_secret_stores.py)
+
+
+@pytest.fixture
+def secret_gateway_factory(tmp_path):
+    """Starts gateways from a config text of the test's own (no providers added); stops them
+    (SIGTERM) when the test ends and checks they exited 0. Keyword arguments go to `Gateway`."""
+    started: list[Gateway] = []
+    counter = iter(range(1000))
+
+    def start(name: str, config_text: str | None, *, admin_token: str | None = "__default__", **kwargs) -> Gateway:
+        directory = tmp_path / f"{name}-{next(counter)}"
+        token = "e2e-admin-" + secrets.token_hex(20) if admin_token == "__default__" else admin_token
+        gateway = Gateway(directory, config_text=config_text, admin_token=token, name=name, **kwargs)
+        started.append(gateway)
+        return gateway.start()
+
+    yield start
+    _stop_all(started)
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory):
+    """An OpenBao dev server for the session (KV v2 at secret/); tests use their own paths in it."""
+    server = OpenBao(tmp_path_factory.mktemp("openbao")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def openbao_tls(tmp_path_factory):
+    """An OpenBao dev server on HTTPS, with its own CA (`ca_file`)."""
+    server = OpenBao(tmp_path_factory.mktemp("openbao-tls"), tls=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory):
+    """moto's Secrets Manager for the session; tests that kill a store start their own (moto_factory)."""
+    server = MotoSecretsManager(tmp_path_factory.mktemp("moto")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def moto_factory(tmp_path):
+    """Starts moto servers for one test (which may kill them); all are stopped when it ends."""
+    started: list[MotoSecretsManager] = []
+    counter = iter(range(100))
+
+    def start() -> MotoSecretsManager:
+        server = MotoSecretsManager(tmp_path / f"moto-{next(counter)}")
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()

@@ -71,10 +71,12 @@ def _retrying(start):
             time.sleep(0.5)
 
 
-def run_cli(args, env: dict[str, str], cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess:
+def run_cli(args, env: dict[str, str], cwd: Path, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess:
+    """Runs `perimeter ARGS`; `input`, when given, is written to its standard input."""
     return _retrying(
         lambda: subprocess.run(
-            [perimeter_bin(), *args], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=timeout
+            [perimeter_bin(), *args], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=timeout,
+            input=input,
         )
     )
 
@@ -250,12 +252,12 @@ class Gateway:
 
     def cli(
         self, *args: str, token: str | None = "__default__", env: dict | None = None, check: bool = True,
-        timeout: float = 30,
+        timeout: float = 30, input: str | None = None,
     ):
         environment = self.cli_environment(token)
         if env:
             environment.update(env)
-        result = run_cli(list(args), environment, self.workdir, timeout=timeout)
+        result = run_cli(list(args), environment, self.workdir, timeout=timeout, input=input)
         if check:
             assert result.returncode == 0, (
                 f"perimeter {' '.join(args)} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
