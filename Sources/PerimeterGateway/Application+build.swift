@@ -37,6 +37,22 @@ package func buildApplication(
     let secretSetup = try await SecretSetup.make(
         configuration: configuration, storage: store, environment: environment, logger: logger)
     notices += secretSetup.notices
+    do {
+        return try await assemble(
+            configuration: configuration, logger: logger, store: store, secretSetup: secretSetup, notices: notices,
+            upstreamOverride: upstreamOverride, onServerRunning: onServerRunning)
+    } catch {
+        // The secrets client runs until the application's services stop it; if there is no application, stop it here.
+        try? await secretSetup.client?.shutdown()
+        throw error
+    }
+}
+
+private func assemble(
+    configuration: GatewayConfiguration, logger: Logger, store: any Store, secretSetup: SecretSetup, notices: [String],
+    upstreamOverride: (any Upstream)?, onServerRunning: @escaping @Sendable (_ port: Int) async -> Void
+) async throws -> Gateway {
+    var notices = notices
     let secrets = secretSetup.resolver
 
     let admin = try await AdminBootstrap.run(configuration: configuration, store: store, secrets: secrets)
@@ -65,12 +81,23 @@ package func buildApplication(
                 """)
             continue
         }
-        try? await secretSetup.client?.shutdown()
         throw ConfigurationError(
             file: configuration.sourceFile, field: "providers[\(index)].api_key", problem: error,
             fix: "make the secret available to the gateway, or correct the reference")
     }
 
+    let keys = try await store.allKeys()
+    let cache = KeyCache(keys: keys)
+    let writer = CallLogWriter(
+        log: store, keys: store, cache: cache, interval: configuration.callLogFlushInterval, logger: logger)
+    // Budgets resume where the call log left them.
+    let ledger = LocalLedger()
+    let claims =
+        keys.filter { !$0.isRevoked }.compactMap { key in key.policy.budget.map { BudgetClaim(.key(key.id), $0) } }
+        + configuration.environmentBudgets.map { BudgetClaim(.environment($0.key), $0.value) }
+    try await ledger.recover(claims, from: store, at: Date())
+
+    // Nothing below throws, so the upstream client is always handed to the application, which shuts it down.
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(
         connect: .nanoseconds(configuration.upstreamConnectTimeout.nanoseconds),
@@ -105,21 +132,11 @@ package func buildApplication(
             No provider is configured, so every call will answer 404 model_not_found.
             Add one to perimeter.yaml (see the README), for example:
                 providers:
-                  - { name: openai, kind: openai, base_url: https://api.openai.com/v1, api_key: "env:OPENAI_API_KEY" }
+                  - { name: openai, kind: openai, base_url: https://api.openai.com/v1, api_key: "store:openai" }
             or restart with --demo to try Perimeter with a simulated provider.
             """)
     }
 
-    let keys = try await store.allKeys()
-    let cache = KeyCache(keys: keys)
-    let writer = CallLogWriter(
-        log: store, keys: store, cache: cache, interval: configuration.callLogFlushInterval, logger: logger)
-    // Budgets resume where the call log left them.
-    let ledger = LocalLedger()
-    let claims =
-        keys.filter { !$0.isRevoked }.compactMap { key in key.policy.budget.map { BudgetClaim(.key(key.id), $0) } }
-        + configuration.environmentBudgets.map { BudgetClaim(.environment($0.key), $0.value) }
-    try await ledger.recover(claims, from: store, at: Date())
     let rateLimiter = RateLimiter()
     let proxy = ProxyHandler(
         authenticator: Authenticator(cache: cache), directory: ProviderDirectory(providers: routes), secrets: secrets,

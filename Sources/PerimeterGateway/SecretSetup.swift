@@ -49,11 +49,10 @@ struct SecretSetup: Sendable {
         let schemes = Set(references(in: configuration).map(\.reference.scheme))
         let settings = configuration.secrets
         let vaultAddress = settings.vault.address ?? environment["VAULT_ADDR"].flatMap { $0.isEmpty ? nil : $0 }
-        var client: HTTPClient?
-        if schemes.contains("vault") || schemes.contains("aws-sm") {
-            client = try makeClient(caFile: settings.vault.caFile ?? environment["VAULT_CACERT"], configuration: configuration)
-        }
-        if schemes.contains("vault"), let client {
+        // Every setting is checked before the HTTP client exists, so a refused configuration leaves
+        // nothing to shut down.
+        var vault: VaultConfiguration?
+        if schemes.contains("vault") {
             guard let vaultAddress, let address = URL(string: vaultAddress) else {
                 throw ConfigurationError(
                     file: configuration.sourceFile, field: "secrets.vault.address",
@@ -74,20 +73,28 @@ struct SecretSetup: Sendable {
                     fix: "set VAULT_TOKEN, secrets.vault.token (a reference such as env:VAULT_TOKEN) or secrets.vault.approle")
             }
             let namespace = settings.vault.namespace ?? environment["VAULT_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 }
-            stores["vault"] = VaultSecretStore(
-                configuration: VaultConfiguration(address: address, namespace: namespace, auth: auth),
-                transport: AsyncHTTPSecretTransport(client: client))
+            vault = VaultConfiguration(address: address, namespace: namespace, auth: auth)
         }
-        if schemes.contains("aws-sm"), let client {
+        var aws: AWSSecretsManagerConfiguration?
+        if schemes.contains("aws-sm") {
             do {
-                let aws = try AWSSecretsManagerConfiguration.from(
+                aws = try AWSSecretsManagerConfiguration.from(
                     environment: environment, region: settings.aws.region, endpoint: settings.aws.endpoint)
-                stores["aws-sm"] = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: client))
             } catch {
-                try? await client.shutdown()
                 throw ConfigurationError(
                     file: configuration.sourceFile, field: "secrets.aws", problem: error.description,
                     fix: "set the AWS variables in the gateway's environment, or secrets.aws in the config")
+            }
+        }
+        var client: HTTPClient?
+        if vault != nil || aws != nil {
+            let http = try makeClient(caFile: settings.vault.caFile ?? environment["VAULT_CACERT"], configuration: configuration)
+            client = http
+            if let vault {
+                stores["vault"] = VaultSecretStore(configuration: vault, transport: AsyncHTTPSecretTransport(client: http))
+            }
+            if let aws {
+                stores["aws-sm"] = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: http))
             }
         }
         let resolver = SecretResolver(stores: stores, timeToLive: settings.cacheTTL, grace: settings.grace, logger: logger)
