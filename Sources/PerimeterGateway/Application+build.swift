@@ -43,7 +43,7 @@ package func buildApplication(
             upstreamOverride: upstreamOverride, onServerRunning: onServerRunning)
     } catch {
         // The secrets client runs until the application's services stop it; if there is no application, stop it here.
-        try? await secretSetup.client?.shutdown()
+        await secretSetup.shutdownClients()
         throw error
     }
 }
@@ -170,8 +170,9 @@ private func assemble(
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
-        services: [HTTPClientService(client: client), writer, SecretRefresher(resolver: secrets)]
-            + (secretSetup.client.map { [HTTPClientService(client: $0)] } ?? []),
+        // A ServiceGroup stops its services in reverse order: the refresher stops before the secrets clients.
+        services: [HTTPClientService(client: client), writer] + secretSetup.clients.map { HTTPClientService(client: $0) }
+            + [SecretRefresher(resolver: secrets)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
     return Gateway(application: application, notices: notices)

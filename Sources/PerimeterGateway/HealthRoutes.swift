@@ -29,9 +29,11 @@ struct HealthRoutes: Sendable {
             }
             for provider in providers {
                 guard let reference = provider.credential else { continue }
+                // Unauthenticated: the reference and a category only; the store's own words go to the
+                // log and to `perimeter secrets reload`.
                 let status = secrets.status(of: reference)
                 checks["provider:\(provider.name)"] =
-                    status.error.map { "secret unavailable: \(reference) (\($0))" } ?? "ok"
+                    status.ok ? "ok" : "secret unavailable: \(reference) (\(status.notFound ? "not found" : "store failing"))"
             }
             let ready = checks.values.allSatisfy { $0 == "ok" }
             return try AdminRoutes.json(

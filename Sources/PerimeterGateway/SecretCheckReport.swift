@@ -11,7 +11,7 @@ package struct SecretCheckReport: Encodable, Sendable {
     package var notices: [String]
 
     enum CodingKeys: String, CodingKey {
-        case ok, secrets
+        case ok, secrets, notices
     }
 
     /// Opens the stores as `serve` would and resolves every reference once, without listening.
@@ -25,7 +25,7 @@ package struct SecretCheckReport: Encodable, Sendable {
         for (reference, usedBy) in SecretSetup.references(in: configuration) {
             rows.append(SecretCheckRow(await setup.resolver.refresh(reference), usedBy: usedBy))
         }
-        try? await setup.client?.shutdown()
+        await setup.shutdownClients()
         return SecretCheckReport(ok: rows.allSatisfy { $0.status == "ok" }, secrets: rows, notices: setup.notices)
     }
 }

@@ -13,8 +13,12 @@ import PerimeterStorage
 struct SecretSetup: Sendable {
     let resolver: SecretResolver
     let builtIn: BuiltInSecretStore
-    /// The client Vault and AWS are reached with; shut down with the gateway.
-    let client: HTTPClient?
+    /// The clients Vault and AWS are reached with; shut down with the gateway.
+    let clients: [HTTPClient]
+
+    func shutdownClients() async {
+        for client in clients { try? await client.shutdown() }
+    }
     /// One-time messages (a created master key file).
     let notices: [String]
 
@@ -86,19 +90,27 @@ struct SecretSetup: Sendable {
                     fix: "set the AWS variables in the gateway's environment, or secrets.aws in the config")
             }
         }
-        var client: HTTPClient?
-        if vault != nil || aws != nil {
-            let http = try makeClient(caFile: settings.vault.caFile ?? environment["VAULT_CACERT"], configuration: configuration)
-            client = http
-            if let vault {
-                stores["vault"] = VaultSecretStore(configuration: vault, transport: AsyncHTTPSecretTransport(client: http))
+        // Vault gets a client of its own: its CA file replaces the trusted roots, which must not apply to AWS.
+        var clients: [HTTPClient] = []
+        if let vault {
+            let caFile = settings.vault.caFile ?? environment["VAULT_CACERT"].flatMap { $0.isEmpty ? nil : $0 }
+            let http = try makeClient(caFile: caFile, configuration: configuration)
+            clients.append(http)
+            stores["vault"] = VaultSecretStore(configuration: vault, transport: AsyncHTTPSecretTransport(client: http))
+        }
+        if let aws {
+            let http: HTTPClient
+            do {
+                http = try makeClient(caFile: nil, configuration: configuration)
+            } catch {
+                for client in clients { try? await client.shutdown() }
+                throw error
             }
-            if let aws {
-                stores["aws-sm"] = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: http))
-            }
+            clients.append(http)
+            stores["aws-sm"] = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: http))
         }
         let resolver = SecretResolver(stores: stores, timeToLive: settings.cacheTTL, grace: settings.grace, logger: logger)
-        return SecretSetup(resolver: resolver, builtIn: builtIn, client: client, notices: notices)
+        return SecretSetup(resolver: resolver, builtIn: builtIn, clients: clients, notices: notices)
     }
 
     /// Every secret reference of the configuration, with what uses it.

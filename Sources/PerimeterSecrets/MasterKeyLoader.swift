@@ -35,29 +35,46 @@ public enum MasterKeyLoader {
             return Loaded(key: try read(path), source: path)
         }
         let key = MasterKey.generate()
-        try create(path, containing: key)
+        do {
+            try create(path, containing: key)
+        } catch .raced {
+            // Another process created it first: use theirs.
+            return Loaded(key: try read(path), source: path)
+        }
         return Loaded(key: key, source: path, createdFile: path)
     }
 
+    /// Reads the key through one descriptor (no symlink followed), after checking on that same
+    /// descriptor that it is a regular file of this user that nobody else can read.
     static func read(_ path: String) throws(MasterKeyLoadError) -> MasterKey {
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .unreadable(path, problem: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
         var info = stat()
-        guard stat(path, &info) == 0 else { throw .unreadable(path, problem: String(cString: strerror(errno))) }
+        guard fstat(descriptor, &info) == 0 else { throw .unreadable(path, problem: String(cString: strerror(errno))) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path, problem: "not a regular file") }
+        guard info.st_uid == geteuid() else {
+            throw .unreadable(path, problem: "owned by another user (uid \(info.st_uid)); the gateway runs as uid \(geteuid())")
+        }
         guard info.st_mode & 0o077 == 0 else {
             throw .tooOpen(path, mode: String(info.st_mode & 0o777, radix: 8))
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .unreadable(path, problem: "permission denied")
-        }
+        var bytes = [UInt8](repeating: 0, count: 256)
+        let count = bytes.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 0 else { throw .unreadable(path, problem: "the file is empty") }
         do {
-            return try MasterKey(base64: String(decoding: data, as: UTF8.self))
+            return try MasterKey(base64: String(decoding: bytes.prefix(count), as: UTF8.self))
         } catch {
             throw .invalid(source: path, problem: error.description)
         }
     }
 
     static func create(_ path: String, containing key: MasterKey) throws(MasterKeyLoadError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else { throw .unwritable(path, problem: String(cString: strerror(errno))) }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            if errno == EEXIST { throw .raced }
+            throw .unwritable(path, problem: String(cString: strerror(errno)))
+        }
         defer { close(descriptor) }
         let text = Array((key.base64.revealed + "\n").utf8)
         let written = text.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
@@ -74,6 +91,8 @@ public enum MasterKeyLoadError: Error, Sendable, Hashable, CustomStringConvertib
     case unreadable(String, problem: String)
     case unwritable(String, problem: String)
     case tooOpen(String, mode: String)
+    /// Internal: the file appeared between the check and the create.
+    case raced
 
     public var description: String {
         switch self {
@@ -87,6 +106,8 @@ public enum MasterKeyLoadError: Error, Sendable, Hashable, CustomStringConvertib
             "cannot create the master key file \(path): \(problem); make its directory writable or set PERIMETER_MASTER_KEY_FILE"
         case .tooOpen(let path, let mode):
             "the master key file \(path) has mode \(mode) and can be read by group or others; run `chmod 600 \(path)`"
+        case .raced:
+            "the master key file was created by another process at the same time"
         }
     }
 }

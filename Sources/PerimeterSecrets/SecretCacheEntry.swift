@@ -28,7 +28,13 @@ public struct SecretCacheEntry: Sendable {
     public private(set) var lastSuccess: ContinuousClock.Instant?
     public private(set) var failingSince: ContinuousClock.Instant?
     public private(set) var failure: String?
+    /// The last failure was the store saying the secret does not exist.
+    public private(set) var missing = false
     private var graceEndReported = false
+    /// Fetches are numbered as they start; a result older than one already applied is ignored, so a
+    /// slow fetch that began before a rotation cannot put the old value back.
+    private var attempts: UInt64 = 0
+    private var applied: UInt64 = 0
 
     public init() {}
 
@@ -53,26 +59,41 @@ public struct SecretCacheEntry: Sendable {
         return now >= lastAttempt + (failingSince == nil ? timeToLive : min(timeToLive, retryAfter))
     }
 
-    public mutating func attempted(at now: ContinuousClock.Instant) {
+    /// Marks a fetch as started and returns its ticket for ``succeeded(_:at:ticket:)`` or ``failed(reason:transient:missing:at:ticket:)``.
+    public mutating func attempted(at now: ContinuousClock.Instant) -> UInt64 {
         lastAttempt = now
+        attempts += 1
+        return attempts
     }
 
-    public mutating func succeeded(_ fetched: FetchedSecret, at now: ContinuousClock.Instant) -> Event? {
+    public mutating func succeeded(_ fetched: FetchedSecret, at now: ContinuousClock.Instant, ticket: UInt64? = nil) -> Event? {
+        if let ticket {
+            guard ticket > applied else { return nil }
+            applied = ticket
+        }
         let wasFailing = failingSince != nil
         value = fetched
         lastAttempt = now
         lastSuccess = now
         failingSince = nil
         failure = nil
+        missing = false
         graceEndReported = false
         return wasFailing ? .recovered : nil
     }
 
     /// Records a failed fetch. `transient` failures (store away) keep the last good value for the
     /// grace period; others drop it.
-    public mutating func failed(reason: String, transient: Bool, at now: ContinuousClock.Instant) -> Event? {
+    public mutating func failed(
+        reason: String, transient: Bool, missing: Bool = false, at now: ContinuousClock.Instant, ticket: UInt64? = nil
+    ) -> Event? {
+        if let ticket {
+            guard ticket > applied else { return nil }
+            applied = ticket
+        }
         lastAttempt = now
         failure = reason
+        self.missing = missing
         if !transient {
             value = nil
         }

@@ -32,12 +32,15 @@ public final class SecretResolver: Sendable {
     /// How soon a failing reference is tried again.
     let retryAfter: Duration
     private let logger: Logger
+    private let now: @Sendable () -> ContinuousClock.Instant
     private let entries = Mutex<[SecretReference: SecretCacheEntry]>([:])
 
     public init(
         stores: [String: any SecretStore], timeToLive: Duration = .seconds(300), grace: Duration = .seconds(3600),
-        retryAfter: Duration = .seconds(5), logger: Logger = Logger(label: "perimeter.secrets")
+        retryAfter: Duration = .seconds(5), logger: Logger = Logger(label: "perimeter.secrets"),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
+        self.now = now
         self.stores = stores
         self.timeToLive = timeToLive
         self.grace = grace
@@ -52,7 +55,7 @@ public final class SecretResolver: Sendable {
 
     /// The value for a request: from memory, or fetched now when none was fetched yet.
     public func secret(for reference: SecretReference) async throws -> Secret {
-        let now = ContinuousClock.now
+        let now = self.now()
         switch entries.withLock({ $0[reference, default: SecretCacheEntry()].read(at: now, grace: grace, retryAfter: retryAfter) }) {
         case .serve(let secret):
             return secret
@@ -61,7 +64,7 @@ public final class SecretResolver: Sendable {
         case .fetch:
             let check = await refresh(reference)
             if let error = check.error { throw SecretUnavailable(reference: reference, reason: error) }
-            let read = entries.withLock { $0[reference]?.read(at: .now, grace: grace, retryAfter: retryAfter) }
+            let read = entries.withLock { $0[reference]?.read(at: self.now(), grace: grace, retryAfter: retryAfter) }
             guard case .serve(let secret) = read else {
                 throw SecretUnavailable(reference: reference, reason: "the store is unavailable")
             }
@@ -72,22 +75,27 @@ public final class SecretResolver: Sendable {
     /// Fetches `reference` from its store now and updates the cache.
     @discardableResult
     public func refresh(_ reference: SecretReference) async -> SecretCheck {
-        entries.withLock { $0[reference, default: SecretCacheEntry()].attempted(at: .now) }
+        let ticket = entries.withLock { $0[reference, default: SecretCacheEntry()].attempted(at: now()) }
         do {
             guard let store = stores[reference.scheme] else { throw SecretStoreError.noStore(scheme: reference.scheme) }
             let fetched = try await store.fetch(reference)
-            let event = entries.withLock { $0[reference, default: SecretCacheEntry()].succeeded(fetched, at: .now) }
+            let event = entries.withLock {
+                $0[reference, default: SecretCacheEntry()].succeeded(fetched, at: now(), ticket: ticket)
+            }
             report(event, reference)
             return SecretCheck(reference: reference, store: reference.scheme, version: fetched.version)
         } catch {
             let transient = (error as? SecretStoreError)?.isTransient ?? true
+            var missing = false
+            if case .notFound = error as? SecretStoreError { missing = true }
             let reason = "\(error)"
             let event = entries.withLock {
-                $0[reference, default: SecretCacheEntry()].failed(reason: reason, transient: transient, at: .now)
+                $0[reference, default: SecretCacheEntry()].failed(
+                    reason: reason, transient: transient, missing: missing, at: now(), ticket: ticket)
             }
             report(event, reference)
             var check = SecretCheck(reference: reference, store: reference.scheme, error: reason)
-            if case .notFound = error as? SecretStoreError { check.notFound = true }
+            check.notFound = missing
             return check
         }
     }
@@ -103,7 +111,7 @@ public final class SecretResolver: Sendable {
 
     /// Fetches the references whose time is up, and reports incidents whose grace has run out.
     public func refreshDue() async {
-        let now = ContinuousClock.now
+        let now = self.now()
         let due = entries.withLock { entries in
             entries.filter { $0.value.isDue(at: now, timeToLive: timeToLive, retryAfter: retryAfter) }.map(\.key)
         }
@@ -112,7 +120,7 @@ public final class SecretResolver: Sendable {
         }
         let events = entries.withLock { entries in
             entries.keys.compactMap { reference in
-                entries[reference]!.checkGrace(at: .now, grace: grace).map { (reference, $0) }
+                entries[reference]!.checkGrace(at: now, grace: grace).map { (reference, $0) }
             }
         }
         for (reference, event) in events {
@@ -132,10 +140,12 @@ public final class SecretResolver: Sendable {
         guard let entry = entries.withLock({ $0[reference] }) else {
             return SecretCheck(reference: reference, store: reference.scheme, error: "not fetched yet")
         }
-        if case .serve = entry.read(at: .now, grace: grace, retryAfter: .zero) {
+        if case .serve = entry.read(at: now(), grace: grace, retryAfter: .zero) {
             return SecretCheck(reference: reference, store: reference.scheme, version: entry.value?.version)
         }
-        return SecretCheck(reference: reference, store: reference.scheme, error: entry.failure ?? "not fetched yet")
+        var check = SecretCheck(reference: reference, store: reference.scheme, error: entry.failure ?? "not fetched yet")
+        check.notFound = entry.missing
+        return check
     }
 
     /// Makes the refresher look after `references` from now on (fetching each on its first round).

@@ -41,6 +41,11 @@ public actor VaultSecretStore: SecretStore {
     }
 
     private var login: Login?
+    /// The login in flight, which every caller awaits instead of logging in again (the actor is reentrant).
+    private var loggingIn: Task<Login, any Error>?
+    /// When a 403 last made the store log in again; at most once a minute, so a policy that denies
+    /// access does not mint a token every few seconds.
+    private var lastForcedLogin: ContinuousClock.Instant?
 
     public init(
         configuration: VaultConfiguration, transport: any SecretHTTPTransport,
@@ -59,10 +64,15 @@ public actor VaultSecretStore: SecretStore {
         let mount = location[..<slash]
         let path = location[location.index(after: slash)...]
         let url = endpoint("v1/\(mount)/data/\(path)")
-        var response = try await send(reference, method: "GET", url: url, token: try await token(for: reference))
-        if response.status == 403, case .appRole = configuration.auth {
-            // The token may have been revoked or expired early: log in again, once.
-            login = nil
+        let used = try await token(for: reference)
+        var response = try await send(reference, method: "GET", url: url, token: used)
+        if response.status == 403, case .appRole = configuration.auth,
+            lastForcedLogin.map({ now() >= $0 + .seconds(60) }) ?? true
+        {
+            // The token may have been revoked or expired early: log in again, once, unless another
+            // caller already replaced it.
+            lastForcedLogin = now()
+            if login?.token == used { login = nil }
             response = try await send(reference, method: "GET", url: url, token: try await token(for: reference))
         }
         switch response.status {
@@ -119,12 +129,14 @@ public actor VaultSecretStore: SecretStore {
         {
             // Vault caps renewals at the token's max TTL: once the lease shrinks, a fresh login is due.
             if renewed.lease >= current.lease / 2 {
-                login = Login(token: current.token, obtained: now(), lease: renewed.lease, renewable: renewed.renewable)
+                if login?.token == current.token {
+                    login = Login(token: current.token, obtained: now(), lease: renewed.lease, renewable: renewed.renewable)
+                }
                 return
             }
         }
-        login = nil
-        _ = try? await appRoleLogin()
+        // The current token stays in use until the new login succeeds.
+        _ = try? await freshLogin()
     }
 
     private func token(for reference: SecretReference) async throws -> Secret {
@@ -136,7 +148,7 @@ public actor VaultSecretStore: SecretStore {
                 return login.token
             }
             do {
-                return try await appRoleLogin()
+                return try await freshLogin().token
             } catch let error as SecretStoreError {
                 throw error
             } catch {
@@ -145,8 +157,18 @@ public actor VaultSecretStore: SecretStore {
         }
     }
 
-    @discardableResult
-    private func appRoleLogin() async throws -> Secret {
+    /// One AppRole login at a time; callers that arrive meanwhile share its result.
+    private func freshLogin() async throws -> Login {
+        if let loggingIn { return try await loggingIn.value }
+        let task = Task { try await self.appRoleLogin() }
+        loggingIn = task
+        defer { loggingIn = nil }
+        let fresh = try await task.value
+        login = fresh
+        return fresh
+    }
+
+    private func appRoleLogin() async throws -> Login {
         guard case .appRole(let mount, let roleID, let secretID) = configuration.auth else { preconditionFailure() }
         let reference = SecretReference(scheme: "vault", path: "auth/\(mount)/login")
         let body = JSONValue.encode(["role_id": roleID, "secret_id": secretID.revealed])
@@ -162,8 +184,7 @@ public actor VaultSecretStore: SecretStore {
         guard let auth = Self.auth(response.body) else {
             throw SecretStoreError.unreadable(reference, reason: "Vault's login answer has no auth.client_token")
         }
-        login = Login(token: auth.token, obtained: now(), lease: auth.lease, renewable: auth.renewable)
-        return auth.token
+        return Login(token: auth.token, obtained: now(), lease: auth.lease, renewable: auth.renewable)
     }
 
     private static func auth(_ body: [UInt8]) -> (token: Secret, lease: Duration, renewable: Bool)? {

@@ -200,6 +200,7 @@ final class ManualClock: Sendable {
         let down = ScriptedTransport { _ in response(503, #"{"__type":"ServiceUnavailable"}"#) }
         do {
             _ = try await store(down).fetch(try SecretReference(parsing: "aws-sm:x"))
+            Issue.record("a 503 must fail")
         } catch let error as SecretStoreError {
             #expect(error.isTransient)
         }

@@ -55,31 +55,38 @@ import Testing
     let reference = SecretReference(scheme: "vault", path: "secret/app#key")
 
     @Test func servesFromMemoryAndPicksUpARotationAtTheNextRefresh() async throws {
+        let clock = ManualClock()
         let store = MemorySecretStore([reference: Secret("v1")])
-        let resolver = SecretResolver(stores: ["vault": store], timeToLive: .milliseconds(50))
+        let resolver = SecretResolver(stores: ["vault": store], timeToLive: .seconds(300), now: { clock.now })
         #expect(try await resolver.secret(for: reference).revealed == "v1")
         #expect(try await resolver.secret(for: reference).revealed == "v1")
         #expect(store.fetchCount == 1)
         store.set(reference, to: Secret("v2"))
+        clock.advance(.seconds(299))
         await resolver.refreshDue()
         #expect(try await resolver.secret(for: reference).revealed == "v1")  // not due yet
-        try await Task.sleep(for: .milliseconds(60))
+        #expect(store.fetchCount == 1)
+        clock.advance(.seconds(1))
         await resolver.refreshDue()
         #expect(try await resolver.secret(for: reference).revealed == "v2")
         #expect(store.fetchCount == 2)
     }
 
     @Test func failsClosedAfterTheGracePeriod() async throws {
+        let clock = ManualClock()
         let store = MemorySecretStore([reference: Secret("v1")])
         let resolver = SecretResolver(
-            stores: ["vault": store], timeToLive: .milliseconds(10), grace: .milliseconds(150), retryAfter: .milliseconds(10))
+            stores: ["vault": store], timeToLive: .seconds(60), grace: .seconds(600), retryAfter: .seconds(5),
+            now: { clock.now })
         #expect(try await resolver.secret(for: reference).revealed == "v1")
         store.fail(with: .unreachable(reference, reason: "connection refused"))
-        try await Task.sleep(for: .milliseconds(20))
+        clock.advance(.seconds(60))
+        await resolver.refreshDue()  // the incident starts here
+        clock.advance(.seconds(599))
         await resolver.refreshDue()
         #expect(try await resolver.secret(for: reference).revealed == "v1")
         #expect(resolver.status(of: reference).ok)
-        try await Task.sleep(for: .milliseconds(160))
+        clock.advance(.seconds(1))
         await resolver.refreshDue()
         await #expect(throws: SecretUnavailable.self) { try await resolver.secret(for: reference) }
         #expect(resolver.status(of: reference).error?.contains("connection refused") == true)
@@ -88,6 +95,18 @@ import Testing
         let checks = await resolver.refreshAll()
         #expect(checks.map(\.ok) == [true])
         #expect(try await resolver.secret(for: reference).revealed == "v2")
+    }
+
+    @Test func aSlowFetchThatStartedEarlierCannotPutAnOldValueBack() {
+        var entry = SecretCacheEntry()
+        let start = ContinuousClock.now
+        let slow = entry.attempted(at: start)
+        let fast = entry.attempted(at: start)
+        _ = entry.succeeded(FetchedSecret(Secret("new")), at: start, ticket: fast)
+        _ = entry.succeeded(FetchedSecret(Secret("old")), at: start, ticket: slow)
+        #expect(entry.read(at: start, grace: .seconds(1), retryAfter: .seconds(1)) == .serve(Secret("new")))
+        #expect(entry.failed(reason: "late", transient: false, at: start, ticket: slow) == nil)
+        #expect(entry.read(at: start, grace: .seconds(1), retryAfter: .seconds(1)) == .serve(Secret("new")))
     }
 
     @Test func aMissingSecretIsUnavailableAndReportedAsNotFound() async throws {
