@@ -8,6 +8,8 @@ public struct CallRecord: Sendable, Hashable, Codable {
     public var time: Date
     public var keyID: String?
     public var keyName: String?
+    /// Which generation of the key's secret the caller presented (rotation raises it).
+    public var keyGeneration: Int?
     public var env: String?
     public var owner: String?
     public var clientIP: String?
@@ -50,7 +52,8 @@ public struct CallRecord: Sendable, Hashable, Codable {
 
     /// The call log's wire form: flat snake_case, time in RFC 3339, cost in dollars.
     enum CodingKeys: String, CodingKey {
-        case id, time, keyID = "key_id", keyName = "key_name", env, owner, clientIP = "client_ip", provider,
+        case id, time, keyID = "key_id", keyName = "key_name", keyGeneration = "key_generation", env, owner, clientIP = "client_ip",
+            provider,
             model, operation, stream, status, outcome, inputTokens = "input_tokens",
             cachedInputTokens = "cached_input_tokens", cacheWriteTokens = "cache_write_tokens",
             outputTokens = "output_tokens", cost = "cost_usd", latencyMS = "latency_ms", errorCode = "error_code"
@@ -66,6 +69,7 @@ public struct CallRecord: Sendable, Hashable, Codable {
         time = parsed
         keyID = try c.decodeIfPresent(String.self, forKey: .keyID)
         keyName = try c.decodeIfPresent(String.self, forKey: .keyName)
+        keyGeneration = try c.decodeIfPresent(Int.self, forKey: .keyGeneration)
         env = try c.decodeIfPresent(String.self, forKey: .env)
         owner = try c.decodeIfPresent(String.self, forKey: .owner)
         clientIP = try c.decodeIfPresent(String.self, forKey: .clientIP)
@@ -91,6 +95,7 @@ public struct CallRecord: Sendable, Hashable, Codable {
         try c.encode(Timestamp.format(time), forKey: .time)
         try c.encode(keyID, forKey: .keyID)
         try c.encode(keyName, forKey: .keyName)
+        try c.encode(keyGeneration, forKey: .keyGeneration)
         try c.encode(env, forKey: .env)
         try c.encode(owner, forKey: .owner)
         try c.encode(clientIP, forKey: .clientIP)

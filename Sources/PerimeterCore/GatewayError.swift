@@ -6,6 +6,7 @@ public enum GatewayError: Error, Sendable, Hashable {
     case missingKey
     case invalidKey
     case keyRevoked
+    case keyRotated
     case keyExpired(Date)
     case ipNotAllowed
     case operationNotAllowed(CallOperation)
@@ -26,11 +27,12 @@ public enum GatewayError: Error, Sendable, Hashable {
     case unauthorizedAdmin
     case forbidden(String)
     case conflict(String)
+    case deliveryFailed(String)
     case internalError(String)
 
     public var status: Int {
         switch self {
-        case .missingKey, .invalidKey, .keyRevoked, .keyExpired, .unauthorizedAdmin: 401
+        case .missingKey, .invalidKey, .keyRevoked, .keyRotated, .keyExpired, .unauthorizedAdmin: 401
         case .ipNotAllowed, .operationNotAllowed, .modelNotAllowed, .toolsNotAllowed, .priceUnknown: 403
         case .budgetExceeded, .rateLimited: 429
         case .malformedJSON, .missingModel, .invalidRequest: 400
@@ -38,7 +40,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .forbidden: 403
         case .conflict: 409
         case .bodyTooLarge: 413
-        case .upstreamUnreachable, .secretUnavailable: 502
+        case .upstreamUnreachable, .secretUnavailable, .deliveryFailed: 502
         case .upstreamTimeout: 504
         case .internalError: 500
         }
@@ -49,6 +51,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         switch self {
         case .missingKey, .invalidKey: "invalid_api_key"
         case .keyRevoked: "key_revoked"
+        case .keyRotated: "key_rotated"
         case .keyExpired: "key_expired"
         case .ipNotAllowed: "ip_not_allowed"
         case .operationNotAllowed: "operation_not_allowed"
@@ -69,6 +72,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .unauthorizedAdmin: "unauthorized"
         case .forbidden: "forbidden"
         case .conflict: "conflict"
+        case .deliveryFailed: "delivery_failed"
         case .internalError: "internal_error"
         }
     }
@@ -79,6 +83,8 @@ public enum GatewayError: Error, Sendable, Hashable {
             "Missing API key. Send your Perimeter key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
         case .invalidKey: "Invalid API key. Check that the key was issued by this Perimeter gateway."
         case .keyRevoked: "This API key has been revoked. Ask its owner or your platform team for a new one."
+        case .keyRotated:
+            "This API key has been rotated and its grace period is over. Use the key's current secret."
         case .keyExpired(let date): "This API key expired at \(Timestamp.format(date)). Ask its owner for a new one."
         case .ipNotAllowed: "This API key may not be used from this address."
         case .operationNotAllowed(let operation): "This API key may not call the '\(operation.rawValue)' operation."
@@ -106,6 +112,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .unauthorizedAdmin: "Missing or invalid admin token."
         case .forbidden(let detail): detail
         case .conflict(let detail): detail
+        case .deliveryFailed(let detail): detail
         case .internalError(let detail): "Internal gateway error: \(detail)"
         }
     }

@@ -82,3 +82,20 @@ public struct KeyDigest: Sendable, Hashable {
 extension KeyDigest: CustomStringConvertible {
     public var description: String { "sha256:\(hex.prefix(12))…" }
 }
+
+extension KeyDigest: Codable {
+    /// As 64 lowercase hex digits.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let digest = KeyDigest(hex: text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a 64-digit hex digest")
+        }
+        self = digest
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(hex)
+    }
+}

@@ -19,11 +19,16 @@ public struct KeyView: Codable, Sendable, Hashable {
     public var budget: BudgetView?
     /// The key's environment's shared budget, when it has one.
     public var environmentBudget: BudgetView?
+    /// Which secret is current: 1 at creation, one more per rotation.
+    public var generation: Int
+    public var rotatedAt: String?
+    public var rotation: RotationView?
     public var key: String?
 
     enum CodingKeys: String, CodingKey {
         case id, name, env, owner, prefix, status, createdAt = "created_at", revokedAt = "revoked_at",
-            lastUsedAt = "last_used_at", limits, budget, environmentBudget = "environment_budget", key
+            lastUsedAt = "last_used_at", limits, budget, environmentBudget = "environment_budget", generation,
+            rotatedAt = "rotated_at", rotation, key
     }
 
     package init(
@@ -41,6 +46,9 @@ public struct KeyView: Codable, Sendable, Hashable {
         createdAt = Timestamp.format(key.createdAt)
         revokedAt = key.revokedAt.map(Timestamp.format)
         lastUsedAt = key.lastUsedAt.map(Timestamp.format)
+        generation = key.generation
+        rotatedAt = key.rotatedAt.map(Timestamp.format)
+        rotation = key.rotation.map(RotationView.init)
         self.key = plaintext?.revealed
     }
 
@@ -58,6 +66,9 @@ public struct KeyView: Codable, Sendable, Hashable {
         try c.encode(limits, forKey: .limits)
         try c.encode(budget, forKey: .budget)
         try c.encodeIfPresent(environmentBudget, forKey: .environmentBudget)
+        try c.encode(generation, forKey: .generation)
+        try c.encode(rotatedAt, forKey: .rotatedAt)
+        try c.encode(rotation, forKey: .rotation)
         try c.encodeIfPresent(key, forKey: .key)
     }
 }
@@ -104,6 +115,7 @@ public struct CreateKeyRequest: Codable, Sendable {
     public var env: String
     public var owner: String?
     public var limits: KeyPolicy?
+    public var rotation: RotationView?
 
     public init(name: String, env: String, owner: String?, limits: KeyPolicy? = nil) {
         self.name = name
@@ -150,5 +162,46 @@ public struct SpendReport: Codable, Sendable {
             total.cost = total.cost + row.cost
             total.unpricedCalls += row.unpricedCalls
         }
+    }
+}
+
+/// A key's rotation schedule as the admin API reads and writes it: `{"every": "30d", "grace": "24h",
+/// "deliver_to": "file:/etc/app/perimeter-key"}`.
+public struct RotationView: Codable, Sendable, Hashable {
+    public var every: String?
+    public var grace: String?
+    public var deliverTo: String?
+
+    enum CodingKeys: String, CodingKey {
+        case every, grace
+        case deliverTo = "deliver_to"
+    }
+
+    public init(every: String?, grace: String?, deliverTo: String?) {
+        self.every = every
+        self.grace = grace
+        self.deliverTo = deliverTo
+    }
+
+    init(_ schedule: RotationSchedule) {
+        every = schedule.everySeconds.map { TimeWindow.describe(.seconds($0)) }
+        grace = TimeWindow.describe(.seconds(schedule.graceSeconds))
+        deliverTo = schedule.deliverTo
+    }
+
+    /// The stored schedule, after checking durations and the delivery target; `nil` when it asks for nothing.
+    func schedule() throws -> RotationSchedule? {
+        func seconds(_ text: String?, _ field: String, minimum: Double) throws -> Int64? {
+            guard let text else { return nil }
+            guard let value = TimeWindow.seconds(text), value >= minimum else {
+                throw GatewayError.invalidRequest("'rotation.\(field)' must be a duration such as 1h, 30d (at least \(Int(minimum))s).")
+            }
+            return Int64(value)
+        }
+        let every = try seconds(every, "every", minimum: 1)
+        let grace = try seconds(grace, "grace", minimum: 0) ?? 86400
+        if let deliverTo { _ = try KeyRotator.validateTarget(deliverTo) }
+        guard every != nil || deliverTo != nil else { return nil }
+        return RotationSchedule(everySeconds: every, graceSeconds: grace, deliverTo: deliverTo)
     }
 }

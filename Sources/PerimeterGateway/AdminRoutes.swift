@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PerimeterCore
+import PerimeterSecrets
 import PerimeterStorage
 
 /// `/admin/v1`: keys, calls and spend, for the CLI and for automation. JSON in and out; errors in the
@@ -17,6 +18,9 @@ package struct AdminRoutes: Sendable {
     let writer: CallLogWriter
     let environmentBudgets: [String: Budget]
     let secrets: SecretRoutes
+    let governance: GovernanceRoutes
+    let audit: AdminAudit
+    let builtIn: BuiltInSecretStore
 
     package func register(on router: Router<GatewayContext>) {
         let group = router.group("admin/v1")
@@ -25,6 +29,7 @@ package struct AdminRoutes: Sendable {
         }
         let authenticated = group.group().add(middleware: AdminAuthMiddleware(authority: authority))
         secrets.register(on: authenticated)
+        governance.register(on: authenticated)
         authenticated.post("keys") { request, context in try await createKey(request, context: context) }
         authenticated.get("keys") { request, _ in
             let env = request.uri.queryParameters.get("env")
@@ -38,15 +43,18 @@ package struct AdminRoutes: Sendable {
             return try Self.json(await view(key))
         }
         authenticated.patch("keys/:id") { request, context in try await updateKey(request, context: context) }
-        authenticated.delete("keys/:id") { _, context in
+        authenticated.delete("keys/:id") { request, context in
             let id = try context.parameters.require("id")
+            guard let existing = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
             guard let key = try await keys.revoke(id: id, at: Date()) else {
                 throw GatewayError.notFound("No key with id '\(id)'.")
             }
             cache.store(key)
-            context.logger.notice(
-                "admin: key revoked",
-                metadata: ["perimeter.admin": "\(context.admin?.name ?? "?")", "perimeter.key.id": "\(key.id)"])
+            if !existing.isRevoked {
+                var details: [String: AuditValue] = ["env": .text(key.env), "name": .text(key.name)]
+                if let reason = request.uri.queryParameters.get("reason") { details["reason"] = .text(String(reason.prefix(500))) }
+                try await audit.record("key.revoke", target: id, details: details, request: request, context: context)
+            }
             return try Self.json(await view(key))
         }
         authenticated.get("calls") { request, _ in
@@ -90,16 +98,22 @@ package struct AdminRoutes: Sendable {
                 "'env' must be 1 to \(TokenFormat.maximumEnvironmentLength) lowercase letters, digits or '-', such as prod or staging.")
         }
         let owner = input.owner?.trimmingCharacters(in: .whitespaces)
-        let (key, secret) = VirtualKey.issue(
+        let schedule = try input.rotation?.schedule()
+        var (key, secret) = VirtualKey.issue(
             name: name, env: input.env, owner: owner?.isEmpty == false ? owner : nil, policy: policy, now: Date())
+        key.rotation = schedule
+        // The application reads its key from the delivery target from the first secret on.
+        if let target = schedule?.deliverTo { try await KeyRotator.deliver(secret, to: target, builtIn: builtIn) }
         try await keys.insert(key)
         cache.store(key)
         if let budget = policy.budget { ledger.seed(BudgetClaim(.key(key.id), budget), spent: .zero, at: Date()) }
-        context.logger.notice(
-            "admin: key created",
-            metadata: [
-                "perimeter.admin": "\(context.admin?.name ?? "?")", "perimeter.key.id": "\(key.id)", "perimeter.key.env": "\(key.env)",
-            ])
+        try await audit.record(
+            "key.create", target: key.id,
+            details: [
+                "name": .text(key.name), "env": .text(key.env), "owner": key.owner.map(AuditValue.text) ?? .json("null"),
+                "limits": .json(try AuditJSON.policy(policy)),
+                "rotation": .json(try AuditJSON.encode(key.rotation.map(RotationView.init))),
+            ], request: request, context: context)
         var view = await view(key)
         view.key = secret.revealed
         return try Self.json(view, status: .created)
@@ -112,11 +126,14 @@ package struct AdminRoutes: Sendable {
             var name: String?
             var owner: String?
             var limits: KeyPolicyPatch?
+            /// `{}` removes the schedule; absent leaves it.
+            var rotation: RotationView?
         }
         let id = try context.parameters.require("id")
-        let update = try await Self.decode(Update.self, from: request, expecting: "'name', 'owner' or 'limits'")
+        let update = try await Self.decode(Update.self, from: request, expecting: "'name', 'owner', 'limits' or 'rotation'")
         guard let current = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
         let policy = try update.limits?.applied(to: current.policy) ?? current.policy
+        let schedule = try update.rotation.map { try $0.schedule() } ?? current.rotation
         if let name = update.name, name.trimmingCharacters(in: .whitespaces).isEmpty || name.count > 128 {
             throw GatewayError.invalidRequest("'name' must be 1 to 128 characters.")
         }
@@ -127,6 +144,7 @@ package struct AdminRoutes: Sendable {
                     if let name = update.name { key.name = name.trimmingCharacters(in: .whitespaces) }
                     if let owner = update.owner { key.owner = owner.isEmpty ? nil : owner }
                     key.policy = policy
+                    key.rotation = schedule
                 })
         else { throw GatewayError.notFound("No key with id '\(id)'.") }
         cache.store(updated)
@@ -135,16 +153,11 @@ package struct AdminRoutes: Sendable {
             await writer.flush()
             try await ledger.recover([BudgetClaim(.key(id), budget)], from: calls, at: Date())
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let before = String(decoding: try encoder.encode(current.policy), as: UTF8.self)
-        let after = String(decoding: try encoder.encode(updated.policy), as: UTF8.self)
-        context.logger.notice(
-            "admin: key updated",
-            metadata: [
-                "perimeter.admin": "\(context.admin?.name ?? "?")", "perimeter.key.id": "\(id)", "perimeter.limits.before": "\(before)",
-                "perimeter.limits.after": "\(after)",
-            ])
+        try await audit.record(
+            "key.update", target: id,
+            details: [
+                "before": .json(try AuditJSON.changeable(current)), "after": .json(try AuditJSON.changeable(updated)),
+            ], request: request, context: context)
         return try Self.json(await view(updated))
     }
 
@@ -238,5 +251,37 @@ struct AdminAuthMiddleware: RouterMiddleware {
         context.admin = admin
         context.logger[metadataKey: "perimeter.admin"] = .string(admin.name)
         return try await next(request, context)
+    }
+}
+
+/// JSON renderings of key settings for audit details.
+enum AuditJSON {
+    static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func policy(_ policy: KeyPolicy) throws -> String { try encode(policy) }
+
+    /// What an update may change: name, owner, limits and rotation.
+    static func changeable(_ key: VirtualKey) throws -> String {
+        struct Changeable: Encodable {
+            var name: String
+            var owner: String?
+            var limits: KeyPolicy
+            var rotation: RotationView?
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(name, forKey: .name)
+                try container.encode(owner, forKey: .owner)
+                try container.encode(limits, forKey: .limits)
+                try container.encode(rotation, forKey: .rotation)
+            }
+
+            enum CodingKeys: String, CodingKey { case name, owner, limits, rotation }
+        }
+        return try encode(Changeable(name: key.name, owner: key.owner, limits: key.policy, rotation: key.rotation.map(RotationView.init)))
     }
 }

@@ -159,11 +159,19 @@ private func assemble(
         await proxy.handle(
             request, context: context, endpoint: .models(for: request.headers), pathModel: context.parameters.get("model"))
     }
+    let audit = AdminAudit(log: store, clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies))
+    let references = SecretSetup.references(in: configuration)
+    let rotator = KeyRotator(keys: store, cache: cache, builtIn: secretSetup.builtIn, policy: configuration.rotation)
+    let authority = AdminAuthority(tokens: admin.tokens)
     AdminRoutes(
-        keys: store, cache: cache, calls: store, authority: AdminAuthority(tokens: admin.tokens), ledger: ledger, writer: writer,
+        keys: store, cache: cache, calls: store, authority: authority, ledger: ledger, writer: writer,
         environmentBudgets: configuration.environmentBudgets,
-        secrets: SecretRoutes(
-            builtIn: secretSetup.builtIn, resolver: secrets, references: SecretSetup.references(in: configuration))
+        secrets: SecretRoutes(builtIn: secretSetup.builtIn, resolver: secrets, references: references, audit: audit),
+        governance: GovernanceRoutes(
+            keys: store, calls: store, adminTokens: store, authority: authority, auditLog: store, audit: audit, rotator: rotator,
+            cache: cache, ledger: ledger, resolver: secrets, references: references, policy: configuration.rotation,
+            findings: FindingsBox()),
+        audit: audit, builtIn: secretSetup.builtIn
     ).register(on: router)
     HealthRoutes(store: store, providers: routes, secrets: secrets).register(on: router)
 
@@ -172,13 +180,13 @@ private func assemble(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
         // A ServiceGroup stops its services in reverse order: the refresher stops before the secrets clients.
         services: [HTTPClientService(client: client), writer] + secretSetup.clients.map { HTTPClientService(client: $0) }
-            + [SecretRefresher(resolver: secrets)],
+            + [SecretRefresher(resolver: secrets), RotationScheduler(cache: cache, rotator: rotator, audit: audit, logger: logger)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
     return Gateway(application: application, notices: notices)
 }
 
-typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore
+typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog
 
 func openStore(_ location: DatabaseLocation, file: String?) throws -> any Store {
     switch location {

@@ -10,7 +10,7 @@ public enum ConfigurationLoader {
     static let topLevelFields: Set = [
         "listen", "database", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
         "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies", "upstream_max_connections",
-        "secrets",
+        "secrets", "rotation",
     ]
     static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models"]
     static let priceFields: Set = ["input", "output", "cached_input", "cache_write"]
@@ -85,6 +85,9 @@ public enum ConfigurationLoader {
         }
         if let node = top["environments"] {
             configuration.environmentBudgets = try environments(node, reader: &reader)
+        }
+        if let node = top["rotation"] {
+            configuration.rotation = try rotation(node, reader: &reader)
         }
         if let node = top["secrets"] {
             configuration.secrets = try secrets(node, reader: &reader)
@@ -186,6 +189,41 @@ public enum ConfigurationLoader {
             result.append(ProviderConfiguration(name: name, kind: kind, baseURL: trimmedURL, apiKey: apiKey, models: models))
         }
         return result
+    }
+
+    private static func rotation(_ node: Node, reader: inout NodeReader) throws -> RotationPolicy {
+        var policy = RotationPolicy()
+        func duration(_ node: Node, _ field: String) throws -> Duration {
+            let text = try reader.string(node, field: field)
+            guard let seconds = TimeWindow.seconds(text), seconds >= 1 else {
+                throw reader.error(node, field, "'\(text)' is not a duration", fix: "write e.g. 90d, 12h or 4w")
+            }
+            return .seconds(Int64(seconds))
+        }
+        let fields = try reader.mapping(
+            node, field: "rotation", allowed: ["max_age", "stale_after", "expiring_within", "credential_max_age"])
+        for (name, value) in fields {
+            let path = "rotation.\(name)"
+            switch name {
+            case "max_age":
+                if value.mapping == nil {
+                    policy.defaultMaxAge = try duration(value, path)
+                    continue
+                }
+                for (env, item) in try reader.mapping(value, field: path, allowed: nil) {
+                    let age = try duration(item, "\(path).\(env)")
+                    if env == "default" {
+                        policy.defaultMaxAge = age
+                    } else {
+                        policy.maxAges[env] = age
+                    }
+                }
+            case "stale_after": policy.staleAfter = try duration(value, path)
+            case "expiring_within": policy.expiringWithin = try duration(value, path)
+            default: policy.credentialMaxAge = try duration(value, path)
+            }
+        }
+        return policy
     }
 
     private static func secrets(_ node: Node, reader: inout NodeReader) throws -> SecretsSettings {

@@ -9,6 +9,17 @@ package final class KeyCache: Sendable {
     private struct State {
         var byDigest: [KeyDigest: VirtualKey] = [:]
         var digestByID: [String: KeyDigest] = [:]
+        /// Secrets replaced by rotation: the key's id and the retired secret.
+        var retired: [KeyDigest: (id: String, secret: RetiredSecret)] = [:]
+
+        mutating func insert(_ key: VirtualKey) {
+            if let old = digestByID[key.id], old != key.digest { byDigest[old] = nil }
+            byDigest[key.digest] = key
+            digestByID[key.id] = key.digest
+            for secret in key.retiredSecrets {
+                retired[secret.digest] = (key.id, secret)
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -20,25 +31,37 @@ package final class KeyCache: Sendable {
     package func replaceAll(with keys: [VirtualKey]) {
         var fresh = State()
         for key in keys {
-            fresh.byDigest[key.digest] = key
-            fresh.digestByID[key.id] = key.digest
+            fresh.insert(key)
         }
         state.withLock { $0 = fresh }
     }
 
     /// Adds or replaces `key`.
     package func store(_ key: VirtualKey) {
-        state.withLock { state in
-            if let old = state.digestByID[key.id], old != key.digest { state.byDigest[old] = nil }
-            state.byDigest[key.digest] = key
-            state.digestByID[key.id] = key.digest
-        }
+        state.withLock { $0.insert(key) }
     }
 
     /// The key whose secret hashes to `digest`. The dictionary finds the candidate by hash; the final
     /// equality check on the digest is constant time (see ``KeyDigest``).
     package func key(for digest: KeyDigest) -> VirtualKey? {
         state.withLock { $0.byDigest[digest] }
+    }
+
+    /// The key a rotated-out secret belonged to, with that secret's generation and end of grace.
+    package func retired(_ digest: KeyDigest) -> (key: VirtualKey, secret: RetiredSecret)? {
+        state.withLock { state in
+            guard let (id, secret) = state.retired[digest], let current = state.digestByID[id], let key = state.byDigest[current]
+            else { return nil }
+            return (key, secret)
+        }
+    }
+
+    package func allKeys() -> [VirtualKey] {
+        state.withLock { Array($0.byDigest.values) }
+    }
+
+    package func key(id: String) -> VirtualKey? {
+        state.withLock { state in state.digestByID[id].flatMap { state.byDigest[$0] } }
     }
 
     /// Moves `last_used_at` forward for keys used in a flushed batch of calls.
@@ -58,9 +81,11 @@ package final class KeyCache: Sendable {
 /// Authenticates a presented credential against the cache.
 package struct Authenticator: Sendable {
     let cache: KeyCache
+    let now: @Sendable () -> Date
 
-    package init(cache: KeyCache) {
+    package init(cache: KeyCache, now: @escaping @Sendable () -> Date = Date.init) {
         self.cache = cache
+        self.now = now
     }
 
     /// Why a credential was refused, and the key it belongs to when it is a known one (a revoked key's
@@ -68,16 +93,31 @@ package struct Authenticator: Sendable {
     package struct Failure: Error {
         package var error: GatewayError
         package var key: VirtualKey?
+        package var generation: Int?
     }
 
-    /// The active key for `presented`, or why it is refused.
-    package func authenticate(_ presented: String?) -> Result<VirtualKey, Failure> {
+    /// An accepted credential: the key, and which generation of its secret was presented.
+    package struct Success {
+        package var key: VirtualKey
+        package var generation: Int
+    }
+
+    /// The active key for `presented`, or why it is refused. A secret replaced by rotation works until
+    /// its grace period ends, then is refused with `key_rotated`.
+    package func authenticate(_ presented: String?) -> Result<Success, Failure> {
         guard let presented, !presented.isEmpty else { return .failure(Failure(error: .missingKey)) }
         // A well-formed Perimeter key has a valid checksum; anything else is refused without a lookup.
-        guard TokenFormat.hasValidChecksum(presented), let key = cache.key(for: KeyDigest(of: presented)) else {
-            return .failure(Failure(error: .invalidKey))
+        guard TokenFormat.hasValidChecksum(presented) else { return .failure(Failure(error: .invalidKey)) }
+        let digest = KeyDigest(of: presented)
+        if let key = cache.key(for: digest) {
+            if key.isRevoked { return .failure(Failure(error: .keyRevoked, key: key, generation: key.generation)) }
+            return .success(Success(key: key, generation: key.generation))
         }
-        if key.isRevoked { return .failure(Failure(error: .keyRevoked, key: key)) }
-        return .success(key)
+        guard let (key, secret) = cache.retired(digest) else { return .failure(Failure(error: .invalidKey)) }
+        if key.isRevoked { return .failure(Failure(error: .keyRevoked, key: key, generation: secret.generation)) }
+        guard now() < secret.retiresAt else {
+            return .failure(Failure(error: .keyRotated, key: key, generation: secret.generation))
+        }
+        return .success(Success(key: key, generation: secret.generation))
     }
 }

@@ -133,21 +133,22 @@ package struct ProxyHandler: Sendable {
     /// The active key for the call's credential; a known but refused key is still written on the record.
     private func authenticate(_ request: Request, into call: inout Call) throws -> VirtualKey {
         let authentication = authenticator.authenticate(Self.presentedKey(request.headers))
-        let known: VirtualKey?
+        let known: (key: VirtualKey, generation: Int?)?
         switch authentication {
-        case .success(let key): known = key
-        case .failure(let failure): known = failure.key
+        case .success(let success): known = (success.key, success.generation)
+        case .failure(let failure): known = failure.key.map { ($0, failure.generation) }
         }
-        if let key = known {
+        if let (key, generation) = known {
             call.record.keyID = key.id
             call.record.keyName = key.name
+            call.record.keyGeneration = generation
             call.record.env = key.env
             call.record.owner = key.owner
         }
         switch authentication {
-        case .success(let key):
-            call.key = key
-            return key
+        case .success(let success):
+            call.key = success.key
+            return success.key
         case .failure(let failure):
             throw failure.error
         }

@@ -11,6 +11,7 @@ struct SecretRoutes: Sendable {
     let builtIn: BuiltInSecretStore
     let resolver: SecretResolver
     let references: [(reference: SecretReference, usedBy: [String])]
+    let audit: AdminAudit
 
     struct ValueBody: Decodable {
         var value: String
@@ -44,24 +45,27 @@ struct SecretRoutes: Sendable {
             }
         }
         authenticated.post("secrets/:name/rotate") { request, context in
-            try await write(request, context: context, action: "rotated") { name, value in
+            try await write(request, context: context, action: "rotate") { name, value in
                 try await builtIn.rotate(name: name, value: value)
             }
         }
-        authenticated.delete("secrets/:name") { _, context in
+        authenticated.delete("secrets/:name") { request, context in
             let name = try Self.name(context)
             do {
                 try await builtIn.delete(name: name)
             } catch let error as BuiltInSecretStoreError {
                 throw Self.gatewayError(error)
             }
-            context.logger.notice("admin: secret deleted", metadata: ["perimeter.secret": "store:\(name)"])
+            try await audit.record("secret.delete", target: "store:\(name)", request: request, context: context)
             await refreshIfUsed(name)
             return try AdminRoutes.json(DeletedView(name: name))
         }
-        authenticated.post("secrets/reload") { _, context in
+        authenticated.post("secrets/reload") { request, context in
             let checks = await resolver.refreshAll()
-            context.logger.notice("admin: secrets reloaded", metadata: ["perimeter.secrets.failed": "\(checks.filter { !$0.ok }.count)"])
+            try await audit.record(
+                "secret.reload", target: nil,
+                details: ["references": .number(Int64(checks.count)), "failed": .number(Int64(checks.filter { !$0.ok }.count))],
+                request: request, context: context)
             return try AdminRoutes.json(ListEnvelope(data: checks.map { SecretCheckRow($0, usedBy: usedBy($0.reference)) }))
         }
     }
@@ -85,9 +89,9 @@ struct SecretRoutes: Sendable {
         } catch let error as SealedSecretStoreError {
             throw GatewayError.conflict(error.description)
         }
-        context.logger.notice(
-            "admin: secret \(action)",
-            metadata: ["perimeter.secret": "store:\(name)", "perimeter.secret.version": "\(summary.latestVersion)"])
+        try await audit.record(
+            "secret.\(action)", target: "store:\(name)", details: ["version": .number(Int64(summary.latestVersion))],
+            request: request, context: context)
         await refreshIfUsed(name)
         return try AdminRoutes.json(view(summary), status: summary.versions == 1 ? .created : .ok)
     }

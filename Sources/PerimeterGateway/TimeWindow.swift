@@ -21,3 +21,14 @@ package enum TimeWindow {
         }
     }
 }
+
+extension TimeWindow {
+    /// `90s`, `15m`, `24h`, `30d`: the largest unit that divides the duration.
+    package static func describe(_ duration: Duration) -> String {
+        let seconds = duration.components.seconds
+        for (unit, size) in [("d", Int64(86400)), ("h", 3600), ("m", 60)] where seconds >= size && seconds % size == 0 {
+            return "\(seconds / size)\(unit)"
+        }
+        return "\(seconds)s"
+    }
+}

@@ -10,6 +10,8 @@ public struct SecretCheck: Sendable, Hashable {
     /// The scheme of the store that answered (or failed).
     public var store: String
     public var version: String?
+    /// When the store says this version was created.
+    public var createdAt: Date?
     public var error: String?
     /// The store answered that there is no such secret (as opposed to failing).
     public var notFound = false
@@ -141,7 +143,9 @@ public final class SecretResolver: Sendable {
             return SecretCheck(reference: reference, store: reference.scheme, error: "not fetched yet")
         }
         if case .serve = entry.read(at: now(), grace: grace, retryAfter: .zero) {
-            return SecretCheck(reference: reference, store: reference.scheme, version: entry.value?.version)
+            var check = SecretCheck(reference: reference, store: reference.scheme, version: entry.value?.version)
+            check.createdAt = entry.value?.createdAt
+            return check
         }
         var check = SecretCheck(reference: reference, store: reference.scheme, error: entry.failure ?? "not fetched yet")
         check.notFound = entry.missing

@@ -30,4 +30,6 @@ public struct AdminToken: Sendable, Hashable {
 public protocol AdminTokenStore: Sendable {
     func insertAdminToken(_ token: AdminToken) async throws
     func adminTokens() async throws -> [AdminToken]
+    /// Marks the token revoked (the first revocation wins) and returns it; `nil` if unknown.
+    func revokeAdminToken(id: String, at time: Date) async throws -> AdminToken?
 }

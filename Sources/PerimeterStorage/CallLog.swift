@@ -10,6 +10,8 @@ public protocol CallLog: Sendable {
     func calls(matching query: CallQuery) async throws -> [CallRecord]
     /// Spend totals per group, largest cost first.
     func spend(_ query: SpendQuery) async throws -> [SpendRow]
+    /// The client address of each key's latest call, by key id.
+    func lastClientAddresses() async throws -> [String: String]
 }
 
 public struct CallQuery: Sendable, Hashable {

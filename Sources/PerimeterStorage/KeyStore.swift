@@ -12,6 +12,9 @@ public protocol KeyStore: Sendable {
     /// Applies `change` to the key's name, owner and policy in one step and returns the result; `nil` if
     /// unknown. Its id, secret, environment and dates are not the change's to alter.
     func update(id: String, _ change: @Sendable (inout VirtualKey) throws -> Void) async throws -> VirtualKey?
+    /// Replaces the key's secret with what `rotate` returns (its digest, prefix, generation, retired
+    /// secrets and rotation time) in one step; `nil` if unknown. `rotate` may throw to refuse.
+    func rotate(id: String, _ rotate: @Sendable (VirtualKey) throws -> VirtualKey) async throws -> VirtualKey?
     /// Moves each key's `last_used_at` forward to the given time; never backwards.
     func recordUse(_ lastUsed: [String: Date]) async throws
 }
@@ -33,6 +36,9 @@ extension VirtualKey {
         env = original.env
         prefix = original.prefix
         digest = original.digest
+        generation = original.generation
+        retiredSecrets = original.retiredSecrets
+        rotatedAt = original.rotatedAt
         createdAt = original.createdAt
         revokedAt = original.revokedAt
         lastUsedAt = original.lastUsedAt

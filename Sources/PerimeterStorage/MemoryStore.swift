@@ -3,13 +3,14 @@ import PerimeterCore
 import Synchronization
 
 /// Keys, admin tokens and calls held in memory: the reference backend for tests and `--database memory`.
-public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecretStore, Sendable {
+public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecretStore, AuditLog, Sendable {
     private struct State {
         var keys: [String: VirtualKey] = [:]
         var adminTokens: [AdminToken] = []
         var calls: [CallRecord] = []
         var callIDs: Set<String> = []
         var sealedSecrets: [String: [SealedSecret]] = [:]
+        var audit: [AuditEntry] = []
     }
 
     private let state = Mutex(State())
@@ -61,6 +62,23 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
         }
     }
 
+    public func rotate(id: String, _ rotate: @Sendable (VirtualKey) throws -> VirtualKey) async throws -> VirtualKey? {
+        try state.withLock { state in
+            guard let current = state.keys[id] else { return nil }
+            var rotated = try rotate(current)
+            // Only the secret changes; everything else stays the key's.
+            var kept = current
+            kept.digest = rotated.digest
+            kept.prefix = rotated.prefix
+            kept.generation = rotated.generation
+            kept.retiredSecrets = rotated.retiredSecrets
+            kept.rotatedAt = rotated.rotatedAt
+            rotated = kept
+            state.keys[id] = rotated
+            return rotated
+        }
+    }
+
     public func recordUse(_ lastUsed: [String: Date]) async throws {
         state.withLock { state in
             for (id, time) in lastUsed {
@@ -81,6 +99,26 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
 
     public func adminTokens() async throws -> [AdminToken] {
         state.withLock { $0.adminTokens }
+    }
+
+    public func revokeAdminToken(id: String, at time: Date) async throws -> AdminToken? {
+        state.withLock { state in
+            guard let index = state.adminTokens.firstIndex(where: { $0.id == id }) else { return nil }
+            if state.adminTokens[index].revokedAt == nil { state.adminTokens[index].revokedAt = time }
+            return state.adminTokens[index]
+        }
+    }
+
+    // MARK: AuditLog
+
+    public func appendAudit(_ entry: AuditEntry) async throws {
+        state.withLock { $0.audit.append(entry) }
+    }
+
+    public func auditEntries(since: Date?, limit: Int) async throws -> [AuditEntry] {
+        state.withLock { state in
+            Array(state.audit.reversed().filter { since == nil || $0.time >= since! }.prefix(limit))
+        }
     }
 
     // MARK: SealedSecretStore
@@ -128,6 +166,17 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
     public func calls(matching query: CallQuery) async throws -> [CallRecord] {
         let matching = state.withLock { $0.calls.filter(query.matches) }
         return Array(matching.sorted { ($0.time, $0.id) > ($1.time, $1.id) }.prefix(query.limit))
+    }
+
+    public func lastClientAddresses() async throws -> [String: String] {
+        state.withLock { state in
+            var latest: [String: (Date, String)] = [:]
+            for call in state.calls {
+                guard let id = call.keyID, let address = call.clientIP else { continue }
+                if latest[id].map({ $0.0 <= call.time }) ?? true { latest[id] = (call.time, address) }
+            }
+            return latest.mapValues(\.1)
+        }
     }
 
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {

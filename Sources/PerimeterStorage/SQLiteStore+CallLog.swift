@@ -11,8 +11,8 @@ extension SQLiteStore: CallLog {
                     INSERT OR IGNORE INTO calls (
                         id, time, key_id, key_name, env, owner, client_ip, provider, model, operation, stream, status,
                         outcome, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost_nanos,
-                        latency_ms, error_code
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        latency_ms, error_code, key_generation
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for record in records {
                 try statement.execute(arguments: [
@@ -20,7 +20,7 @@ extension SQLiteStore: CallLog {
                     record.clientIP, record.provider, record.model, record.operation.rawValue, record.stream,
                     record.status, record.outcome.rawValue, record.usage.inputTokens, record.usage.cachedInputTokens,
                     record.usage.cacheWriteTokens, record.usage.outputTokens, record.cost?.nanos, record.latencyMS,
-                    record.errorCode,
+                    record.errorCode, record.keyGeneration,
                 ])
             }
         }
@@ -76,8 +76,21 @@ extension SQLiteStore: CallLog {
         return SpendRow.ranked(rows)
     }
 
+    public func lastClientAddresses() async throws -> [String: String] {
+        try await pool.read { db in
+            // SQLite takes the bare column from the row that holds the MAX.
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT key_id, client_ip, MAX(time) FROM calls
+                    WHERE key_id IS NOT NULL AND client_ip IS NOT NULL GROUP BY key_id
+                    """)
+            return Dictionary(rows.map { ($0["key_id"] as String, $0["client_ip"] as String) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
     private static func callRecord(_ row: Row) -> CallRecord {
-        CallRecord(
+        var record = CallRecord(
             id: row["id"], time: Date(milliseconds: row["time"]), keyID: row["key_id"], keyName: row["key_name"],
             env: row["env"], owner: row["owner"], clientIP: row["client_ip"], provider: row["provider"],
             model: row["model"], operation: CallOperation(rawValue: row["operation"]) ?? .chat, stream: row["stream"],
@@ -87,5 +100,7 @@ extension SQLiteStore: CallLog {
                 cacheWriteTokens: row["cache_write_tokens"], outputTokens: row["output_tokens"]),
             cost: (row["cost_nanos"] as Int64?).map(Money.init(nanos:)), latencyMS: row["latency_ms"],
             errorCode: row["error_code"])
+        record.keyGeneration = row["key_generation"]
+        return record
     }
 }

@@ -88,6 +88,32 @@ public final class SQLiteStore: Sendable {
                     )
                     """)
         }
+        migrator.registerMigration("v4-rotation-audit") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE virtual_keys ADD COLUMN generation INTEGER NOT NULL DEFAULT 1;
+                    ALTER TABLE virtual_keys ADD COLUMN retired_secrets TEXT NOT NULL DEFAULT '[]';
+                    ALTER TABLE virtual_keys ADD COLUMN rotated_at INTEGER;
+                    ALTER TABLE virtual_keys ADD COLUMN rotation TEXT;
+                    ALTER TABLE calls ADD COLUMN key_generation INTEGER;
+                    CREATE TABLE audit_log (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        id TEXT NOT NULL UNIQUE,
+                        time INTEGER NOT NULL,
+                        actor TEXT NOT NULL,
+                        actor_id TEXT,
+                        address TEXT,
+                        action TEXT NOT NULL,
+                        target TEXT,
+                        details TEXT NOT NULL DEFAULT '{}'
+                    );
+                    CREATE INDEX audit_log_time ON audit_log(time);
+                    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+                        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+                        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                    """)
+        }
         return migrator
     }
 }
@@ -105,12 +131,16 @@ extension SQLiteStore: KeyStore {
             try await pool.write { db in
                 try db.execute(
                     sql: """
-                        INSERT INTO virtual_keys (id, name, env, owner, prefix, key_hash, created_at, revoked_at, last_used_at, policy)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO virtual_keys (
+                            id, name, env, owner, prefix, key_hash, created_at, revoked_at, last_used_at, policy,
+                            generation, retired_secrets, rotated_at, rotation
+                        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         key.id, key.name, key.env, key.owner, key.prefix, key.digest.hex, key.createdAt.milliseconds,
                         key.revokedAt?.milliseconds, key.lastUsedAt?.milliseconds, try Self.encode(key.policy),
+                        key.generation, try Self.encodeJSON(key.retiredSecrets), key.rotatedAt?.milliseconds,
+                        try key.rotation.map(Self.encodeJSON),
                     ])
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -155,9 +185,28 @@ extension SQLiteStore: KeyStore {
             try change(&changed)
             changed.keepingIdentity(of: current)
             try db.execute(
-                sql: "UPDATE virtual_keys SET name = ?, owner = ?, policy = ? WHERE id = ?",
-                arguments: [changed.name, changed.owner, try Self.encode(changed.policy), id])
+                sql: "UPDATE virtual_keys SET name = ?, owner = ?, policy = ?, rotation = ? WHERE id = ?",
+                arguments: [
+                    changed.name, changed.owner, try Self.encode(changed.policy), try changed.rotation.map(Self.encodeJSON), id,
+                ])
             return changed
+        }
+    }
+
+    public func rotate(id: String, _ rotate: @Sendable (VirtualKey) throws -> VirtualKey) async throws -> VirtualKey? {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM virtual_keys WHERE id = ?", arguments: [id]) else { return nil }
+            let rotated = try rotate(try Self.virtualKey(row))
+            try db.execute(
+                sql: """
+                    UPDATE virtual_keys SET key_hash = ?, prefix = ?, generation = ?, retired_secrets = ?, rotated_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    rotated.digest.hex, rotated.prefix, rotated.generation, try Self.encodeJSON(rotated.retiredSecrets),
+                    rotated.rotatedAt?.milliseconds, id,
+                ])
+            return rotated
         }
     }
 
@@ -183,7 +232,25 @@ extension SQLiteStore: KeyStore {
             createdAt: Date(milliseconds: row["created_at"]),
             revokedAt: (row["revoked_at"] as Int64?).map(Date.init(milliseconds:)),
             lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(milliseconds:)),
-            policy: JSONDecoder().decode(KeyPolicy.self, from: Data((row["policy"] as String).utf8)))
+            policy: JSONDecoder().decode(KeyPolicy.self, from: Data((row["policy"] as String).utf8)),
+            generation: row["generation"],
+            retiredSecrets: decodeJSON([RetiredSecret].self, row["retired_secrets"]),
+            rotatedAt: (row["rotated_at"] as Int64?).map(Date.init(milliseconds:)),
+            rotation: (row["rotation"] as String?).map { try decodeJSON(RotationSchedule.self, $0) })
+    }
+
+    /// Stored JSON other than the policy: dates as integer milliseconds, keys sorted.
+    static func encodeJSON(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decodeJSON<Value: Decodable>(_ type: Value.Type, _ text: String) throws -> Value {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        return try decoder.decode(type, from: Data(text.utf8))
     }
 
     static func encode(_ policy: KeyPolicy) throws -> String {
@@ -208,6 +275,14 @@ extension SQLiteStore: AdminTokenStore {
                     token.revokedAt?.milliseconds,
                 ])
         }
+    }
+
+    public func revokeAdminToken(id: String, at time: Date) async throws -> AdminToken? {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [time.milliseconds, id])
+        }
+        return try await adminTokens().first { $0.id == id }
     }
 
     public func adminTokens() async throws -> [AdminToken] {
@@ -281,6 +356,37 @@ extension SQLiteStore: SealedSecretStore {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM sealed_secrets WHERE name = ?", arguments: [name])
             return db.changesCount
+        }
+    }
+}
+
+// MARK: - AuditLog
+
+extension SQLiteStore: AuditLog {
+    public func appendAudit(_ entry: AuditEntry) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO audit_log (id, time, actor, actor_id, address, action, target, details)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    entry.id, entry.time.milliseconds, entry.actor, entry.actorID, entry.address, entry.action, entry.target,
+                    entry.details,
+                ])
+        }
+    }
+
+    public func auditEntries(since: Date?, limit: Int) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_log WHERE time >= ? ORDER BY seq DESC LIMIT ?",
+                arguments: [since?.milliseconds ?? 0, limit]
+            ).map { row in
+                AuditEntry(
+                    id: row["id"], time: Date(milliseconds: row["time"]), actor: row["actor"], actorID: row["actor_id"],
+                    address: row["address"], action: row["action"], target: row["target"], details: row["details"])
+            }
         }
     }
 }

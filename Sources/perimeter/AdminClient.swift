@@ -33,7 +33,8 @@ struct AdminClient {
 
     /// Sends a request and returns the JSON answer, or throws the gateway's error message.
     func sendRaw(
-        _ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], body: (some Encodable)? = Optional<String>.none
+        _ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], body: (some Encodable)? = Optional<String>.none,
+        headers: [(String, String)] = []
     ) async throws -> Data {
         guard let token, !token.isEmpty else {
             throw CLIError(
@@ -46,6 +47,7 @@ struct AdminClient {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             let data = try (body as? JSONObject).map { try $0.data() } ?? JSONEncoder().encode(body)

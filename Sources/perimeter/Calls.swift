@@ -19,10 +19,11 @@ struct Calls: AsyncParsableCommand {
         guard !calls.isEmpty else { return print("No calls match.") }
         print(
             TextTable.render(
-                headers: ["TIME", "KEY", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "COST", "MS"],
+                headers: ["TIME", "KEY", "GEN", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "COST", "MS"],
                 rows: calls.map { call in
                     [
-                        Display.time(Timestamp.format(call.time)), call.keyName ?? call.keyID ?? "-", call.env ?? "-",
+                        Display.time(Timestamp.format(call.time)), call.keyName ?? call.keyID ?? "-",
+                        call.keyGeneration.map(String.init) ?? "-", call.env ?? "-",
                         call.clientIP ?? "-", call.model ?? "-", call.operation.rawValue + (call.stream ? "+stream" : ""),
                         String(call.status), call.outcome.rawValue + (call.errorCode.map { " (\($0))" } ?? ""),
                         String(call.usage.inputTokens), String(call.usage.outputTokens), Display.cost(call.cost),

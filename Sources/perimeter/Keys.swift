@@ -7,7 +7,70 @@ import PerimeterGateway
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list, show and revoke virtual keys.",
-        subcommands: [Create.self, List.self, Show.self, Update.self, Revoke.self])
+        subcommands: [Create.self, List.self, Show.self, Update.self, Rotate.self, Revoke.self])
+
+    /// `--rotate-every`, `--rotation-grace` and `--deliver-to`, shared by create and update.
+    struct RotationOptions: ParsableArguments {
+        @Option(help: "Rotate the key on this schedule, e.g. 30d; needs --deliver-to so the application gets each new secret.")
+        var rotateEvery: String?
+        @Option(help: "How long the previous secret keeps working after a scheduled rotation (default 24h).")
+        var rotationGrace: String?
+        @Option(help: "Write each new secret here: store:NAME (built-in store) or file:/ABSOLUTE/PATH (mode 0600).")
+        var deliverTo: String?
+        @Flag(help: "Remove the key's rotation schedule and delivery target.") var noRotation = false
+
+        /// The `rotation` member of a request body, or nil when no flag was given.
+        func member() throws -> Any? {
+            if noRotation {
+                guard rotateEvery == nil, deliverTo == nil, rotationGrace == nil else {
+                    throw CLIError("--no-rotation cannot be combined with other rotation flags")
+                }
+                return [String: Any]()
+            }
+            guard rotateEvery != nil || deliverTo != nil || rotationGrace != nil else { return nil }
+            if rotateEvery != nil, deliverTo == nil {
+                throw CLIError("--rotate-every needs --deliver-to: a scheduled rotation must deliver the new secret somewhere")
+            }
+            var rotation: [String: Any] = [:]
+            if let rotateEvery { rotation["every"] = rotateEvery }
+            if let rotationGrace { rotation["grace"] = rotationGrace }
+            if let deliverTo { rotation["deliver_to"] = deliverTo }
+            return rotation
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a new secret for a key (same id, limits and spend); the old one works until the grace ends.",
+            discussion: """
+                The new secret is shown once (and written to the key's --deliver-to target, if it has one). A retried \
+                rotate with the same --idempotency-key returns the same new secret instead of issuing another.
+                """)
+        @Argument(help: "The key's id (key_...).") var id: String
+        @Option(help: "How long the old secret keeps working, e.g. 0s, 1h, 24h (default 24h).") var grace: String?
+        @Option(help: "Makes retries safe: the same value returns the same new secret.") var idempotencyKey: String?
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            var body: [String: Any] = [:]
+            if let grace { body["grace"] = grace }
+            let data = try await AdminClient.fromEnvironment().sendRaw(
+                .POST, "/keys/\(try Keys.pathSegment(id))/rotate", body: JSONObject(members: body),
+                headers: idempotencyKey.map { [("Idempotency-Key", $0)] } ?? [])
+            if output.json { return Display.printJSON(data) }
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            let key = object["key"] as? [String: Any] ?? [:]
+            print(
+                """
+                Rotated key \(key["id"] as? String ?? id) to generation \(key["generation"] as? Int ?? 0).
+
+                    \(key["key"] as? String ?? "")
+
+                The previous secret (generation \(object["previous_generation"] as? Int ?? 0)) works until \(Display.time(object["previous_retires_at"] as? String)), then gets 401 key_rotated.
+                """)
+            if let target = object["delivered_to"] as? String { print("Delivered to \(target).") }
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a virtual key; its secret is shown once.")
@@ -15,12 +78,14 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "Environment: lowercase letters, digits and '-', e.g. prod.") var env: String
         @Option(help: "Who answers for the key, e.g. a team or an email.") var owner: String?
         @OptionGroup(title: "Limits") var limits: LimitOptions
+        @OptionGroup(title: "Rotation") var rotation: RotationOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let client = AdminClient.fromEnvironment()
             var body: [String: Any] = ["name": name, "env": env, "limits": try limits.members()]
             if let owner { body["owner"] = owner }
+            if let member = try rotation.member() { body["rotation"] = member }
             let data = try await client.sendRaw(.POST, "/keys", body: JSONObject(members: body))
             if output.json { return Display.printJSON(data) }
             let key = try JSONDecoder().decode(KeyView.self, from: data)
@@ -78,6 +143,7 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "New owner.") var owner: String?
         @OptionGroup(title: "Limits") var limits: LimitOptions
         @OptionGroup(title: "Removing limits") var clear: ClearOptions
+        @OptionGroup(title: "Rotation") var rotation: RotationOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
@@ -90,7 +156,8 @@ struct Keys: AsyncParsableCommand {
             if !changes.isEmpty { body["limits"] = changes }
             if let name { body["name"] = name }
             if let owner { body["owner"] = owner }
-            guard !body.isEmpty else { throw CLIError("nothing to change: give a limit flag, --name or --owner") }
+            if let member = try rotation.member() { body["rotation"] = member }
+            guard !body.isEmpty else { throw CLIError("nothing to change: give a limit flag, a rotation flag, --name or --owner") }
             let data = try await AdminClient.fromEnvironment().sendRaw(
                 .PATCH, "/keys/\(try Keys.pathSegment(id))", body: JSONObject(members: body))
             if output.json { return Display.printJSON(data) }
@@ -114,9 +181,13 @@ struct Keys: AsyncParsableCommand {
     static func printDetails(_ key: KeyView) {
         var rows = [
             ["id", key.id], ["name", key.name], ["env", key.env], ["owner", key.owner ?? "-"], ["prefix", key.prefix],
-            ["status", key.status], ["created", Display.time(key.createdAt)], ["revoked", Display.time(key.revokedAt)],
+            ["status", key.status], ["generation", String(key.generation)], ["created", Display.time(key.createdAt)],
+            ["rotated", Display.time(key.rotatedAt)], ["revoked", Display.time(key.revokedAt)],
             ["last used", Display.time(key.lastUsedAt)],
         ]
+        if let rotation = key.rotation {
+            rows.append(["rotation", "every \(rotation.every ?? "-"), grace \(rotation.grace ?? "24h"), to \(rotation.deliverTo ?? "-")"])
+        }
         rows += limitRows(key.limits)
         if let budget = key.budget { rows += budgetRows("budget", budget) }
         if let budget = key.environmentBudget { rows += budgetRows("env budget", budget) }

@@ -145,7 +145,7 @@ def test_calls_and_spend(gw, upstream):
     assert [c["id"] for c in gw.cli_json("calls", "--limit", "1")["data"]] == [ids[2]]
     assert len(gw.cli_json("calls", "--since", "1h")["data"]) == 3
     expected_fields = {
-        "id", "time", "key_id", "key_name", "env", "owner", "client_ip", "provider", "model", "operation", "stream",
+        "id", "time", "key_id", "key_name", "key_generation", "env", "owner", "client_ip", "provider", "model", "operation", "stream",
         "status", "outcome", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "cost_usd",
         "latency_ms", "error_code",
     }
@@ -154,7 +154,7 @@ def test_calls_and_spend(gw, upstream):
     # calls, text.
     result = gw.cli("calls")
     rows = parse_table(
-        result.stdout, ["TIME", "KEY", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "COST", "MS"]
+        result.stdout, ["TIME", "KEY", "GEN", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "COST", "MS"]
     )
     assert [r["MODEL"] for r in rows] == ["claude-sonnet-4-5", "gpt-4o-mini", "gpt-4o-mini"]
     assert [r["KEY"] for r in rows] == ["svc-b", "svc-a", "svc-a"]
@@ -222,7 +222,7 @@ def test_calls_and_spend(gw, upstream):
     rows = {r["MODEL"]: r for r in parse_table(gw.cli("spend", "--by", "model").stdout, ["MODEL", "CALLS", "INPUT", "CACHED", "OUTPUT", "COST"])}
     assert rows["gpt-zz-experimental"]["COST"].endswith("(+1 unpriced)")
     assert rows["total"]["COST"].endswith("(+1 unpriced)")
-    calls_rows = parse_table(gw.cli("calls", "--limit", "1").stdout, ["TIME", "KEY", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "COST", "MS"])
+    calls_rows = parse_table(gw.cli("calls", "--limit", "1").stdout, ["TIME", "KEY", "GEN", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "COST", "MS"])
     assert calls_rows[0]["MODEL"] == "gpt-zz-experimental" and calls_rows[0]["COST"] == "unpriced"
 
     # Key's last use is recorded.

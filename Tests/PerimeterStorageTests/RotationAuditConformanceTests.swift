@@ -1,0 +1,78 @@
+import Foundation
+import PerimeterCore
+import PerimeterStorage
+import Testing
+
+@Suite struct RotationAuditConformanceTests {
+    let t0 = Date(timeIntervalSince1970: 1_764_000_000)
+
+    @Test(arguments: Backend.available)
+    func rotationReplacesOnlyTheSecretAndRemembersTheOldOne(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        var (key, _) = VirtualKey.issue(name: "svc", env: "prod", owner: "team", now: t0)
+        key.rotation = RotationSchedule(everySeconds: 86400, graceSeconds: 3600, deliverTo: "store:svc-key")
+        try await store.insert(key)
+        let secret = TokenFormat.makeVirtualKey(environment: "prod")
+        let now = t0.addingTimeInterval(100)
+        let rotated = try #require(try await store.rotate(id: key.id) { $0.rotated(to: secret, grace: .seconds(60), now: now) })
+        #expect(rotated.generation == 2)
+        #expect(rotated.digest == KeyDigest(of: secret))
+        #expect(rotated.retiredSecrets.first?.digest == key.digest)
+        #expect(rotated.retiredSecrets.first?.retiresAt == now.addingTimeInterval(60))
+        let loaded = try #require(try await store.key(id: key.id))
+        #expect(loaded == rotated)
+        #expect(loaded.name == "svc" && loaded.policy == key.policy && loaded.rotation == key.rotation)
+        #expect(loaded.rotatedAt == now)
+        // A refusal inside the step changes nothing.
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) { _ = try await store.rotate(id: key.id) { _ in throw Refused() } }
+        #expect(try await store.key(id: key.id) == rotated)
+        #expect(try await store.rotate(id: "key_missing") { $0 } == nil)
+    }
+
+    @Test(arguments: Backend.available)
+    func theAuditLogKeepsEveryEntryNewestFirst(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        for index in 0..<3 {
+            try await store.appendAudit(
+                AuditEntry(
+                    time: t0.addingTimeInterval(Double(index)), actor: "alice", actorID: "adm_1", address: "10.0.0.\(index)",
+                    action: "key.create", target: "key_\(index)", details: #"{"n":\#(index)}"#))
+        }
+        let entries = try await store.auditEntries(since: nil, limit: 10)
+        #expect(entries.map(\.target) == ["key_2", "key_1", "key_0"])
+        #expect(entries.first?.details == #"{"n":2}"#)
+        #expect(try await store.auditEntries(since: t0.addingTimeInterval(1), limit: 10).count == 2)
+        #expect(try await store.auditEntries(since: nil, limit: 1).count == 1)
+    }
+
+    @Test func theSQLiteAuditLogRefusesChanges() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("perimeter-audit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("p.db").path
+        let store = try SQLiteStore(path: path)
+        try await store.appendAudit(AuditEntry(time: t0, actor: "a", actorID: nil, address: nil, action: "key.create", target: "k"))
+        // The same file opened by anyone with SQLite cannot rewrite history.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM audit_log'); c.commit()", path,
+        ]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(try await store.auditEntries(since: nil, limit: 10).count == 1)
+    }
+
+    @Test(arguments: Backend.available)
+    func adminTokensCanBeRevoked(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let token = AdminToken(id: "adm_1", name: "ci", role: .viewer, digest: KeyDigest(of: "t"), createdAt: t0)
+        try await store.insertAdminToken(token)
+        let revoked = try await store.revokeAdminToken(id: "adm_1", at: t0.addingTimeInterval(5))
+        #expect(revoked?.revokedAt == t0.addingTimeInterval(5))
+        #expect(try await store.revokeAdminToken(id: "adm_1", at: t0.addingTimeInterval(9))?.revokedAt == t0.addingTimeInterval(5))
+        #expect(try await store.revokeAdminToken(id: "adm_x", at: t0) == nil)
+    }
+}
