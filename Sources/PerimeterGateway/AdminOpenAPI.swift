@@ -6,7 +6,7 @@ enum AdminOpenAPI {
           "info": {
             "title": "Perimeter admin API",
             "version": "1",
-            "description": "Manage virtual keys and read the call log and spend of a Perimeter gateway. Every request needs 'Authorization: Bearer <admin token>'. Errors are {\"error\":{\"message\",\"type\",\"param\",\"code\"}}."
+            "description": "Manage virtual keys (including their rotation), the built-in secret store and admin tokens, and read the call log, spend, audit log and inventory of a Perimeter gateway. Every request needs 'Authorization: Bearer <admin token>'; a token with the viewer role may only use GET. Request bodies are JSON of at most 64 KiB. Errors are {\"error\":{\"message\",\"type\",\"param\",\"code\"}}."
           },
           "servers": [{"url": "/admin/v1"}],
           "security": [{"adminToken": []}],
@@ -18,25 +18,41 @@ enum AdminOpenAPI {
                 "responses": {"200": {"description": "Keys", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/KeyList"}}}}, "401": {"$ref": "#/components/responses/Error"}}
               },
               "post": {
-                "summary": "Create a virtual key; the response shows its secret once",
+                "summary": "Create a virtual key; the response shows its secret once. With rotation.deliver_to, the first secret is delivered there before the key is stored",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateKey"}}}},
-                "responses": {"201": {"description": "The new key, with 'key'", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}
+                "responses": {"201": {"description": "The new key, with 'key'", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "502": {"$ref": "#/components/responses/Error"}}
               }
             },
             "/keys/{id}": {
               "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
               "get": {
                 "summary": "One virtual key",
-                "responses": {"200": {"description": "The key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "404": {"$ref": "#/components/responses/Error"}}
+                "responses": {"200": {"description": "The key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
               },
               "patch": {
-            "summary": "Change a key's name, owner or limits; applies from the next request, all or nothing",
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UpdateKey"}}}},
-            "responses": {"200": {"description": "The updated key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
-          },
-          "delete": {
+                "summary": "Change a key's name, owner, limits or rotation schedule; applies from the next request, all or nothing",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UpdateKey"}}}},
+                "responses": {"200": {"description": "The updated key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+              },
+              "delete": {
                 "summary": "Revoke a virtual key (its record and history are kept); repeating it changes nothing",
-                "responses": {"200": {"description": "The revoked key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "404": {"$ref": "#/components/responses/Error"}}
+                "parameters": [{"name": "reason", "in": "query", "schema": {"type": "string"}, "description": "Why; recorded in the audit log (first 500 characters)"}],
+                "responses": {"200": {"description": "The revoked key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/keys/{id}/rotate": {
+              "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+              "post": {
+                "summary": "Issue a new secret for the key (same id, limits and spend); the previous secret keeps working for the grace period. The new secret is delivered to rotation.deliver_to first and committed only if that succeeded",
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": "A retry with the same value (for the same key, within a day) answers 200 with the first rotation's secret instead of rotating again"}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RotateKey"}}}},
+                "responses": {
+                  "201": {"description": "The key rotated; 'key.key' is the new secret", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/KeyRotation"}}}},
+                  "200": {"description": "A replay of an earlier rotation with the same Idempotency-Key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/KeyRotation"}}}},
+                  "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+                  "409": {"description": "The key is revoked, or the Idempotency-Key was used for another key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                  "502": {"description": "The new secret could not be delivered; the key was not changed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
               }
             },
             "/calls": {
@@ -48,7 +64,7 @@ enum AdminOpenAPI {
                   {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "A duration back from now (90s, 15m, 1h, 30d, 4w) or an RFC 3339 time"},
                   {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}}
                 ],
-                "responses": {"200": {"description": "Calls", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallList"}}}}, "400": {"$ref": "#/components/responses/Error"}}
+                "responses": {"200": {"description": "Calls", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallList"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
               }
             },
             "/spend": {
@@ -58,7 +74,96 @@ enum AdminOpenAPI {
                   {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": ["key", "env", "model", "owner"], "default": "key"}},
                   {"name": "since", "in": "query", "schema": {"type": "string"}}
                 ],
-                "responses": {"200": {"description": "Spend", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Spend"}}}}, "400": {"$ref": "#/components/responses/Error"}}
+                "responses": {"200": {"description": "Spend", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Spend"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/secrets": {
+              "get": {
+                "summary": "Secrets of the built-in store (store:NAME), without their values",
+                "responses": {"200": {"description": "Secrets", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SecretList"}}}}, "401": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/secrets/{name}": {
+              "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"}, "description": "Letters, digits and . _ - (not . or ..)"}],
+              "put": {
+                "summary": "Store the first version of a new secret; providers using store:NAME pick it up at once",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SecretValue"}}}},
+                "responses": {
+                  "201": {"description": "The new secret", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Secret"}}}},
+                  "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                  "409": {"description": "The secret exists (rotate it instead)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+              },
+              "delete": {
+                "summary": "Delete a secret with all its versions",
+                "responses": {"200": {"description": "Deleted", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeletedSecret"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/secrets/{name}/rotate": {
+              "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"}}],
+              "post": {
+                "summary": "Store a new version of an existing secret (earlier versions are kept); providers using it pick it up at once",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SecretValue"}}}},
+                "responses": {
+                  "200": {"description": "The secret, with its new version", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Secret"}}}},
+                  "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+                  "409": {"description": "Another writer stored this version concurrently; try again", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+              }
+            },
+            "/secrets/reload": {
+              "post": {
+                "summary": "Fetch every secret reference of the configuration again, from every store, now",
+                "responses": {"200": {"description": "One row per reference", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SecretCheckList"}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/admins": {
+              "get": {
+                "summary": "Admin tokens, revoked ones included (never their secrets)",
+                "responses": {"200": {"description": "Admin tokens", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AdminTokenList"}}}}, "401": {"$ref": "#/components/responses/Error"}}
+              },
+              "post": {
+                "summary": "Create a named admin token; the response shows its secret once",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateAdmin"}}}},
+                "responses": {
+                  "201": {"description": "The new admin token, with 'token'", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AdminToken"}}}},
+                  "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                  "409": {"description": "An active admin token has this name", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+              }
+            },
+            "/admins/{id}": {
+              "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+              "delete": {
+                "summary": "Revoke an admin token; repeating it changes nothing",
+                "responses": {
+                  "200": {"description": "The revoked admin token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AdminToken"}}}},
+                  "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+                  "409": {"description": "A token cannot revoke itself", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                }
+              }
+            },
+            "/audit": {
+              "get": {
+                "summary": "The append-only audit log of admin actions, newest first",
+                "parameters": [
+                  {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "A duration back from now (90s, 15m, 1h, 30d, 4w) or an RFC 3339 time"},
+                  {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1000}}
+                ],
+                "responses": {"200": {"description": "Audit entries", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditList"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/findings": {
+              "post": {
+                "summary": "Report leaked keys found by a scanner; kept in memory by (sha256, path, rule) and shown in the inventory",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["findings"], "properties": {"findings": {"type": "array", "maxItems": 10000, "items": {"$ref": "#/components/schemas/Finding"}}}}}}},
+                "responses": {"200": {"description": "How many findings arrived and how many were not known before", "content": {"application/json": {"schema": {"type": "object", "required": ["received", "new"], "properties": {"received": {"type": "integer"}, "new": {"type": "integer"}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/inventory": {
+              "get": {
+                "summary": "Every virtual key and provider credential, with what is wrong with each, plus reported findings and per-environment totals",
+                "responses": {"200": {"description": "The inventory", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Inventory"}}}}, "401": {"$ref": "#/components/responses/Error"}}
               }
             }
           },
@@ -67,28 +172,42 @@ enum AdminOpenAPI {
             "responses": {"Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
             "schemas": {
               "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["message", "type", "code"], "properties": {"message": {"type": "string"}, "type": {"type": "string"}, "param": {"type": ["string", "null"]}, "code": {"type": "string"}}}}},
-              "CreateKey": {"type": "object", "required": ["name", "env"], "additionalProperties": false, "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 128}, "env": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,23}$"}, "owner": {"type": ["string", "null"]}, "limits": {"$ref": "#/components/schemas/Limits"}}},
-          "UpdateKey": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "owner": {"type": "string"}, "limits": {"$ref": "#/components/schemas/Limits", "description": "A present field sets that limit, null removes it, an absent field is left alone"}}},
-          "Limits": {"type": "object", "properties": {
-            "budget": {"type": ["object", "null"], "required": ["usd", "period"], "properties": {"usd": {"type": "number", "minimum": 0}, "period": {"type": "string", "enum": ["day", "week", "month", "total"]}}},
-            "rpm": {"type": ["integer", "null"], "minimum": 1}, "tpm": {"type": ["integer", "null"], "minimum": 1},
-            "allowed_ips": {"type": ["array", "null"], "items": {"type": "string", "description": "IPv4 or IPv6 address or CIDR"}},
-            "models": {"type": ["array", "null"], "items": {"type": "string", "description": "Model pattern with * wildcards"}},
-            "operations": {"type": ["array", "null"], "items": {"type": "string", "enum": ["chat", "responses", "embeddings", "messages", "models", "count_tokens"]}},
-            "tools": {"oneOf": [{"type": "string", "enum": ["allow", "deny"]}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}]},
-            "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
-          "Budget": {"type": ["object", "null"], "properties": {"limit_usd": {"type": "number"}, "period": {"type": "string"}, "spent_usd": {"type": "number"}, "reserved_usd": {"type": "number"}, "remaining_usd": {"type": "number"}, "period_start": {"type": "string", "format": "date-time"}, "resets_at": {"type": ["string", "null"], "format": "date-time"}}},
-              "Key": {"type": "object", "required": ["id", "name", "env", "prefix", "status", "created_at"], "properties": {
+              "CreateKey": {"type": "object", "required": ["name", "env"], "additionalProperties": false, "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 128}, "env": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,23}$"}, "owner": {"type": ["string", "null"]}, "limits": {"$ref": "#/components/schemas/Limits"}, "rotation": {"$ref": "#/components/schemas/Rotation"}}},
+              "UpdateKey": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "owner": {"type": "string"}, "limits": {"$ref": "#/components/schemas/Limits", "description": "A present field sets that limit, null removes it, an absent field is left alone"}, "rotation": {"$ref": "#/components/schemas/Rotation", "description": "Replaces the schedule; {} (neither 'every' nor 'deliver_to') removes it; absent leaves it alone"}}},
+              "Limits": {"type": "object", "properties": {
+                "budget": {"type": ["object", "null"], "required": ["usd", "period"], "properties": {"usd": {"type": "number", "minimum": 0}, "period": {"type": "string", "enum": ["day", "week", "month", "total"]}}},
+                "rpm": {"type": ["integer", "null"], "minimum": 1}, "tpm": {"type": ["integer", "null"], "minimum": 1},
+                "allowed_ips": {"type": ["array", "null"], "items": {"type": "string", "description": "IPv4 or IPv6 address or CIDR"}},
+                "models": {"type": ["array", "null"], "items": {"type": "string", "description": "Model pattern with * wildcards"}},
+                "operations": {"type": ["array", "null"], "items": {"type": "string", "enum": ["chat", "responses", "embeddings", "messages", "models", "count_tokens"]}},
+                "tools": {"oneOf": [{"type": "string", "enum": ["allow", "deny"]}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}]},
+                "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
+              "Rotation": {"type": "object", "description": "A key's rotation schedule. It needs 'every' or 'deliver_to'; an object with neither asks for no schedule", "properties": {
+                "every": {"type": "string", "description": "Rotate automatically this often: a duration such as 30d (at least 1s)"},
+                "grace": {"type": "string", "default": "24h", "description": "How long the previous secret keeps working after a rotation: a duration such as 24h"},
+                "deliver_to": {"type": "string", "description": "Where each new secret is written: store:NAME (the built-in store), file:PATH (an absolute path in an existing directory; written with mode 0600), vault:MOUNT/PATH#FIELD or aws-sm:ID[#FIELD] (when the gateway is configured for them)"}}},
+              "Budget": {"type": ["object", "null"], "properties": {"limit_usd": {"type": "number"}, "period": {"type": "string"}, "spent_usd": {"type": "number"}, "reserved_usd": {"type": "number"}, "remaining_usd": {"type": "number"}, "period_start": {"type": "string", "format": "date-time"}, "resets_at": {"type": ["string", "null"], "format": "date-time"}}},
+              "Key": {"type": "object", "required": ["id", "name", "env", "prefix", "status", "created_at", "generation", "rotated_at", "rotation"], "properties": {
                 "id": {"type": "string"}, "name": {"type": "string"}, "env": {"type": "string"}, "owner": {"type": ["string", "null"]},
-                "prefix": {"type": "string", "description": "The displayable start of the secret"},
+                "prefix": {"type": "string", "description": "The displayable start of the current secret"},
                 "status": {"type": "string", "enum": ["active", "expired", "revoked"]},
-            "limits": {"$ref": "#/components/schemas/Limits"}, "budget": {"$ref": "#/components/schemas/Budget"}, "environment_budget": {"$ref": "#/components/schemas/Budget"},
+                "limits": {"$ref": "#/components/schemas/Limits"}, "budget": {"$ref": "#/components/schemas/Budget"}, "environment_budget": {"$ref": "#/components/schemas/Budget"},
                 "created_at": {"type": "string", "format": "date-time"}, "revoked_at": {"type": ["string", "null"], "format": "date-time"},
                 "last_used_at": {"type": ["string", "null"], "format": "date-time"},
-                "key": {"type": "string", "description": "The secret; only in the response to POST /keys"}}},
+                "generation": {"type": "integer", "minimum": 1, "description": "Which secret is current: 1 at creation, one more per rotation"},
+                "rotated_at": {"type": ["string", "null"], "format": "date-time", "description": "When the current secret was issued by a rotation; null before the first"},
+                "rotation": {"oneOf": [{"$ref": "#/components/schemas/Rotation"}, {"type": "null"}]},
+                "key": {"type": "string", "description": "The secret; only in the responses to POST /keys and POST /keys/{id}/rotate"}}},
               "KeyList": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}}},
+              "RotateKey": {"type": "object", "properties": {"grace": {"type": "string", "default": "24h", "description": "How long the previous secret keeps working: 0s to 30d, and no longer than the environment's maximum key age"}}},
+              "KeyRotation": {"type": "object", "required": ["key", "previous_generation", "previous_retires_at"], "properties": {
+                "key": {"$ref": "#/components/schemas/Key"},
+                "previous_generation": {"type": "integer"},
+                "previous_retires_at": {"type": "string", "format": "date-time", "description": "When the previous secret stops working"},
+                "delivered_to": {"type": "string", "description": "Where the new secret was written; absent when the key has no delivery target"}}},
               "Call": {"type": "object", "properties": {
                 "id": {"type": "string"}, "time": {"type": "string", "format": "date-time"}, "key_id": {"type": ["string", "null"]}, "key_name": {"type": ["string", "null"]},
+                "key_generation": {"type": ["integer", "null"], "description": "Which generation of the key's secret the caller presented"},
                 "env": {"type": ["string", "null"]}, "owner": {"type": ["string", "null"]}, "client_ip": {"type": ["string", "null"]}, "provider": {"type": ["string", "null"]},
                 "model": {"type": ["string", "null"]}, "operation": {"type": "string", "enum": ["chat", "responses", "embeddings", "messages", "models", "count_tokens"]},
                 "stream": {"type": "boolean"}, "status": {"type": "integer"}, "outcome": {"type": "string", "enum": ["ok", "denied", "upstream_error", "stream_cut", "client_cancelled"]},
@@ -96,7 +215,65 @@ enum AdminOpenAPI {
                 "cost_usd": {"type": ["number", "null"], "description": "null when the model has no known price"}, "latency_ms": {"type": "integer"}, "error_code": {"type": ["string", "null"]}}},
               "CallList": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Call"}}}},
               "SpendRow": {"type": "object", "properties": {"group": {"type": "string"}, "calls": {"type": "integer"}, "input_tokens": {"type": "integer"}, "cached_input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "cost_usd": {"type": "number"}, "unpriced_calls": {"type": "integer"}}},
-              "Spend": {"type": "object", "properties": {"group_by": {"type": "string"}, "since": {"type": ["string", "null"]}, "data": {"type": "array", "items": {"$ref": "#/components/schemas/SpendRow"}}, "total": {"$ref": "#/components/schemas/SpendRow"}}}
+              "Spend": {"type": "object", "properties": {"group_by": {"type": "string"}, "since": {"type": ["string", "null"]}, "data": {"type": "array", "items": {"$ref": "#/components/schemas/SpendRow"}}, "total": {"$ref": "#/components/schemas/SpendRow"}}},
+              "SecretValue": {"type": "object", "required": ["value"], "properties": {"value": {"type": "string", "minLength": 1, "description": "The secret: not blank, at most 64 KiB of UTF-8. No response ever contains it"}}},
+              "Secret": {"type": "object", "required": ["name", "reference", "version", "versions", "created_at", "updated_at", "used_by"], "properties": {
+                "name": {"type": "string"}, "reference": {"type": "string", "description": "store:NAME, as the configuration refers to it"},
+                "version": {"type": "integer", "description": "The latest version"}, "versions": {"type": "integer", "description": "How many versions are kept"},
+                "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+                "used_by": {"type": "array", "items": {"type": "string"}, "description": "What in the configuration refers to it"}}},
+              "SecretList": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Secret"}}}},
+              "DeletedSecret": {"type": "object", "required": ["name", "deleted"], "properties": {"name": {"type": "string"}, "deleted": {"const": true}}},
+              "SecretCheck": {"type": "object", "required": ["reference", "used_by", "store", "status", "version", "error"], "properties": {
+                "reference": {"type": "string", "description": "scheme:path, such as store:openai or vault:secret/perimeter/openai#api_key"},
+                "used_by": {"type": "array", "items": {"type": "string"}},
+                "store": {"type": "string", "description": "The scheme of the store that answered or failed"},
+                "status": {"type": "string", "enum": ["ok", "error"]},
+                "version": {"type": ["string", "null"]}, "error": {"type": ["string", "null"]}}},
+              "SecretCheckList": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/SecretCheck"}}}},
+              "CreateAdmin": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64}, "role": {"type": "string", "enum": ["admin", "viewer"], "default": "viewer"}}},
+              "AdminToken": {"type": "object", "required": ["id", "name", "role", "created_at"], "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "viewer"]},
+                "created_at": {"type": "string", "format": "date-time"}, "revoked_at": {"type": "string", "format": "date-time", "description": "Absent while active"},
+                "token": {"type": "string", "description": "The secret; only in the response to POST /admins"}}},
+              "AdminTokenList": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/AdminToken"}}}},
+              "AuditEntry": {"type": "object", "required": ["id", "time", "actor", "action", "details"], "properties": {
+                "id": {"type": "string"}, "time": {"type": "string", "format": "date-time"},
+                "actor": {"type": "string", "description": "The admin token's name, or scheduler for a scheduled rotation"},
+                "actor_id": {"type": "string"}, "address": {"type": "string", "description": "The client address the action came from"},
+                "action": {"type": "string", "description": "Such as key.create, key.update, key.revoke, key.rotate, secret.put, secret.rotate, secret.delete, secret.reload, admin.create, admin.revoke, findings.report"},
+                "target": {"type": "string", "description": "What was acted on: a key id, store:NAME, an admin token id"},
+                "details": {"type": "string", "contentMediaType": "application/json", "description": "A JSON object, as text, with the action's details; never a secret value"}}},
+              "AuditList": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}}}},
+              "Finding": {"type": "object", "required": ["rule", "path", "sha256"], "properties": {
+                "rule": {"type": "string"}, "provider": {"type": "string"}, "path": {"type": "string"}, "line": {"type": "integer"}, "commit": {"type": "string"},
+                "sha256": {"type": "string", "description": "Fingerprint of the leaked key; never the key"},
+                "managed_key_id": {"type": "string", "description": "The virtual key it is, when it is one of this gateway's"}}},
+              "InventoryKey": {"type": "object", "required": ["id", "name", "env", "generation", "created_at", "secret_issued_at", "age_days", "spend_usd", "spend_since", "status", "flags"], "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "env": {"type": "string"}, "owner": {"type": "string"}, "generation": {"type": "integer"},
+                "created_at": {"type": "string", "format": "date-time"}, "secret_issued_at": {"type": "string", "format": "date-time"},
+                "age_days": {"type": "integer", "description": "Age of the current secret"},
+                "rotation_due": {"type": "string", "format": "date-time", "description": "The earlier of the maximum age and the rotation schedule"},
+                "last_used_at": {"type": "string", "format": "date-time"}, "last_client_ip": {"type": "string"},
+                "spend_usd": {"type": "number", "description": "In the budget's period, or the calendar month (UTC) without a budget"},
+                "spend_since": {"type": "string", "format": "date-time"},
+                "budget": {"$ref": "#/components/schemas/Budget"},
+                "status": {"type": "string", "enum": ["active", "revoked", "expired", "expiring", "stale"]},
+                "flags": {"type": "array", "items": {"type": "string", "enum": ["no_owner", "over_max_age", "never_used", "stale", "expiring", "previous_secret_in_grace"]}}}},
+              "InventoryCredential": {"type": "object", "required": ["reference", "store", "status", "used_by", "flags"], "properties": {
+                "reference": {"type": "string"}, "store": {"type": "string"}, "status": {"type": "string", "enum": ["ok", "error"]},
+                "version": {"type": "string"}, "version_date": {"type": "string", "format": "date-time"}, "age_days": {"type": "integer"},
+                "used_by": {"type": "array", "items": {"type": "string"}},
+                "flags": {"type": "array", "items": {"type": "string", "enum": ["over_max_age", "unavailable"]}}}},
+              "InventorySummary": {"type": "object", "required": ["env", "keys", "active", "revoked", "stale", "expiring", "over_max_age", "unowned", "spend_usd"], "properties": {
+                "env": {"type": "string"}, "keys": {"type": "integer"}, "active": {"type": "integer"}, "revoked": {"type": "integer"}, "stale": {"type": "integer"},
+                "expiring": {"type": "integer"}, "over_max_age": {"type": "integer"}, "unowned": {"type": "integer"}, "spend_usd": {"type": "number"}}},
+              "Inventory": {"type": "object", "required": ["generated_at", "keys", "credentials", "findings", "summary"], "properties": {
+                "generated_at": {"type": "string", "format": "date-time"},
+                "keys": {"type": "array", "items": {"$ref": "#/components/schemas/InventoryKey"}},
+                "credentials": {"type": "array", "items": {"$ref": "#/components/schemas/InventoryCredential"}},
+                "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
+                "summary": {"type": "array", "items": {"$ref": "#/components/schemas/InventorySummary"}, "description": "Per environment"}}}
             }
           }
         }

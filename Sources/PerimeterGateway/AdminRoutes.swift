@@ -20,7 +20,7 @@ package struct AdminRoutes: Sendable {
     let secrets: SecretRoutes
     let governance: GovernanceRoutes
     let audit: AdminAudit
-    let builtIn: BuiltInSecretStore
+    let targets: DeliveryTargets
 
     package func register(on router: Router<GatewayContext>) {
         let group = router.group("admin/v1")
@@ -98,12 +98,12 @@ package struct AdminRoutes: Sendable {
                 "'env' must be 1 to \(TokenFormat.maximumEnvironmentLength) lowercase letters, digits or '-', such as prod or staging.")
         }
         let owner = input.owner?.trimmingCharacters(in: .whitespaces)
-        let schedule = try input.rotation?.schedule()
+        let schedule = try input.rotation?.schedule(targets: targets)
         var (key, secret) = VirtualKey.issue(
             name: name, env: input.env, owner: owner?.isEmpty == false ? owner : nil, policy: policy, now: Date())
         key.rotation = schedule
         // The application reads its key from the delivery target from the first secret on.
-        if let target = schedule?.deliverTo { try await KeyRotator.deliver(secret, to: target, builtIn: builtIn) }
+        if let target = schedule?.deliverTo { try await targets.deliver(secret, to: target) }
         try await keys.insert(key)
         cache.store(key)
         if let budget = policy.budget { ledger.seed(BudgetClaim(.key(key.id), budget), spent: .zero, at: Date()) }
@@ -133,7 +133,7 @@ package struct AdminRoutes: Sendable {
         let update = try await Self.decode(Update.self, from: request, expecting: "'name', 'owner', 'limits' or 'rotation'")
         guard let current = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
         let policy = try update.limits?.applied(to: current.policy) ?? current.policy
-        let schedule = try update.rotation.map { try $0.schedule() } ?? current.rotation
+        let schedule = try update.rotation.map { try $0.schedule(targets: targets) } ?? current.rotation
         if let name = update.name, name.trimmingCharacters(in: .whitespaces).isEmpty || name.count > 128 {
             throw GatewayError.invalidRequest("'name' must be 1 to 128 characters.")
         }

@@ -161,7 +161,8 @@ private func assemble(
     }
     let audit = AdminAudit(log: store, clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies))
     let references = SecretSetup.references(in: configuration)
-    let rotator = KeyRotator(keys: store, cache: cache, builtIn: secretSetup.builtIn, policy: configuration.rotation)
+    let targets = DeliveryTargets(builtIn: secretSetup.builtIn, remote: secretSetup.writers)
+    let rotator = KeyRotator(keys: store, cache: cache, targets: targets, policy: configuration.rotation)
     let authority = AdminAuthority(tokens: admin.tokens)
     AdminRoutes(
         keys: store, cache: cache, calls: store, authority: authority, ledger: ledger, writer: writer,
@@ -171,7 +172,7 @@ private func assemble(
             keys: store, calls: store, adminTokens: store, authority: authority, auditLog: store, audit: audit, rotator: rotator,
             cache: cache, ledger: ledger, resolver: secrets, references: references, policy: configuration.rotation,
             findings: FindingsBox()),
-        audit: audit, builtIn: secretSetup.builtIn
+        audit: audit, targets: targets
     ).register(on: router)
     HealthRoutes(store: store, providers: routes, secrets: secrets).register(on: router)
 

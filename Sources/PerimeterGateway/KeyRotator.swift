@@ -20,16 +20,16 @@ package actor KeyRotator {
 
     private let keys: any KeyStore
     private let cache: KeyCache
-    private let builtIn: BuiltInSecretStore
+    private let targets: DeliveryTargets
     private let policy: RotationPolicy
     /// Answers kept for retried requests, by idempotency key, for a day.
     private var answered: [String: (keyID: String, rotation: Rotation, until: Date)] = [:]
     private var inFlight: [String: Task<Rotation, any Error>] = [:]
 
-    package init(keys: any KeyStore, cache: KeyCache, builtIn: BuiltInSecretStore, policy: RotationPolicy) {
+    package init(keys: any KeyStore, cache: KeyCache, targets: DeliveryTargets, policy: RotationPolicy) {
         self.keys = keys
         self.cache = cache
-        self.builtIn = builtIn
+        self.targets = targets
         self.policy = policy
     }
 
@@ -70,7 +70,7 @@ package actor KeyRotator {
         let secret = TokenFormat.makeVirtualKey(environment: current.env)
         let target = current.rotation?.deliverTo
         if let target {
-            try await Self.deliver(secret, to: target, builtIn: builtIn)
+            try await targets.deliver(secret, to: target)
         }
         guard
             let rotated = try await keys.rotate(
@@ -88,71 +88,6 @@ package actor KeyRotator {
             previousRetiresAt: now.addingTimeInterval(Double(grace.components.seconds)), deliveredTo: target)
     }
 
-    /// Checks a delivery target: `store:NAME` or `file:PATH` in an existing directory.
-    package static func validateTarget(_ text: String) throws -> SecretReference {
-        let reference: SecretReference
-        do {
-            reference = try SecretReference(parsing: text)
-        } catch {
-            throw GatewayError.invalidRequest("'deliver_to' is not a secret reference: \(error)")
-        }
-        switch reference.scheme {
-        case "store":
-            return reference
-        case "file":
-            let directory = (reference.path as NSString).deletingLastPathComponent
-            var isDirectory: ObjCBool = false
-            guard reference.path.hasPrefix("/"), FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
-                isDirectory.boolValue
-            else {
-                throw GatewayError.invalidRequest("'deliver_to' \(text): the file must be an absolute path in an existing directory.")
-            }
-            return reference
-        default:
-            throw GatewayError.invalidRequest(
-                "'deliver_to' \(text): delivery into \(reference.scheme): is not supported yet; use store:NAME or file:PATH.")
-        }
-    }
-
-    /// Writes a key's secret to its delivery target: a new version in the built-in store, or a file
-    /// replaced atomically with mode 0600.
-    package static func deliver(_ secret: Secret, to target: String, builtIn: BuiltInSecretStore) async throws {
-        let reference = try validateTarget(target)
-        do {
-            switch reference.scheme {
-            case "store":
-                if (try? await builtIn.fetch(reference)) == nil {
-                    _ = try await builtIn.put(name: reference.path, value: secret)
-                } else {
-                    _ = try await builtIn.rotate(name: reference.path, value: secret)
-                }
-            default:
-                try writeAtomically(secret, to: reference.path)
-            }
-        } catch {
-            throw GatewayError.deliveryFailed("Could not deliver the new secret to \(target): \(error). The key was not changed.")
-        }
-    }
-
-    static func writeAtomically(_ secret: Secret, to path: String) throws {
-        let temporary = path + ".perimeter-\(Base62.random(count: 8))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else { throw DeliveryError(String(cString: strerror(errno))) }
-        let bytes = Array((secret.revealed + "\n").utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        let synced = fsync(descriptor) == 0
-        close(descriptor)
-        guard written == bytes.count, synced, rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw DeliveryError(reason)
-        }
-    }
-
-    struct DeliveryError: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
-    }
 }
 
 /// `rotation:` in config: how old keys may get, and when an unused key counts as stale.

@@ -15,6 +15,8 @@ struct SecretSetup: Sendable {
     let builtIn: BuiltInSecretStore
     /// The clients Vault and AWS are reached with; shut down with the gateway.
     let clients: [HTTPClient]
+    /// Stores rotated virtual keys can be delivered into.
+    let writers: [String: any WritableSecretStore]
 
     func shutdownClients() async {
         for client in clients { try? await client.shutdown() }
@@ -55,8 +57,11 @@ struct SecretSetup: Sendable {
         let vaultAddress = settings.vault.address ?? environment["VAULT_ADDR"].flatMap { $0.isEmpty ? nil : $0 }
         // Every setting is checked before the HTTP client exists, so a refused configuration leaves
         // nothing to shut down.
+        // Vault and AWS are set up when a reference needs them (and then must be configured), or when
+        // configured at all, so rotated keys can be delivered into them.
         var vault: VaultConfiguration?
-        if schemes.contains("vault") {
+        let vaultToken = settings.vault.token != nil || settings.vault.appRole != nil || !(environment["VAULT_TOKEN"] ?? "").isEmpty
+        if schemes.contains("vault") || (vaultAddress != nil && vaultToken) {
             guard let vaultAddress, let address = URL(string: vaultAddress) else {
                 throw ConfigurationError(
                     file: configuration.sourceFile, field: "secrets.vault.address",
@@ -89,6 +94,9 @@ struct SecretSetup: Sendable {
                     file: configuration.sourceFile, field: "secrets.aws", problem: error.description,
                     fix: "set the AWS variables in the gateway's environment, or secrets.aws in the config")
             }
+        } else if settings.aws.region != nil || settings.aws.endpoint != nil {
+            aws = try? AWSSecretsManagerConfiguration.from(
+                environment: environment, region: settings.aws.region, endpoint: settings.aws.endpoint)
         }
         // Vault gets a client of its own: its CA file replaces the trusted roots, which must not apply to AWS.
         var clients: [HTTPClient] = []
@@ -110,7 +118,11 @@ struct SecretSetup: Sendable {
             stores["aws-sm"] = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: http))
         }
         let resolver = SecretResolver(stores: stores, timeToLive: settings.cacheTTL, grace: settings.grace, logger: logger)
-        return SecretSetup(resolver: resolver, builtIn: builtIn, clients: clients, notices: notices)
+        var writers: [String: any WritableSecretStore] = [:]
+        for scheme in ["vault", "aws-sm"] {
+            if let writable = stores[scheme] as? any WritableSecretStore { writers[scheme] = writable }
+        }
+        return SecretSetup(resolver: resolver, builtIn: builtIn, clients: clients, writers: writers, notices: notices)
     }
 
     /// Every secret reference of the configuration, with what uses it.

@@ -54,7 +54,7 @@ public enum AWSConfigurationError: Error, Sendable, Hashable, CustomStringConver
 /// `aws-sm:SECRET_ID[#JSON_FIELD]`: `GetSecretValue` over Secrets Manager's JSON protocol, signed
 /// with Signature Version 4. With `#FIELD`, the secret string is a JSON object and the value is that
 /// field; without, the whole secret string.
-public struct AWSSecretsManagerStore: SecretStore {
+public struct AWSSecretsManagerStore: WritableSecretStore {
     private let configuration: AWSSecretsManagerConfiguration
     private let transport: any SecretHTTPTransport
     private let signer: SigV4Signer
@@ -70,13 +70,72 @@ public struct AWSSecretsManagerStore: SecretStore {
         self.clock = clock
     }
 
+    /// `PutSecretValue` (a new version becomes `AWSCURRENT`), or `CreateSecret` when the secret does
+    /// not exist yet. With `#FIELD`, that field of the JSON secret string is set and the others kept.
+    public func write(_ secret: Secret, to reference: SecretReference) async throws -> String? {
+        var string = secret.revealed
+        var exists = true
+        if let field = reference.field {
+            var object: [String: Any] = [:]
+            do {
+                let current = try await call("GetSecretValue", ["SecretId": reference.location], reference)
+                if let text = current["SecretString"] as? String {
+                    guard let parsed = JSONValue.object(Array(text.utf8)) else {
+                        throw SecretStoreError.unreadable(
+                            reference, reason: "the secret string is not a JSON object, so #\(field) cannot be set")
+                    }
+                    object = parsed
+                }
+            } catch SecretStoreError.notFound {
+                exists = false
+            }
+            object[field] = secret.revealed
+            string = String(
+                decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        }
+        let token = UUID().uuidString.lowercased()
+        if exists {
+            do {
+                let answer = try await call(
+                    "PutSecretValue", ["SecretId": reference.location, "SecretString": string, "ClientRequestToken": token], reference)
+                return answer["VersionId"] as? String
+            } catch SecretStoreError.notFound {}
+        }
+        let answer = try await call(
+            "CreateSecret", ["Name": reference.location, "SecretString": string, "ClientRequestToken": token], reference)
+        return answer["VersionId"] as? String
+    }
+
     public func fetch(_ reference: SecretReference) async throws -> FetchedSecret {
-        let body = JSONValue.encode(["SecretId": reference.location])
+        let answer = try await call("GetSecretValue", ["SecretId": reference.location], reference)
+        guard let string = answer["SecretString"] as? String else {
+            throw SecretStoreError.unreadable(reference, reason: "the secret has no SecretString (binary secrets are not supported)")
+        }
+        let version = answer["VersionId"] as? String
+        let created = (answer["CreatedDate"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) }
+        guard let field = reference.field else {
+            guard !string.isEmpty else { throw SecretStoreError.unreadable(reference, reason: "the secret string is empty") }
+            return FetchedSecret(Secret(string), version: version, createdAt: created)
+        }
+        guard let object = JSONValue.object(Array(string.utf8)) else {
+            throw SecretStoreError.unreadable(reference, reason: "the secret string is not a JSON object, so #\(field) cannot be read")
+        }
+        guard let value = object[field] as? String, !value.isEmpty else {
+            throw SecretStoreError.notFound(
+                reference,
+                hint: "the secret's JSON has no string field '\(field)'; its fields are \(object.keys.sorted().joined(separator: ", "))")
+        }
+        return FetchedSecret(Secret(value), version: version, createdAt: created)
+    }
+
+    /// One signed call of Secrets Manager's JSON protocol; its answer, or an error that says what AWS said.
+    private func call(_ action: String, _ parameters: [String: Any], _ reference: SecretReference) async throws -> [String: Any] {
+        let body = JSONValue.encode(parameters)
         let base = configuration.endpoint.absoluteString
         let url = configuration.endpoint.path.isEmpty ? URL(string: base + "/")! : configuration.endpoint
         let headers = signer.sign(
             method: "POST", url: url,
-            headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "secretsmanager.GetSecretValue")],
+            headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "secretsmanager.\(action)")],
             body: body, date: clock())
         let response: SecretHTTPResponse
         do {
@@ -100,23 +159,6 @@ public struct AWSSecretsManagerStore: SecretStore {
             }
             throw SecretStoreError.unreadable(reference, reason: "AWS Secrets Manager answered \(detail)")
         }
-        guard let string = answer["SecretString"] as? String else {
-            throw SecretStoreError.unreadable(reference, reason: "the secret has no SecretString (binary secrets are not supported)")
-        }
-        let version = answer["VersionId"] as? String
-        let created = (answer["CreatedDate"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) }
-        guard let field = reference.field else {
-            guard !string.isEmpty else { throw SecretStoreError.unreadable(reference, reason: "the secret string is empty") }
-            return FetchedSecret(Secret(string), version: version, createdAt: created)
-        }
-        guard let object = JSONValue.object(Array(string.utf8)) else {
-            throw SecretStoreError.unreadable(reference, reason: "the secret string is not a JSON object, so #\(field) cannot be read")
-        }
-        guard let value = object[field] as? String, !value.isEmpty else {
-            throw SecretStoreError.notFound(
-                reference,
-                hint: "the secret's JSON has no string field '\(field)'; its fields are \(object.keys.sorted().joined(separator: ", "))")
-        }
-        return FetchedSecret(Secret(value), version: version, createdAt: created)
+        return answer
     }
 }

@@ -31,6 +31,13 @@ extension SecretStore {
     public func maintain() async {}
 }
 
+/// A store Perimeter can also write to: rotated virtual keys are delivered into it.
+public protocol WritableSecretStore: SecretStore {
+    /// Stores `secret` where `reference` points, as a new version (other fields of the same secret are
+    /// kept), and returns the store's version.
+    func write(_ secret: Secret, to reference: SecretReference) async throws -> String?
+}
+
 public enum SecretStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The store answered: there is no such secret (or field).
     case notFound(SecretReference, hint: String)

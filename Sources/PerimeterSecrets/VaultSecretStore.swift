@@ -27,7 +27,7 @@ public struct VaultConfiguration: Sendable {
 /// `vault:MOUNT/PATH#FIELD`: a field of a KV version 2 secret, read with
 /// `GET /v1/MOUNT/data/PATH`; the value is `data.data.FIELD` and its version `data.metadata.version`.
 /// Without `#FIELD`, a secret with exactly one field gives that field.
-public actor VaultSecretStore: SecretStore {
+public actor VaultSecretStore: WritableSecretStore {
     private let configuration: VaultConfiguration
     private let transport: any SecretHTTPTransport
     private let now: @Sendable () -> ContinuousClock.Instant
@@ -113,6 +113,44 @@ public actor VaultSecretStore: SecretStore {
         let version = (metadata?["version"] as? NSNumber).map { $0.stringValue }
         let created = (metadata?["created_time"] as? String).flatMap { Self.date($0) }
         return FetchedSecret(Secret(text), version: version, createdAt: created)
+    }
+
+    /// Sets one field of a KV version 2 secret, keeping its other fields, with check-and-set on the
+    /// version read, so a concurrent writer is detected instead of overwritten.
+    public func write(_ secret: Secret, to reference: SecretReference) async throws -> String? {
+        let location = reference.location
+        guard let field = reference.field, let slash = location.firstIndex(of: "/") else {
+            throw SecretStoreError.unreadable(reference, reason: "delivery into Vault needs vault:MOUNT/PATH#FIELD")
+        }
+        let mount = location[..<slash]
+        let path = location[location.index(after: slash)...]
+        let url = endpoint("v1/\(mount)/data/\(path)")
+        let token = try await token(for: reference)
+        let current = try await send(reference, method: "GET", url: url, token: token)
+        var fields: [String: Any] = [:]
+        var version = 0
+        switch current.status {
+        case 200:
+            let data = JSONValue.object(current.body)?["data"] as? [String: Any]
+            fields = data?["data"] as? [String: Any] ?? [:]
+            version = ((data?["metadata"] as? [String: Any])?["version"] as? NSNumber)?.intValue ?? 0
+        case 404:
+            break
+        default:
+            throw Self.failure(reference, current)
+        }
+        fields[field] = secret.revealed
+        let body = (try? JSONSerialization.data(withJSONObject: ["data": fields, "options": ["cas": version]])) ?? Data()
+        let response = try await send(reference, method: "POST", url: url, token: token, body: [UInt8](body))
+        guard response.status == 200 || response.status == 204 else {
+            if response.status == 403 {
+                throw SecretStoreError.unreadable(
+                    reference, reason: "Vault denied the write (403): the token's policy needs create and update on \(mount)/data/\(path)")
+            }
+            throw Self.failure(reference, response)
+        }
+        let written = JSONValue.object(response.body)?["data"] as? [String: Any]
+        return (written?["version"] as? NSNumber)?.stringValue
     }
 
     /// Renews the AppRole token when two thirds of its lease have passed; logs in again when renewal

@@ -86,7 +86,11 @@ import Testing
             try await client.execute(uri: "/admin/v1/openapi.json", method: .get) { response in
                 let document = try TestGateway.json(response.body)
                 let paths = try #require(document["paths"] as? [String: Any])
-                #expect(Set(paths.keys) == ["/keys", "/keys/{id}", "/calls", "/spend"])
+                #expect(
+                    Set(paths.keys) == [
+                        "/keys", "/keys/{id}", "/keys/{id}/rotate", "/calls", "/spend", "/secrets", "/secrets/{name}",
+                        "/secrets/{name}/rotate", "/secrets/reload", "/admins", "/admins/{id}", "/audit", "/findings", "/inventory",
+                    ])
             }
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)

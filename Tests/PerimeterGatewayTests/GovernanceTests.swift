@@ -116,7 +116,7 @@ import Testing
                 body: ByteBuffer(string: #"{"rotation":{"every":"30d","deliver_to":"vault:secret/app#key"}}"#)
             ) { response in
                 #expect(response.status == .badRequest)
-                #expect(String(buffer: response.body).contains("not supported yet"))
+                #expect(String(buffer: response.body).contains("not configured for vault:"))
             }
             try await client.execute(
                 uri: "/admin/v1/keys/\(id)", method: .patch, headers: TestGateway.adminHeaders,

@@ -829,3 +829,46 @@ def test_serve_check(openbao, vault_reader, moto, secret_gateway_factory, tmp_pa
         "Vault key": vault_value, "AWS key": aws_value, "stored key": stored_value, "Vault token": token,
         "master key": master_key,
     })
+
+
+def test_rotated_virtual_keys_are_delivered_into_vault_and_aws(openbao, moto, secret_gateway_factory, upstream, recorder):
+    """Delivery targets in the stores applications already read: a key rotated by the gateway lands
+    in Vault (other fields of the secret kept) and in AWS Secrets Manager (created on first use)."""
+    provider_value = new_value("delivery-provider")
+    vault_path = "apps/" + unique("delivery")
+    openbao.kv_put(vault_path, {"other": "kept"})
+    aws_name = "apps/" + unique("delivery")
+    config = gateway_config(
+        upstream, [("env-openai", "openai", "env:DELIVERY_PROVIDER_KEY", ["gpt-*"])],
+        extra=f"secrets:\n  aws: {{ region: {AWS_REGION}, endpoint: \"{moto.endpoint}\" }}\n",
+    )
+    gw = secret_gateway_factory(
+        "delivery", config,
+        extra_env={
+            "DELIVERY_PROVIDER_KEY": provider_value, "VAULT_ADDR": openbao.address, "VAULT_TOKEN": openbao.root_token,
+            **aws_env(),
+        },
+    )
+    to_vault = recorder.cli_json(
+        gw, "keys", "create", "--name", "vault-app", "--env", "prod", "--deliver-to", f"vault:secret/{vault_path}#perimeter_key"
+    )
+    data, version = openbao.kv_get(vault_path)
+    assert data == {"other": "kept", "perimeter_key": to_vault["key"]} and version == 2
+    rotated = recorder.cli_json(gw, "keys", "rotate", to_vault["id"], "--grace", "0s")
+    data, version = openbao.kv_get(vault_path)
+    assert data == {"other": "kept", "perimeter_key": rotated["key"]["key"]} and version == 3
+    assert rotated["delivered_to"] == f"vault:secret/{vault_path}#perimeter_key"
+
+    to_aws = recorder.cli_json(
+        gw, "keys", "create", "--name", "aws-app", "--env", "prod", "--deliver-to", f"aws-sm:{aws_name}#key"
+    )
+    assert json.loads(moto.get_secret_value(aws_name)[0]) == {"key": to_aws["key"]}
+    again = recorder.cli_json(gw, "keys", "rotate", to_aws["id"])
+    assert json.loads(moto.get_secret_value(aws_name)[0]) == {"key": again["key"]["key"]}
+    # What was delivered works through the SDK.
+    assert openai_call(gw, again["key"]["key"], upstream) == provider_value
+
+    # A target this gateway cannot write to is refused, and nothing changes.
+    refused = recorder.cli(gw, "keys", "update", to_aws["id"], "--deliver-to", "vault:secret/x", check=False)
+    assert refused.returncode != 0 and "#FIELD" in refused.stderr
+    stop_and_check_leaks([gw], recorder, {"provider key": provider_value})
