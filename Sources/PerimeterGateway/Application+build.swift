@@ -171,7 +171,7 @@ private func assemble(
         governance: GovernanceRoutes(
             keys: store, calls: store, adminTokens: store, authority: authority, auditLog: store, audit: audit, rotator: rotator,
             cache: cache, ledger: ledger, resolver: secrets, references: references, policy: configuration.rotation,
-            findings: FindingsBox()),
+            findings: store),
         audit: audit, targets: targets
     ).register(on: router)
     HealthRoutes(store: store, providers: routes, secrets: secrets).register(on: router)
@@ -187,7 +187,7 @@ private func assemble(
     return Gateway(application: application, notices: notices)
 }
 
-typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog
+typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore
 
 func openStore(_ location: DatabaseLocation, file: String?) throws -> any Store {
     switch location {

@@ -21,7 +21,7 @@ struct GovernanceRoutes: Sendable {
     let resolver: SecretResolver
     let references: [(reference: SecretReference, usedBy: [String])]
     let policy: RotationPolicy
-    let findings: FindingsBox
+    let findings: any FindingStore
 
     struct RotateBody: Decodable {
         var grace: String?
@@ -143,7 +143,7 @@ struct GovernanceRoutes: Sendable {
             struct Body: Decodable { var findings: [ReportedFinding] }
             let body = try await AdminRoutes.decode(Body.self, from: request, expecting: "'findings', a list")
             guard body.findings.count <= 10_000 else { throw GatewayError.invalidRequest("At most 10000 findings per report.") }
-            let added = findings.add(body.findings)
+            let added = try await findings.recordFindings(body.findings, at: Date())
             try await audit.record(
                 "findings.report", target: nil, details: ["received": .number(Int64(body.findings.count)), "new": .number(Int64(added))],
                 request: request, context: context)
@@ -173,7 +173,8 @@ struct GovernanceRoutes: Sendable {
             let check = resolver.status(of: entry.reference)
             return (check: check, createdAt: check.createdAt, usedBy: entry.usedBy)
         }
-        return InventoryReport.build(keys: facts, credentials: credentials, findings: findings.all, policy: policy, now: now)
+        return InventoryReport.build(
+            keys: facts, credentials: credentials, findings: try await findings.reportedFindings(), policy: policy, now: now)
     }
 
     private func rotate(_ request: Request, context: GatewayContext) async throws -> Response {
@@ -205,26 +206,5 @@ struct GovernanceRoutes: Sendable {
                 key: view, previousGeneration: rotation.previousGeneration,
                 previousRetiresAt: Timestamp.format(rotation.previousRetiresAt), deliveredTo: rotation.deliveredTo),
             status: replayed ? .ok : .created)
-    }
-}
-
-/// Findings reported by scanners, kept in memory by fingerprint (a restart forgets them; scans report again).
-final class FindingsBox: Sendable {
-    private let findings = Mutex<[String: ReportedFinding]>([:])
-
-    /// Adds findings not seen before; returns how many were new.
-    func add(_ new: [ReportedFinding]) -> Int {
-        findings.withLock { findings in
-            var added = 0
-            for finding in new where findings["\(finding.sha256)|\(finding.path)|\(finding.rule)"] == nil {
-                findings["\(finding.sha256)|\(finding.path)|\(finding.rule)"] = finding
-                added += 1
-            }
-            return added
-        }
-    }
-
-    var all: [ReportedFinding] {
-        findings.withLock { Array($0.values) }.sorted { ($0.path, $0.line ?? 0) < ($1.path, $1.line ?? 0) }
     }
 }

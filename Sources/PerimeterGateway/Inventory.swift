@@ -153,19 +153,3 @@ package struct InventoryReport: Codable, Sendable {
             generatedAt: Timestamp.format(now), keys: views, credentials: credentialViews, findings: findings, summary: summary)
     }
 }
-
-/// A leaked key the scanner found and reported: where, which rule, its fingerprint; never the secret.
-package struct ReportedFinding: Codable, Sendable, Hashable {
-    var rule: String
-    var provider: String?
-    var path: String
-    var line: Int?
-    var commit: String?
-    var sha256: String
-    var managedKeyID: String?
-
-    enum CodingKeys: String, CodingKey {
-        case rule, provider, path, line, commit, sha256
-        case managedKeyID = "managed_key_id"
-    }
-}

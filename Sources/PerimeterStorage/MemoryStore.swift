@@ -3,7 +3,9 @@ import PerimeterCore
 import Synchronization
 
 /// Keys, admin tokens and calls held in memory: the reference backend for tests and `--database memory`.
-public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecretStore, AuditLog, Sendable {
+public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecretStore, AuditLog, FindingStore,
+    Sendable
+{
     private struct State {
         var keys: [String: VirtualKey] = [:]
         var adminTokens: [AdminToken] = []
@@ -11,6 +13,7 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
         var callIDs: Set<String> = []
         var sealedSecrets: [String: [SealedSecret]] = [:]
         var audit: [AuditEntry] = []
+        var findings: [String: ReportedFinding] = [:]
     }
 
     private let state = Mutex(State())
@@ -106,6 +109,26 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
             guard let index = state.adminTokens.firstIndex(where: { $0.id == id }) else { return nil }
             if state.adminTokens[index].revokedAt == nil { state.adminTokens[index].revokedAt = time }
             return state.adminTokens[index]
+        }
+    }
+
+    // MARK: FindingStore
+
+    public func recordFindings(_ findings: [ReportedFinding], at time: Date) async throws -> Int {
+        state.withLock { state in
+            var added = 0
+            for var finding in findings where state.findings["\(finding.sha256)|\(finding.path)|\(finding.rule)"] == nil {
+                finding.reportedAt = time
+                state.findings["\(finding.sha256)|\(finding.path)|\(finding.rule)"] = finding
+                added += 1
+            }
+            return added
+        }
+    }
+
+    public func reportedFindings() async throws -> [ReportedFinding] {
+        state.withLock { state in
+            state.findings.values.sorted { ($0.path, $0.line ?? 0, $0.rule) < ($1.path, $1.line ?? 0, $1.rule) }
         }
     }
 

@@ -114,6 +114,22 @@ public final class SQLiteStore: Sendable {
                         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
                     """)
         }
+        migrator.registerMigration("v5-findings") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE findings (
+                        sha256 TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        rule TEXT NOT NULL,
+                        provider TEXT,
+                        line INTEGER,
+                        commit_id TEXT,
+                        managed_key_id TEXT,
+                        reported_at INTEGER NOT NULL,
+                        PRIMARY KEY (sha256, path, rule)
+                    )
+                    """)
+        }
         return migrator
     }
 }
@@ -386,6 +402,40 @@ extension SQLiteStore: AuditLog {
                 AuditEntry(
                     id: row["id"], time: Date(milliseconds: row["time"]), actor: row["actor"], actorID: row["actor_id"],
                     address: row["address"], action: row["action"], target: row["target"], details: row["details"])
+            }
+        }
+    }
+}
+
+// MARK: - FindingStore
+
+extension SQLiteStore: FindingStore {
+    public func recordFindings(_ findings: [ReportedFinding], at time: Date) async throws -> Int {
+        try await pool.write { db in
+            var added = 0
+            for finding in findings {
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO findings (sha256, path, rule, provider, line, commit_id, managed_key_id, reported_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        finding.sha256, finding.path, finding.rule, finding.provider, finding.line, finding.commit,
+                        finding.managedKeyID, time.milliseconds,
+                    ])
+                added += db.changesCount
+            }
+            return added
+        }
+    }
+
+    public func reportedFindings() async throws -> [ReportedFinding] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM findings ORDER BY path, line, rule").map { row in
+                ReportedFinding(
+                    rule: row["rule"], provider: row["provider"], path: row["path"], line: row["line"], commit: row["commit_id"],
+                    sha256: row["sha256"], managedKeyID: row["managed_key_id"],
+                    reportedAt: Date(milliseconds: row["reported_at"]))
             }
         }
     }

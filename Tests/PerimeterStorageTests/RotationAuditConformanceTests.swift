@@ -75,4 +75,19 @@ import Testing
         #expect(try await store.revokeAdminToken(id: "adm_1", at: t0.addingTimeInterval(9))?.revokedAt == t0.addingTimeInterval(5))
         #expect(try await store.revokeAdminToken(id: "adm_x", at: t0) == nil)
     }
+
+    @Test(arguments: Backend.available)
+    func findingsAreKeptOncePerSecretPathAndRule(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let finding = ReportedFinding(
+            rule: "openai-project-key", provider: "openai", path: "app/.env", line: 3, commit: "abc1234", sha256: "ab12",
+            managedKeyID: nil)
+        #expect(try await store.recordFindings([finding, finding], at: t0) == 1)
+        var moved = finding
+        moved.path = "old/config.py"
+        #expect(try await store.recordFindings([finding, moved], at: t0.addingTimeInterval(5)) == 1)
+        let stored = try await store.reportedFindings()
+        #expect(stored.map(\.path) == ["app/.env", "old/config.py"])
+        #expect(stored.first?.reportedAt == t0 && stored.first?.line == 3 && stored.first?.commit == "abc1234")
+    }
 }

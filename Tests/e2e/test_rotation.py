@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import stat
 import time
@@ -183,6 +184,17 @@ def test_inventory_lists_every_key_and_credential(gateway_factory, marker):
     assert "provider:openai" in references["env:UPSTREAM_OPENAI_KEY"]["used_by"]
     summary = {s["env"]: s for s in report["summary"]}
     assert summary["dev"]["keys"] == 2 and summary["dev"]["revoked"] == 1 and summary["dev"]["unowned"] == 1
+
+    finding = {"rule": "openai-project-key", "provider": "openai", "path": "scripts/old.py", "line": 7,
+               "commit": "0123abc", "sha256": "f" * 64, "managed_key_id": None}
+    status, _, body = gw.http(
+        "POST", "/admin/v1/findings", json.dumps({"findings": [finding, finding]}).encode(),
+        {"Authorization": f"Bearer {gw.admin_token}", "Content-Type": "application/json"},
+    )
+    assert status == 200 and json.loads(body) == {"received": 2, "new": 1}
+    reported = gw.cli_json("inventory")["findings"]
+    assert [(f["path"], f["line"], f["rule"]) for f in reported] == [("scripts/old.py", 7, "openai-project-key")]
+    assert "Unmanaged keys reported by scans: 1" in gw.cli("inventory").stdout
 
     rows = list(csv.DictReader(io.StringIO(gw.cli("inventory", "--csv").stdout)))
     assert {r["name"] for r in rows} == {"used", "unowned", "gone"}
