@@ -24,6 +24,8 @@ public struct CallRecord: Sendable, Hashable, Codable {
     public var cost: Money?
     public var latencyMS: Int
     public var errorCode: String?
+    /// The caller's User-Agent, for alerts only: not stored in the call log.
+    public var userAgent: String?
 
     public init(
         id: String, time: Date, keyID: String? = nil, keyName: String? = nil, env: String? = nil,

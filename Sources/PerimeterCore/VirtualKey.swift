@@ -24,11 +24,14 @@ public struct VirtualKey: Sendable, Hashable {
     public var rotatedAt: Date?
     /// Scheduled rotation and where new secrets are delivered, when set.
     public var rotation: RotationSchedule?
+    /// A decoy: it never reaches a provider; any use answers like an unknown key and raises a critical alert.
+    public var isCanary: Bool
 
     public init(
         id: String, name: String, env: String, owner: String?, prefix: String, digest: KeyDigest,
         createdAt: Date, revokedAt: Date? = nil, lastUsedAt: Date? = nil, policy: KeyPolicy = .unrestricted,
-        generation: Int = 1, retiredSecrets: [RetiredSecret] = [], rotatedAt: Date? = nil, rotation: RotationSchedule? = nil
+        generation: Int = 1, retiredSecrets: [RetiredSecret] = [], rotatedAt: Date? = nil, rotation: RotationSchedule? = nil,
+        isCanary: Bool = false
     ) {
         self.id = id
         self.name = name
@@ -44,6 +47,7 @@ public struct VirtualKey: Sendable, Hashable {
         self.retiredSecrets = retiredSecrets
         self.rotatedAt = rotatedAt
         self.rotation = rotation
+        self.isCanary = isCanary
     }
 
     public var isRevoked: Bool { revokedAt != nil }

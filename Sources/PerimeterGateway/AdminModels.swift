@@ -21,6 +21,7 @@ public struct KeyView: Codable, Sendable, Hashable {
     public var environmentBudget: BudgetView?
     /// Which secret is current: 1 at creation, one more per rotation.
     public var generation: Int
+    public var canary: Bool
     public var rotatedAt: String?
     public var rotation: RotationView?
     public var key: String?
@@ -28,7 +29,7 @@ public struct KeyView: Codable, Sendable, Hashable {
     enum CodingKeys: String, CodingKey {
         case id, name, env, owner, prefix, status, createdAt = "created_at", revokedAt = "revoked_at",
             lastUsedAt = "last_used_at", limits, budget, environmentBudget = "environment_budget", generation,
-            rotatedAt = "rotated_at", rotation, key
+            rotatedAt = "rotated_at", rotation, canary, key
     }
 
     package init(
@@ -39,7 +40,9 @@ public struct KeyView: Codable, Sendable, Hashable {
         env = key.env
         owner = key.owner
         prefix = key.prefix
-        status = key.isRevoked ? "revoked" : key.policy.expiresAt.map { $0 <= now } == true ? "expired" : "active"
+        status =
+            key.isRevoked
+            ? "revoked" : key.isCanary ? "canary" : key.policy.expiresAt.map { $0 <= now } == true ? "expired" : "active"
         limits = key.policy
         self.budget = budget.map(BudgetView.init)
         self.environmentBudget = environmentBudget.map(BudgetView.init)
@@ -47,6 +50,7 @@ public struct KeyView: Codable, Sendable, Hashable {
         revokedAt = key.revokedAt.map(Timestamp.format)
         lastUsedAt = key.lastUsedAt.map(Timestamp.format)
         generation = key.generation
+        canary = key.isCanary
         rotatedAt = key.rotatedAt.map(Timestamp.format)
         rotation = key.rotation.map(RotationView.init)
         self.key = plaintext?.revealed
@@ -67,6 +71,7 @@ public struct KeyView: Codable, Sendable, Hashable {
         try c.encode(budget, forKey: .budget)
         try c.encodeIfPresent(environmentBudget, forKey: .environmentBudget)
         try c.encode(generation, forKey: .generation)
+        try c.encode(canary, forKey: .canary)
         try c.encode(rotatedAt, forKey: .rotatedAt)
         try c.encode(rotation, forKey: .rotation)
         try c.encodeIfPresent(key, forKey: .key)
@@ -116,6 +121,8 @@ public struct CreateKeyRequest: Codable, Sendable {
     public var owner: String?
     public var limits: KeyPolicy?
     public var rotation: RotationView?
+    /// A decoy key: never forwarded; any use raises a critical alert.
+    public var canary: Bool?
 
     public init(name: String, env: String, owner: String?, limits: KeyPolicy? = nil) {
         self.name = name

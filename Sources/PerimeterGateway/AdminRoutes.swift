@@ -21,6 +21,7 @@ package struct AdminRoutes: Sendable {
     let governance: GovernanceRoutes
     let audit: AdminAudit
     let targets: DeliveryTargets
+    let alerts: AlertRoutes
 
     package func register(on router: Router<GatewayContext>) {
         let group = router.group("admin/v1")
@@ -30,6 +31,7 @@ package struct AdminRoutes: Sendable {
         let authenticated = group.group().add(middleware: AdminAuthMiddleware(authority: authority))
         secrets.register(on: authenticated)
         governance.register(on: authenticated)
+        alerts.register(on: authenticated)
         authenticated.post("keys") { request, context in try await createKey(request, context: context) }
         authenticated.get("keys") { request, _ in
             let env = request.uri.queryParameters.get("env")
@@ -102,6 +104,12 @@ package struct AdminRoutes: Sendable {
         var (key, secret) = VirtualKey.issue(
             name: name, env: input.env, owner: owner?.isEmpty == false ? owner : nil, policy: policy, now: Date())
         key.rotation = schedule
+        if input.canary == true {
+            guard input.limits == nil, schedule == nil else {
+                throw GatewayError.invalidRequest("A canary key has no limits or rotation: it is never forwarded.")
+            }
+            key.isCanary = true
+        }
         // The application reads its key from the delivery target from the first secret on.
         if let target = schedule?.deliverTo { try await targets.deliver(secret, to: target) }
         try await keys.insert(key)
@@ -111,6 +119,7 @@ package struct AdminRoutes: Sendable {
             "key.create", target: key.id,
             details: [
                 "name": .text(key.name), "env": .text(key.env), "owner": key.owner.map(AuditValue.text) ?? .json("null"),
+                "canary": .flag(key.isCanary),
                 "limits": .json(try AuditJSON.policy(policy)),
                 "rotation": .json(try AuditJSON.encode(key.rotation.map(RotationView.init))),
             ], request: request, context: context)

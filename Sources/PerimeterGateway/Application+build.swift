@@ -138,11 +138,17 @@ private func assemble(
     }
 
     let rateLimiter = RateLimiter()
+    let dispatcher = AlertDispatcher(
+        store: store, channels: configuration.alerts.channels, resolver: secrets, client: client, logger: logger)
+    let alertCenter = AlertCenter(
+        settings: configuration.alerts, store: store, cache: cache, ledger: ledger,
+        environmentBudgets: configuration.environmentBudgets, dispatcher: dispatcher, logger: logger)
     let proxy = ProxyHandler(
         authenticator: Authenticator(cache: cache), directory: ProviderDirectory(providers: routes), secrets: secrets,
         prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer, ledger: ledger, rateLimiter: rateLimiter,
         environmentBudgets: configuration.environmentBudgets,
-        clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies), maximumBodySize: configuration.maximumBodySize)
+        clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies), maximumBodySize: configuration.maximumBodySize,
+        alerts: alertCenter)
 
     let router = Router(context: GatewayContext.self)
     router.add(middleware: GatewayMiddleware())
@@ -172,7 +178,7 @@ private func assemble(
             keys: store, calls: store, adminTokens: store, authority: authority, auditLog: store, audit: audit, rotator: rotator,
             cache: cache, ledger: ledger, resolver: secrets, references: references, policy: configuration.rotation,
             findings: store),
-        audit: audit, targets: targets
+        audit: audit, targets: targets, alerts: AlertRoutes(store: store, settings: configuration.alerts)
     ).register(on: router)
     HealthRoutes(store: store, providers: routes, secrets: secrets).register(on: router)
 
@@ -181,13 +187,17 @@ private func assemble(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
         // A ServiceGroup stops its services in reverse order: the refresher stops before the secrets clients.
         services: [HTTPClientService(client: client), writer] + secretSetup.clients.map { HTTPClientService(client: $0) }
-            + [SecretRefresher(resolver: secrets), RotationScheduler(cache: cache, rotator: rotator, audit: audit, logger: logger)],
+            + [
+                SecretRefresher(resolver: secrets), RotationScheduler(cache: cache, rotator: rotator, audit: audit, logger: logger),
+                // Stopped in reverse order: the alert center drains into the outbox before the dispatcher stops.
+                dispatcher, alertCenter,
+            ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
     return Gateway(application: application, notices: notices)
 }
 
-typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore
+typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore & AlertStore
 
 func openStore(_ location: DatabaseLocation, file: String?) throws -> any Store {
     switch location {

@@ -40,6 +40,8 @@ public struct GatewayConfiguration: Sendable {
     public var trustedProxies: [CIDR] = []
     /// `secrets`: caching of provider secrets, and how to reach Vault and AWS Secrets Manager.
     public var secrets = SecretsSettings()
+    /// `alerts`: thresholds, anomaly rules and channels.
+    public var alerts = AlertSettings()
     /// `rotation`: maximum key age per environment, when unused keys count as stale.
     public var rotation = RotationPolicy()
     /// The file this configuration came from, for messages.

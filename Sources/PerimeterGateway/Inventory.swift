@@ -100,6 +100,8 @@ package struct InventoryReport: Codable, Sendable {
             var status = "active"
             if key.isRevoked {
                 status = "revoked"
+            } else if key.isCanary {
+                status = "canary"
             } else {
                 if let due, due <= now { flags.append("over_max_age") }
                 let lastActivity = key.lastUsedAt ?? key.secretIssuedAt

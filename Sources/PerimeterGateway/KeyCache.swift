@@ -110,6 +110,8 @@ package struct Authenticator: Sendable {
         guard TokenFormat.hasValidChecksum(presented) else { return .failure(Failure(error: .invalidKey)) }
         let digest = KeyDigest(of: presented)
         if let key = cache.key(for: digest) {
+            // A canary answers exactly like an unknown key; the record still names it, for the alert.
+            if key.isCanary { return .failure(Failure(error: .invalidKey, key: key, generation: key.generation)) }
             if key.isRevoked { return .failure(Failure(error: .keyRevoked, key: key, generation: key.generation)) }
             return .success(Success(key: key, generation: key.generation))
         }

@@ -129,6 +129,7 @@ extension ProxyHandler {
             rateLimiter.charge(key, tokens: record.usage.totalTokens, now: Date())
         }
         callLog.record(record)
+        alerts?.observe(record)
     }
 
     private func collect(_ body: UpstreamBody, limit: Int) async -> [UInt8] {

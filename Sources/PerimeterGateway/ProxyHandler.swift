@@ -21,12 +21,14 @@ package struct ProxyHandler: Sendable {
     let environmentBudgets: [String: Budget]
     let clientAddress: ClientAddress
     let maximumBodySize: Int
+    let alerts: AlertCenter?
 
     package init(
         authenticator: Authenticator, directory: ProviderDirectory, secrets: SecretResolver, prices: PriceTable,
         callLog: CallLogWriter, ledger: any Ledger, rateLimiter: RateLimiter, environmentBudgets: [String: Budget],
-        clientAddress: ClientAddress, maximumBodySize: Int
+        clientAddress: ClientAddress, maximumBodySize: Int, alerts: AlertCenter? = nil
     ) {
+        self.alerts = alerts
         self.authenticator = authenticator
         self.directory = directory
         self.secrets = secrets
@@ -55,6 +57,7 @@ package struct ProxyHandler: Sendable {
             record: CallRecord(
                 id: context.requestID, time: now, clientIP: clientIP, operation: endpoint.operation, status: 0, outcome: .denied),
             started: .now)
+        call.record.userAgent = request.headers[.userAgent]
         do {
             let key = try authenticate(request, into: &call)
 
@@ -119,6 +122,10 @@ package struct ProxyHandler: Sendable {
             call.record.errorCode = gatewayError.code
             call.record.outcome = gatewayError.status >= 500 ? .upstreamError : .denied
             await finish(call)
+            // An address guessing keys gets its answers slowly.
+            if gatewayError == .invalidKey, call.record.keyID == nil, alerts?.isTarpitted(clientIP) == true {
+                try? await Task.sleep(for: .seconds(1))
+            }
             var response = Self.errorResponse(gatewayError, format: endpoint.errorFormat)
             call.rateLimits?.apply(to: &response.headers)
             if case .rateLimited(_, let retryAfter) = gatewayError {

@@ -12,6 +12,8 @@ public protocol CallLog: Sendable {
     func spend(_ query: SpendQuery) async throws -> [SpendRow]
     /// The client address of each key's latest call, by key id.
     func lastClientAddresses() async throws -> [String: String]
+    /// Every (key, client address) pair seen, with its first call's time: what the new-source alert learns from.
+    func keySources() async throws -> [(keyID: String, address: String, firstSeen: Date)]
 }
 
 public struct CallQuery: Sendable, Hashable {

@@ -39,6 +39,7 @@ extension VirtualKey {
         generation = original.generation
         retiredSecrets = original.retiredSecrets
         rotatedAt = original.rotatedAt
+        isCanary = original.isCanary
         createdAt = original.createdAt
         revokedAt = original.revokedAt
         lastUsedAt = original.lastUsedAt

@@ -3,7 +3,7 @@ import PerimeterCore
 import Synchronization
 
 /// Keys, admin tokens and calls held in memory: the reference backend for tests and `--database memory`.
-public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecretStore, AuditLog, FindingStore,
+public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecretStore, AuditLog, FindingStore, AlertStore,
     Sendable
 {
     private struct State {
@@ -14,6 +14,8 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
         var sealedSecrets: [String: [SealedSecret]] = [:]
         var audit: [AuditEntry] = []
         var findings: [String: ReportedFinding] = [:]
+        var alerts: [Alert] = []
+        var deliveries: [AlertDelivery] = []
     }
 
     private let state = Mutex(State())
@@ -112,6 +114,64 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
         }
     }
 
+    // MARK: AlertStore
+
+    public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws {
+        state.withLock { state in
+            state.alerts.append(alert)
+            state.deliveries += channels.map { AlertDelivery(alertID: alert.id, channel: $0, nextAttempt: time) }
+        }
+    }
+
+    public func dueDeliveries(at time: Date, limit: Int) async throws -> [(Alert, AlertDelivery)] {
+        state.withLock { state in
+            let alerts = Dictionary(uniqueKeysWithValues: state.alerts.map { ($0.id, $0) })
+            return Array(
+                state.deliveries.filter { $0.deliveredAt == nil && $0.nextAttempt <= time }
+                    .compactMap { delivery in alerts[delivery.alertID].map { ($0, delivery) } }
+                    .sorted { ($0.0.time, $0.0.id) < ($1.0.time, $1.0.id) }
+                    .prefix(limit))
+        }
+    }
+
+    public func markDelivered(alertID: String, channel: String, at time: Date) async throws {
+        state.withLock { state in
+            for index in state.deliveries.indices
+            where state.deliveries[index].alertID == alertID && state.deliveries[index].channel == channel
+                && state.deliveries[index].deliveredAt == nil
+            {
+                state.deliveries[index].deliveredAt = time
+                state.deliveries[index].attempts += 1
+                state.deliveries[index].lastError = nil
+            }
+        }
+    }
+
+    public func markFailed(alertID: String, channel: String, error: String, nextAttempt: Date) async throws {
+        state.withLock { state in
+            for index in state.deliveries.indices
+            where state.deliveries[index].alertID == alertID && state.deliveries[index].channel == channel
+                && state.deliveries[index].deliveredAt == nil
+            {
+                state.deliveries[index].attempts += 1
+                state.deliveries[index].lastError = error
+                state.deliveries[index].nextAttempt = nextAttempt
+            }
+        }
+    }
+
+    public func alerts(since: Date?, limit: Int) async throws -> [StoredAlert] {
+        state.withLock { state in
+            state.alerts.filter { alert in since.map { alert.time >= $0 } ?? true }
+                .sorted { ($0.time, $0.id) > ($1.time, $1.id) }
+                .prefix(limit)
+                .map { alert in
+                    StoredAlert(
+                        alert: alert, deliveries: state.deliveries.filter { $0.alertID == alert.id }.sorted { $0.channel < $1.channel })
+                }
+        }
+    }
+
     // MARK: FindingStore
 
     public func recordFindings(_ findings: [ReportedFinding], at time: Date) async throws -> Int {
@@ -189,6 +249,18 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
     public func calls(matching query: CallQuery) async throws -> [CallRecord] {
         let matching = state.withLock { $0.calls.filter(query.matches) }
         return Array(matching.sorted { ($0.time, $0.id) > ($1.time, $1.id) }.prefix(query.limit))
+    }
+
+    public func keySources() async throws -> [(keyID: String, address: String, firstSeen: Date)] {
+        state.withLock { state in
+            var first: [String: (String, String, Date)] = [:]
+            for call in state.calls {
+                guard let id = call.keyID, let address = call.clientIP else { continue }
+                let key = id + "|" + address
+                if first[key].map({ call.time < $0.2 }) ?? true { first[key] = (id, address, call.time) }
+            }
+            return first.values.map { (keyID: $0.0, address: $0.1, firstSeen: $0.2) }
+        }
     }
 
     public func lastClientAddresses() async throws -> [String: String] {

@@ -76,6 +76,18 @@ extension SQLiteStore: CallLog {
         return SpendRow.ranked(rows)
     }
 
+    public func keySources() async throws -> [(keyID: String, address: String, firstSeen: Date)] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT key_id, client_ip, MIN(time) AS first FROM calls
+                    WHERE key_id IS NOT NULL AND client_ip IS NOT NULL GROUP BY key_id, client_ip
+                    """
+            ).map { (keyID: $0["key_id"], address: $0["client_ip"], firstSeen: Date(milliseconds: $0["first"])) }
+        }
+    }
+
     public func lastClientAddresses() async throws -> [String: String] {
         try await pool.read { db in
             // SQLite takes the bare column from the row that holds the MAX.

@@ -130,6 +130,33 @@ public final class SQLiteStore: Sendable {
                     )
                     """)
         }
+        migrator.registerMigration("v6-alerts-canary") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE virtual_keys ADD COLUMN canary INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE alerts (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        type TEXT NOT NULL,
+                        severity TEXT NOT NULL,
+                        time INTEGER NOT NULL,
+                        key_id TEXT,
+                        env TEXT,
+                        message TEXT NOT NULL,
+                        details TEXT NOT NULL DEFAULT '{}'
+                    );
+                    CREATE INDEX alerts_time ON alerts(time);
+                    CREATE TABLE alert_deliveries (
+                        alert_id TEXT NOT NULL REFERENCES alerts(id),
+                        channel TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt INTEGER NOT NULL,
+                        delivered_at INTEGER,
+                        last_error TEXT,
+                        PRIMARY KEY (alert_id, channel)
+                    );
+                    CREATE INDEX alert_deliveries_due ON alert_deliveries(delivered_at, next_attempt);
+                    """)
+        }
         return migrator
     }
 }
@@ -149,14 +176,14 @@ extension SQLiteStore: KeyStore {
                     sql: """
                         INSERT INTO virtual_keys (
                             id, name, env, owner, prefix, key_hash, created_at, revoked_at, last_used_at, policy,
-                            generation, retired_secrets, rotated_at, rotation
-                        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            generation, retired_secrets, rotated_at, rotation, canary
+                        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         key.id, key.name, key.env, key.owner, key.prefix, key.digest.hex, key.createdAt.milliseconds,
                         key.revokedAt?.milliseconds, key.lastUsedAt?.milliseconds, try Self.encode(key.policy),
                         key.generation, try Self.encodeJSON(key.retiredSecrets), key.rotatedAt?.milliseconds,
-                        try key.rotation.map(Self.encodeJSON),
+                        try key.rotation.map(Self.encodeJSON), key.isCanary,
                     ])
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -252,7 +279,8 @@ extension SQLiteStore: KeyStore {
             generation: row["generation"],
             retiredSecrets: decodeJSON([RetiredSecret].self, row["retired_secrets"]),
             rotatedAt: (row["rotated_at"] as Int64?).map(Date.init(milliseconds:)),
-            rotation: (row["rotation"] as String?).map { try decodeJSON(RotationSchedule.self, $0) })
+            rotation: (row["rotation"] as String?).map { try decodeJSON(RotationSchedule.self, $0) },
+            isCanary: row["canary"])
     }
 
     /// Stored JSON other than the policy: dates as integer milliseconds, keys sorted.
@@ -438,6 +466,95 @@ extension SQLiteStore: FindingStore {
                     reportedAt: Date(milliseconds: row["reported_at"]))
             }
         }
+    }
+}
+
+// MARK: - AlertStore
+
+extension SQLiteStore: AlertStore {
+    public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws {
+        let details = try Self.encodeJSON(alert.details)
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO alerts (id, type, severity, time, key_id, env, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    alert.id, alert.type.rawValue, alert.severity.rawValue, alert.time.milliseconds, alert.keyID, alert.env,
+                    alert.message, details,
+                ])
+            for channel in channels {
+                try db.execute(
+                    sql: "INSERT INTO alert_deliveries (alert_id, channel, next_attempt) VALUES (?, ?, ?)",
+                    arguments: [alert.id, channel, time.milliseconds])
+            }
+        }
+    }
+
+    public func dueDeliveries(at time: Date, limit: Int) async throws -> [(Alert, AlertDelivery)] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT a.*, d.channel, d.attempts, d.next_attempt, d.delivered_at, d.last_error
+                    FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
+                    WHERE d.delivered_at IS NULL AND d.next_attempt <= ?
+                    ORDER BY a.time, a.id LIMIT ?
+                    """,
+                arguments: [time.milliseconds, limit]
+            ).map { row in (try Self.alert(row), Self.delivery(row, alertID: row["id"])) }
+        }
+    }
+
+    public func markDelivered(alertID: String, channel: String, at time: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE alert_deliveries SET delivered_at = ?, attempts = attempts + 1, last_error = NULL
+                    WHERE alert_id = ? AND channel = ? AND delivered_at IS NULL
+                    """,
+                arguments: [time.milliseconds, alertID, channel])
+        }
+    }
+
+    public func markFailed(alertID: String, channel: String, error: String, nextAttempt: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE alert_deliveries SET attempts = attempts + 1, last_error = ?, next_attempt = ?
+                    WHERE alert_id = ? AND channel = ? AND delivered_at IS NULL
+                    """,
+                arguments: [String(error.prefix(500)), nextAttempt.milliseconds, alertID, channel])
+        }
+    }
+
+    public func alerts(since: Date?, limit: Int) async throws -> [StoredAlert] {
+        try await pool.read { db in
+            let alerts = try Row.fetchAll(
+                db, sql: "SELECT * FROM alerts WHERE time >= ? ORDER BY time DESC, id DESC LIMIT ?",
+                arguments: [since?.milliseconds ?? 0, limit]
+            ).map(Self.alert)
+            return try alerts.map { alert in
+                let deliveries = try Row.fetchAll(
+                    db, sql: "SELECT * FROM alert_deliveries WHERE alert_id = ? ORDER BY channel", arguments: [alert.id]
+                ).map { Self.delivery($0, alertID: alert.id) }
+                return StoredAlert(alert: alert, deliveries: deliveries)
+            }
+        }
+    }
+
+    private static func alert(_ row: Row) throws -> Alert {
+        Alert(
+            id: row["id"], type: AlertType(rawValue: row["type"]) ?? .denialBurst,
+            severity: AlertSeverity(rawValue: row["severity"]) ?? .warning, time: Date(milliseconds: row["time"]),
+            keyID: row["key_id"], env: row["env"], message: row["message"],
+            details: try decodeJSON([String: String].self, row["details"]))
+    }
+
+    private static func delivery(_ row: Row, alertID: String) -> AlertDelivery {
+        AlertDelivery(
+            alertID: alertID, channel: row["channel"], attempts: row["attempts"], nextAttempt: Date(milliseconds: row["next_attempt"]),
+            deliveredAt: (row["delivered_at"] as Int64?).map(Date.init(milliseconds:)), lastError: row["last_error"])
     }
 }
 

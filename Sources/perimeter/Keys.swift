@@ -79,16 +79,35 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "Who answers for the key, e.g. a team or an email.") var owner: String?
         @OptionGroup(title: "Limits") var limits: LimitOptions
         @OptionGroup(title: "Rotation") var rotation: RotationOptions
+        @Flag(
+            help:
+                "A decoy to plant where keys used to live: it never reaches a provider, answers like an unknown key, and any use raises a critical alert."
+        )
+        var canary = false
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let client = AdminClient.fromEnvironment()
-            var body: [String: Any] = ["name": name, "env": env, "limits": try limits.members()]
+            var body: [String: Any] = ["name": name, "env": env]
+            let members = try limits.members()
+            if !members.isEmpty || !canary { body["limits"] = members }
             if let owner { body["owner"] = owner }
             if let member = try rotation.member() { body["rotation"] = member }
+            if canary { body["canary"] = true }
             let data = try await client.sendRaw(.POST, "/keys", body: JSONObject(members: body))
             if output.json { return Display.printJSON(data) }
             let key = try JSONDecoder().decode(KeyView.self, from: data)
+            if key.canary {
+                return print(
+                    """
+                    Created canary key \(key.id) (\(key.name), env \(key.env)).
+
+                        \(key.key ?? "")
+
+                    Plant it where a real key would be found (an old script, a .env file). It never reaches a
+                    provider; any use answers 401 like an unknown key and raises a critical canary_used alert.
+                    """)
+            }
             print(
                 """
                 Created key \(key.id) (\(key.name), env \(key.env)\(key.owner.map { ", owner \($0)" } ?? "")).

@@ -3,7 +3,7 @@ import PerimeterCore
 import PerimeterStorage
 import Testing
 
-typealias Store = KeyStore & CallLog & AdminTokenStore & AuditLog & FindingStore
+typealias Store = KeyStore & CallLog & AdminTokenStore & AuditLog & FindingStore & AlertStore
 
 /// A storage backend under test. The conformance suite runs once per case.
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {

@@ -90,4 +90,28 @@ import Testing
         #expect(stored.map(\.path) == ["app/.env", "old/config.py"])
         #expect(stored.first?.reportedAt == t0 && stored.first?.line == 3 && stored.first?.commit == "abc1234")
     }
+
+    @Test(arguments: Backend.available)
+    func theAlertOutboxDeliversEachAlertOncePerChannel(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let alert = Alert(
+            type: .canaryUsed, severity: .critical, time: t0, keyID: "key_1", env: "prod", message: "canary used",
+            details: ["client_ip": "10.0.0.9"])
+        try await store.insertAlert(alert, channels: ["ops", "chat"], at: t0)
+        var due = try await store.dueDeliveries(at: t0, limit: 10)
+        #expect(due.map(\.1.channel).sorted() == ["chat", "ops"])
+        #expect(due.first?.0 == alert)
+        try await store.markFailed(alertID: alert.id, channel: "ops", error: "refused", nextAttempt: t0.addingTimeInterval(4))
+        try await store.markDelivered(alertID: alert.id, channel: "chat", at: t0.addingTimeInterval(1))
+        due = try await store.dueDeliveries(at: t0.addingTimeInterval(2), limit: 10)
+        #expect(due.isEmpty)
+        due = try await store.dueDeliveries(at: t0.addingTimeInterval(4), limit: 10)
+        #expect(due.map(\.1.channel) == ["ops"] && due.first?.1.attempts == 1 && due.first?.1.lastError == "refused")
+        try await store.markDelivered(alertID: alert.id, channel: "ops", at: t0.addingTimeInterval(5))
+        try await store.markDelivered(alertID: alert.id, channel: "ops", at: t0.addingTimeInterval(6))  // no effect
+        #expect(try await store.dueDeliveries(at: t0.addingTimeInterval(100), limit: 10).isEmpty)
+        let history = try await store.alerts(since: nil, limit: 10)
+        #expect(history.count == 1)
+        #expect(history.first?.deliveries.map(\.deliveredAt) == [t0.addingTimeInterval(1), t0.addingTimeInterval(5)])
+    }
 }
