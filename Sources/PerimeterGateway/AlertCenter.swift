@@ -25,6 +25,7 @@ package final class AlertCenter: Service, Sendable {
     private let environmentBudgets: [String: Budget]
     private let dispatcher: AlertDispatcher
     private let logger: Logger
+    private let metrics: GatewayMetrics?
     private let rules: Mutex<Rules>
     private let queue: AsyncStream<CallRecord>
     private let input: AsyncStream<CallRecord>.Continuation
@@ -34,8 +35,9 @@ package final class AlertCenter: Service, Sendable {
 
     init(
         settings: AlertSettings, store: any AlertStore & CallLog, cache: KeyCache, ledger: any Ledger,
-        environmentBudgets: [String: Budget], dispatcher: AlertDispatcher, logger: Logger
+        environmentBudgets: [String: Budget], dispatcher: AlertDispatcher, logger: Logger, metrics: GatewayMetrics? = nil
     ) {
+        self.metrics = metrics
         self.settings = settings
         self.store = store
         self.cache = cache
@@ -237,6 +239,7 @@ package final class AlertCenter: Service, Sendable {
             do {
                 try await store.insertAlert(alert, channels: channels, at: Date())
                 raised.add(1, ordering: .relaxed)
+                metrics?.alertRaised(alert.type)
                 logger.warning(
                     "alert \(alert.type.rawValue): \(alert.message)",
                     metadata: ["perimeter.alert.id": "\(alert.id)", "perimeter.alert.severity": "\(alert.severity.rawValue)"])

@@ -20,12 +20,17 @@ final class AlertDispatcher: Service, Sendable {
     private let resolver: SecretResolver
     private let client: HTTPClient
     private let logger: Logger
+    private let metrics: GatewayMetrics?
     private let signal: AsyncStream<Void>
     private let trigger: AsyncStream<Void>.Continuation
     let failures = Atomic<Int>(0)
     let deliveries = Atomic<Int>(0)
 
-    init(store: any AlertStore, channels: [AlertChannel], resolver: SecretResolver, client: HTTPClient, logger: Logger) {
+    init(
+        store: any AlertStore, channels: [AlertChannel], resolver: SecretResolver, client: HTTPClient, logger: Logger,
+        metrics: GatewayMetrics? = nil
+    ) {
+        self.metrics = metrics
         self.store = store
         self.channels = Dictionary(channels.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.resolver = resolver
@@ -82,6 +87,7 @@ final class AlertDispatcher: Service, Sendable {
             deliveries.add(1, ordering: .relaxed)
         } catch {
             failures.add(1, ordering: .relaxed)
+            metrics?.alertDeliveryFailed(channel: channel.name)
             let delay = min(60, pow(2, Double(delivery.attempts)))
             if delivery.attempts == 0 {
                 logger.warning("alert \(alert.id) not delivered to \(channel.name): \(error); retrying with backoff")

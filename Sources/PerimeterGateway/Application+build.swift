@@ -15,6 +15,8 @@ package struct Gateway: Sendable {
     package let application: Application<RouterResponder<GatewayContext>>
     /// One-time messages for the terminal (a generated admin token, a missing provider).
     package let notices: [String]
+    /// The Prometheus registry `/metrics` serves; `serve` points swift-metrics at it too.
+    package var metrics: GatewayMetrics? = nil
 }
 
 /// The composition root: opens the store, loads keys and admin identities, checks provider secrets,
@@ -138,17 +140,18 @@ private func assemble(
     }
 
     let rateLimiter = RateLimiter()
+    let metrics = GatewayMetrics(perKeyLabels: configuration.metricsPerKeyLabels)
     let dispatcher = AlertDispatcher(
-        store: store, channels: configuration.alerts.channels, resolver: secrets, client: client, logger: logger)
+        store: store, channels: configuration.alerts.channels, resolver: secrets, client: client, logger: logger, metrics: metrics)
     let alertCenter = AlertCenter(
         settings: configuration.alerts, store: store, cache: cache, ledger: ledger,
-        environmentBudgets: configuration.environmentBudgets, dispatcher: dispatcher, logger: logger)
+        environmentBudgets: configuration.environmentBudgets, dispatcher: dispatcher, logger: logger, metrics: metrics)
     let proxy = ProxyHandler(
         authenticator: Authenticator(cache: cache), directory: ProviderDirectory(providers: routes), secrets: secrets,
         prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer, ledger: ledger, rateLimiter: rateLimiter,
         environmentBudgets: configuration.environmentBudgets,
         clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies), maximumBodySize: configuration.maximumBodySize,
-        alerts: alertCenter)
+        alerts: alertCenter, metrics: metrics)
 
     let router = Router(context: GatewayContext.self)
     router.add(middleware: GatewayMiddleware())
@@ -180,6 +183,10 @@ private func assemble(
             findings: store),
         audit: audit, targets: targets, alerts: AlertRoutes(store: store, settings: configuration.alerts)
     ).register(on: router)
+    MetricsRoute(
+        metrics: metrics, cache: cache, ledger: ledger, environmentBudgets: configuration.environmentBudgets,
+        perKeyLabels: configuration.metricsPerKeyLabels
+    ).register(on: router)
     HealthRoutes(store: store, providers: routes, secrets: secrets).register(on: router)
 
     let application = Application(
@@ -194,7 +201,7 @@ private func assemble(
             ],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
-    return Gateway(application: application, notices: notices)
+    return Gateway(application: application, notices: notices, metrics: metrics)
 }
 
 typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore & AlertStore

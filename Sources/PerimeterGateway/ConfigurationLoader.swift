@@ -10,7 +10,7 @@ public enum ConfigurationLoader {
     static let topLevelFields: Set = [
         "listen", "database", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
         "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies", "upstream_max_connections",
-        "secrets", "rotation", "alerts",
+        "secrets", "rotation", "alerts", "metrics",
     ]
     static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models"]
     static let priceFields: Set = ["input", "output", "cached_input", "cache_write"]
@@ -85,6 +85,15 @@ public enum ConfigurationLoader {
         }
         if let node = top["environments"] {
             configuration.environmentBudgets = try environments(node, reader: &reader)
+        }
+        if let node = top["metrics"] {
+            let fields = try reader.mapping(node, field: "metrics", allowed: ["per_key_labels"])
+            if let flag = fields["per_key_labels"] {
+                guard let value = flag.bool else {
+                    throw reader.error(flag, "metrics.per_key_labels", "must be true or false", fix: "write per_key_labels: true")
+                }
+                configuration.metricsPerKeyLabels = value
+            }
         }
         if let node = top["alerts"] {
             configuration.alerts = try alerts(node, reader: &reader)

@@ -40,6 +40,8 @@ public struct GatewayConfiguration: Sendable {
     public var trustedProxies: [CIDR] = []
     /// `secrets`: caching of provider secrets, and how to reach Vault and AWS Secrets Manager.
     public var secrets = SecretsSettings()
+    /// `metrics.per_key_labels`: add a `key_id` label to request metrics (one series per key). Default false.
+    public var metricsPerKeyLabels = false
     /// `alerts`: thresholds, anomaly rules and channels.
     public var alerts = AlertSettings()
     /// `rotation`: maximum key age per environment, when unused keys count as stale.

@@ -130,6 +130,7 @@ extension ProxyHandler {
         }
         callLog.record(record)
         alerts?.observe(record)
+        metrics?.record(record, upstream: call.upstreamLatency, overhead: call.sentUpstream.map { $0 - call.started })
     }
 
     private func collect(_ body: UpstreamBody, limit: Int) async -> [UInt8] {

@@ -22,13 +22,15 @@ package struct ProxyHandler: Sendable {
     let clientAddress: ClientAddress
     let maximumBodySize: Int
     let alerts: AlertCenter?
+    let metrics: GatewayMetrics?
 
     package init(
         authenticator: Authenticator, directory: ProviderDirectory, secrets: SecretResolver, prices: PriceTable,
         callLog: CallLogWriter, ledger: any Ledger, rateLimiter: RateLimiter, environmentBudgets: [String: Budget],
-        clientAddress: ClientAddress, maximumBodySize: Int, alerts: AlertCenter? = nil
+        clientAddress: ClientAddress, maximumBodySize: Int, alerts: AlertCenter? = nil, metrics: GatewayMetrics? = nil
     ) {
         self.alerts = alerts
+        self.metrics = metrics
         self.authenticator = authenticator
         self.directory = directory
         self.secrets = secrets
@@ -48,6 +50,9 @@ package struct ProxyHandler: Sendable {
         var key: VirtualKey?
         var holdsReservation = false
         var rateLimits: RateLimiter.Snapshot?
+        /// When the call was sent upstream, and how long the provider took to answer with its head.
+        var sentUpstream: ContinuousClock.Instant?
+        var upstreamLatency: Duration?
     }
 
     package func handle(_ request: Request, context: GatewayContext, endpoint: Endpoint, pathModel: String? = nil) async -> Response {
@@ -95,8 +100,10 @@ package struct ProxyHandler: Sendable {
                     from: request.headers, kind: provider.kind, credential: credential, hasBody: endpoint.hasBody),
                 body: endpoint.hasBody ? ByteBuffer(bytes: body) : nil, operation: endpoint.operation, facts: facts)
             let response: UpstreamResponse
+            call.sentUpstream = .now
             do {
                 response = try await provider.upstream.send(upstreamRequest)
+                call.upstreamLatency = call.sentUpstream.map { .now - $0 }
             } catch {
                 switch error {
                 case .timeout: throw GatewayError.upstreamTimeout(provider: provider.name)

@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import PerimeterGateway
+import Prometheus
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -91,6 +93,10 @@ struct Serve: AsyncParsableCommand {
                   Providers: \(providers.isEmpty ? "none" : providers.joined(separator: ", "))
                 """)
             fflush(nil)
+        }
+        if let metrics = gateway.metrics {
+            // Libraries that report through swift-metrics land in the same registry as the gateway's own.
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         }
         for notice in gateway.notices {
             print(notice + "\n")

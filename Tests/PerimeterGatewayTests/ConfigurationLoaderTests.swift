@@ -1,5 +1,6 @@
 import PerimeterCore
 import PerimeterProviders
+import PerimeterSecrets
 import Testing
 
 @testable import PerimeterGateway
@@ -52,6 +53,45 @@ import Testing
             SecretSetup.references(in: configuration).map(\.reference.description) == [
                 "vault:secret/perimeter/openai#api_key", "aws-sm:prod/anthropic#key", "store:local",
             ])
+    }
+
+    @Test func readsTheAlertsSection() throws {
+        let configuration = try load(
+            """
+            metrics: { per_key_labels: true }
+            alerts:
+              thresholds: [0.8, 0.5]
+              spike: { window: 5m, factor: 4, min_requests: 50, min_usd: 2.5 }
+              new_source: { learning: 12h }
+              denial_burst: { count: 10, window: 30s }
+              channels:
+                - { name: ops, kind: webhook, url: "https://hooks.example/perimeter", secret: "env:ALERT_WEBHOOK_SECRET" }
+                - { name: chat, kind: slack, url: "env:SLACK_WEBHOOK_URL", min_severity: critical, envs: [prod] }
+            """)
+        let alerts = configuration.alerts
+        #expect(alerts.thresholds == [0.5, 0.8])
+        #expect(alerts.spike.window == 300 && alerts.spike.factor == 4 && alerts.spike.minimumRequests == 50)
+        #expect(alerts.spike.minimumCost == Money(usd: 2.5))
+        #expect(alerts.newSourceLearning.map { Int($0) } == 43_200)
+        #expect(alerts.denialBurst == BurstRule(count: 10, window: 30))
+        #expect(alerts.channels.map(\.name) == ["ops", "chat"])
+        #expect(alerts.channels[0].target == .url("https://hooks.example/perimeter"))
+        #expect(alerts.channels[1].target == .reference(SecretReference(scheme: "env", path: "SLACK_WEBHOOK_URL")))
+        #expect(alerts.channels[1].minimumSeverity == .critical && alerts.channels[1].environments == ["prod"])
+        #expect(configuration.metricsPerKeyLabels)
+        let critical = Alert(type: .canaryUsed, severity: .critical, time: .now, keyID: nil, env: "prod", message: "")
+        let warning = Alert(type: .newSource, severity: .warning, time: .now, keyID: nil, env: "prod", message: "")
+        let dev = Alert(type: .canaryUsed, severity: .critical, time: .now, keyID: nil, env: "dev", message: "")
+        #expect(alerts.channels[1].accepts(critical) && !alerts.channels[1].accepts(warning) && !alerts.channels[1].accepts(dev))
+    }
+
+    @Test func refusesBadAlertSettings() {
+        #expect(failure("alerts: { thresholds: [0] }")?.field == "alerts.thresholds")
+        #expect(failure("alerts: { spike: { window: soon } }")?.field == "alerts.spike.window")
+        #expect(failure("alerts: { channels: [ { name: a, kind: pager, url: \"https://x/y\" } ] }")?.field == "alerts.channels[0].kind")
+        #expect(
+            failure("alerts: { channels: [ { name: a, kind: slack, url: \"hooks.slack.com/x\" } ] }")?.field == "alerts.channels[0].url")
+        #expect(failure("alerts: { channels: [ { name: a, kind: webhook } ] }")?.field == "alerts.channels[0]")
     }
 
     @Test func refusesBadSecretsSettings() {

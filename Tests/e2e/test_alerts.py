@@ -244,3 +244,46 @@ def test_denial_and_unknown_key_bursts(gateway_factory, receiver, marker):
     rules = gw.cli_json("alerts", "rules")
     assert {r["type"] for r in rules["rules"]} >= {"budget_threshold", "spend_spike", "canary_used", "denial_burst"}
     assert rules["channels"] == [{"name": "ops", "kind": "webhook", "min_severity": "info", "signed": True}]
+
+
+def test_metrics_parse_as_prometheus_text_and_match_the_call_log(gateway_factory, receiver, marker):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    gw = start(gateway_factory, "metrics", receiver.url, extra="environments: { dev: { budget: 5, period: month } }\n")
+    key = gw.create_key("metered", "dev", owner="team-a")
+    for i in range(4):
+        chat(gw, key["key"], f"metrics {i} {marker}")
+    with pytest.raises(openai.AuthenticationError):
+        chat(gw, "sk-not-a-key", marker)
+    canary = gw.cli_json("keys", "create", "--name", "bait", "--env", "dev", "--canary")
+    with pytest.raises(openai.AuthenticationError):
+        chat(gw, canary["key"], marker)
+    receiver.wait_for("canary_used")
+    calls = gw.calls()
+    assert len(calls) == 6
+
+    status, headers, body = gw.http("GET", "/metrics")
+    assert status == 200 and headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+
+    def total(name: str, **labels) -> float:
+        return sum(
+            s.value for s in families[name].samples
+            if s.name.endswith("_total") and all(s.labels.get(k) == v for k, v in labels.items())
+        )
+
+    assert total("perimeter_requests") == len(calls)
+    assert total("perimeter_requests", outcome="ok", model="gpt-4o-mini", env="dev") == 4
+    assert total("perimeter_requests", outcome="denied") == 2
+    assert total("perimeter_input_tokens") == sum(c["input_tokens"] for c in calls)
+    assert total("perimeter_output_tokens") == sum(c["output_tokens"] for c in calls)
+    assert abs(total("perimeter_cost_usd") - sum(c["cost_usd"] or 0 for c in calls)) < 1e-9
+    assert total("perimeter_alerts_raised", type="canary_used") == 1
+    spent = [s for s in families["perimeter_budget_spent_usd"].samples if s.labels["scope"] == "env:dev"]
+    assert len(spent) == 1 and abs(spent[0].value - sum(c["cost_usd"] or 0 for c in calls)) < 1e-9
+    latency = families["perimeter_upstream_latency_seconds"]
+    count = sum(s.value for s in latency.samples if s.name.endswith("_count"))
+    assert count == 4
+    # No key id, secret or unbounded label: the model of an unserved request is "other".
+    text = body.decode()
+    assert key["key"] not in text and key["id"] not in text and canary["key"] not in text
