@@ -165,14 +165,36 @@ enum AdminOpenAPI {
                 "summary": "Every virtual key and provider credential, with what is wrong with each, plus reported findings and per-environment totals",
                 "responses": {"200": {"description": "The inventory", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Inventory"}}}}, "401": {"$ref": "#/components/responses/Error"}}
               }
+            },
+            "/alerts": {
+              "get": {
+                "summary": "Raised alerts, newest first, with their delivery state per channel",
+                "parameters": [
+                  {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "A duration back from now (15m, 24h, 7d) or an RFC 3339 time"},
+                  {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 500}}
+                ],
+                "responses": {"200": {"description": "Alerts", "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/alerts/rules": {
+              "get": {
+                "summary": "The alert rules in force and the channels alerts are delivered to",
+                "responses": {"200": {"description": "Rules and channels", "content": {"application/json": {"schema": {"type": "object", "properties": {"rules": {"type": "array", "items": {"type": "object", "properties": {"type": {"type": "string"}, "severity": {"type": "string"}, "rule": {"type": "string"}}}}, "channels": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "kind": {"type": "string", "enum": ["webhook", "slack"]}, "min_severity": {"type": "string", "enum": ["info", "warning", "critical"]}, "envs": {"type": "array", "items": {"type": "string"}}, "signed": {"type": "boolean"}}}}}}}}}, "401": {"$ref": "#/components/responses/Error"}}
+              }
             }
           },
           "components": {
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
             "responses": {"Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
             "schemas": {
+              "Alert": {"type": "object", "required": ["id", "type", "severity", "time", "message", "details", "deliveries"], "properties": {
+                "id": {"type": "string"}, "type": {"type": "string", "enum": ["budget_threshold", "spend_spike", "new_source", "denial_burst", "invalid_key_burst", "canary_used"]},
+                "severity": {"type": "string", "enum": ["info", "warning", "critical"]}, "time": {"type": "string", "format": "date-time"},
+                "key_id": {"type": ["string", "null"]}, "env": {"type": ["string", "null"]}, "message": {"type": "string"},
+                "details": {"type": "object", "additionalProperties": {"type": "string"}},
+                "deliveries": {"type": "array", "items": {"type": "object", "properties": {"channel": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "delivered"]}, "attempts": {"type": "integer"}, "delivered_at": {"type": ["string", "null"], "format": "date-time"}, "last_error": {"type": ["string", "null"]}}}}}},
               "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["message", "type", "code"], "properties": {"message": {"type": "string"}, "type": {"type": "string"}, "param": {"type": ["string", "null"]}, "code": {"type": "string"}}}}},
-              "CreateKey": {"type": "object", "required": ["name", "env"], "additionalProperties": false, "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 128}, "env": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,23}$"}, "owner": {"type": ["string", "null"]}, "limits": {"$ref": "#/components/schemas/Limits"}, "rotation": {"$ref": "#/components/schemas/Rotation"}}},
+              "CreateKey": {"type": "object", "required": ["name", "env"], "additionalProperties": false, "properties": {"canary": {"type": "boolean", "description": "Create a canary key (no limits, no rotation)"}, "name": {"type": "string", "minLength": 1, "maxLength": 128}, "env": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,23}$"}, "owner": {"type": ["string", "null"]}, "limits": {"$ref": "#/components/schemas/Limits"}, "rotation": {"$ref": "#/components/schemas/Rotation"}}},
               "UpdateKey": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "owner": {"type": "string"}, "limits": {"$ref": "#/components/schemas/Limits", "description": "A present field sets that limit, null removes it, an absent field is left alone"}, "rotation": {"$ref": "#/components/schemas/Rotation", "description": "Replaces the schedule; {} (neither 'every' nor 'deliver_to') removes it; absent leaves it alone"}}},
               "Limits": {"type": "object", "properties": {
                 "budget": {"type": ["object", "null"], "required": ["usd", "period"], "properties": {"usd": {"type": "number", "minimum": 0}, "period": {"type": "string", "enum": ["day", "week", "month", "total"]}}},
@@ -190,7 +212,7 @@ enum AdminOpenAPI {
               "Key": {"type": "object", "required": ["id", "name", "env", "prefix", "status", "created_at", "generation", "rotated_at", "rotation"], "properties": {
                 "id": {"type": "string"}, "name": {"type": "string"}, "env": {"type": "string"}, "owner": {"type": ["string", "null"]},
                 "prefix": {"type": "string", "description": "The displayable start of the current secret"},
-                "status": {"type": "string", "enum": ["active", "expired", "revoked"]},
+                "status": {"type": "string", "enum": ["active", "expired", "revoked", "canary"]}, "canary": {"type": "boolean", "description": "A decoy: never forwarded; any use raises a critical canary_used alert"},
                 "limits": {"$ref": "#/components/schemas/Limits"}, "budget": {"$ref": "#/components/schemas/Budget"}, "environment_budget": {"$ref": "#/components/schemas/Budget"},
                 "created_at": {"type": "string", "format": "date-time"}, "revoked_at": {"type": ["string", "null"], "format": "date-time"},
                 "last_used_at": {"type": ["string", "null"], "format": "date-time"},
