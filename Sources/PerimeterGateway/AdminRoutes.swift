@@ -25,6 +25,7 @@ package struct AdminRoutes: Sendable {
         }
         let authenticated = group.group().add(middleware: AdminAuthMiddleware(authority: authority))
         secrets.register(on: authenticated)
+        FingerprintRoutes(keys: keys, resolver: secrets.resolver).register(on: authenticated)
         authenticated.post("keys") { request, context in try await createKey(request, context: context) }
         authenticated.get("keys") { request, _ in
             let env = request.uri.queryParameters.get("env")
