@@ -62,6 +62,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // memmem for the scanner's literal prefilter (glibc declares it only under _GNU_SOURCE).
+        .target(name: "CMemmem"),
+        // The leak scanner: rules, detector, sources (working tree, git history, index), reports, baseline.
+        .target(
+            name: "PerimeterScanner",
+            dependencies: ["PerimeterCore", "CMemmem", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The Hummingbird application: proxy routes, admin API, services, configuration.
         .target(
             name: "PerimeterGateway",
@@ -82,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "perimeter",
             dependencies: [
-                "PerimeterGateway", "PerimeterCore",
+                "PerimeterGateway", "PerimeterCore", "PerimeterScanner",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -99,6 +107,7 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "PerimeterScannerTests", dependencies: ["PerimeterScanner"], swiftSettings: swiftSettings),
         .testTarget(name: "PerimeterStorageTests", dependencies: ["PerimeterStorage"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage"], swiftSettings: swiftSettings),
