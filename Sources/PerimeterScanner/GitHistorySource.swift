@@ -6,39 +6,19 @@
 /// exists only in a merge's resolution is a new blob of the merge. One `git cat-file --batch` then
 /// reads each distinct blob.
 public struct GitHistorySource: ScanSource {
-    struct Appearance {
-        var blob: String
-        var path: String
-        var commit: Commit
-    }
-
-    let appearances: [Appearance]
-    private var position = 0
-    private let reader: BlobReader?
-    private let sizeLimit: Int
+    private var blobs: BlobSource
 
     /// `since`: only commits not reachable from this revision (`--since REV`).
     public init(git: Git, since: String? = nil, sizeLimit: Int) throws {
-        appearances = try Self.firstAppearances(git: git, since: since)
-        reader = appearances.isEmpty ? nil : try BlobReader(git: git, ids: appearances.map(\.blob))
-        self.sizeLimit = sizeLimit
+        blobs = try BlobSource(git: git, entries: try Self.firstAppearances(git: git, since: since), sizeLimit: sizeLimit)
     }
 
     /// How many distinct blobs history holds.
-    public var blobCount: Int { appearances.count }
+    public var blobCount: Int { blobs.entries.count }
 
-    public mutating func next() throws -> ScanItem? {
-        guard position < appearances.count, let reader else {
-            reader?.close()
-            return nil
-        }
-        let appearance = appearances[position]
-        position += 1
-        let content = try reader.next(limit: sizeLimit).content
-        return ScanItem(path: appearance.path, content: content, origin: .history(appearance.commit), isCommitted: true)
-    }
+    public mutating func next() throws -> ScanItem? { try blobs.next() }
 
-    static func firstAppearances(git: Git, since: String?) throws -> [Appearance] {
+    static func firstAppearances(git: Git, since: String?) throws -> [BlobSource.Entry] {
         var arguments = [
             "log", "--all", "--reverse", "--topo-order", "--no-renames", "--raw", "--no-abbrev", "-z",
             "--diff-merges=first-parent", "--format=%x01%H%x1f%an%x1f%ae%x1f%aI",
@@ -49,7 +29,7 @@ public struct GitHistorySource: ScanSource {
         }
         let output = try git.run(arguments)
         var seen = Set<String>()
-        var appearances: [Appearance] = []
+        var appearances: [BlobSource.Entry] = []
         var order = 0
         for record in output.split(separator: 0x01) {
             guard let headerEnd = record.firstIndex(of: 0) else { continue }
@@ -59,7 +39,7 @@ public struct GitHistorySource: ScanSource {
             let commit = Commit(sha: header[0], author: header[1], email: header[2], date: header[3], order: order)
             order += 1
             for entry in RawDiff.entries(record[(headerEnd + 1)...]) where seen.insert(entry.blob).inserted {
-                appearances.append(Appearance(blob: entry.blob, path: entry.path, commit: commit))
+                appearances.append(BlobSource.Entry(blob: entry.blob, path: entry.path, origin: .history(commit)))
             }
         }
         return appearances

@@ -23,7 +23,8 @@ public enum SARIFReport {
             },
         ]
         let results: [[String: Any]] = findings.map { finding in
-            var physical: [String: Any] = ["artifactLocation": ["uri": finding.path]]
+            let uri = finding.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? finding.path
+            var physical: [String: Any] = ["artifactLocation": ["uri": uri]]
             if finding.line > 0 { physical["region"] = ["startLine": finding.line, "startColumn": max(1, finding.column)] }
             var properties: [String: Any] = ["source": finding.sourceName, "redacted": finding.redacted]
             if let commit = finding.commit {

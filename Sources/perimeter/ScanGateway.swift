@@ -7,13 +7,16 @@ import PerimeterScanner
 /// fingerprints, never plaintext), revoking them, and reporting findings.
 struct ScanGateway {
     let client: AdminClient
+    /// PERIMETER_URL or PERIMETER_ADMIN_TOKEN is set: a gateway that cannot be asked is worth a
+    /// word. With only the token file `perimeter serve` saved, the scan stays quiet about it.
+    let isExplicit: Bool
 
-    /// A gateway to ask, or `nil` (silently) when neither PERIMETER_URL nor an admin token is set.
+    /// A gateway to ask, or `nil` when there is no URL and no admin token at all.
     static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ScanGateway? {
         let client = AdminClient.fromEnvironment(environment)
-        let hasURL = !(environment["PERIMETER_URL"] ?? "").isEmpty
-        guard client.token != nil || hasURL else { return nil }
-        return ScanGateway(client: client)
+        let isExplicit = ["PERIMETER_URL", "PERIMETER_ADMIN_TOKEN"].contains { !(environment[$0] ?? "").isEmpty }
+        guard client.token != nil || isExplicit else { return nil }
+        return ScanGateway(client: client, isExplicit: isExplicit)
     }
 
     /// Marks findings that are managed keys or provider credentials. On failure, says so once on
@@ -25,8 +28,9 @@ struct ScanGateway {
             try JSONDecoder().decode(ManagedKeys.self, from: data).mark(&findings, salt: salt)
             return true
         } catch {
-            FileHandle.standardError.write(
-                Data("perimeter scan: managed keys not checked: \(error)\n".utf8))
+            if isExplicit {
+                FileHandle.standardError.write(Data("perimeter scan: managed keys not checked: \(error)\n".utf8))
+            }
             return false
         }
     }
