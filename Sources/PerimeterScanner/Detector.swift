@@ -1,13 +1,14 @@
 /// Finds secrets in bytes: pure, no I/O, the same for a file, a blob or a string in a test.
 ///
-/// It searches each rule's literal anchors first (`memmem`), and looks at the bytes around an
-/// anchor only where one occurs, with hand-written byte scanning rather than regular expressions: a
-/// file without any anchor costs one vectorised pass per anchor and nothing else. Candidates then pass
+/// It finds every rule's literal anchors first, all in one pass (``AnchorIndex``), and looks at the
+/// bytes around an anchor only where one occurs, with hand-written byte scanning rather than
+/// regular expressions: a file without any anchor costs that one pass and nothing else. Candidates then pass
 /// the rule's length, entropy floor, placeholder filter and validation. Overlapping matches keep the
 /// rule listed first, and a line with `perimeter:allow` on it reports nothing.
 public struct Detector: Sendable {
     public let rules: [Rule]
     private let anchors: [(rule: Int, literal: [UInt8])]
+    private let index: AnchorIndex
     private let envFileRule: Int?
     private let envAssignmentRule: Int?
 
@@ -25,6 +26,7 @@ public struct Detector: Sendable {
             }
         }
         self.anchors = anchors
+        index = AnchorIndex(anchors.map(\.1))
         envFileRule = rules.firstIndex { if case .envFile = $0.shape { true } else { false } }
         envAssignmentRule = rules.firstIndex { if case .envAssignment = $0.shape { true } else { false } }
     }
@@ -34,10 +36,9 @@ public struct Detector: Sendable {
     public func matches(in content: [UInt8], path: String, isCommitted: Bool = false) -> [Match] {
         var candidates: [(rule: Int, range: Range<Int>)] = []
         content.withUnsafeBufferPointer { bytes in
-            for (ruleIndex, literal) in anchors {
-                for offset in ByteSearch.occurrences(of: literal, in: bytes) {
-                    candidates += self.candidates(rule: ruleIndex, anchorAt: offset, anchorLength: literal.count, in: bytes)
-                }
+            for hit in index.hits(in: bytes) {
+                let anchor = anchors[hit.literal]
+                candidates += self.candidates(rule: anchor.rule, anchorAt: hit.offset, anchorLength: anchor.literal.count, in: bytes)
             }
             if let envAssignmentRule, EnvFileName.isEnvFile(path) {
                 candidates += EnvAssignments.candidates(rule: rules[envAssignmentRule], index: envAssignmentRule, in: bytes)
