@@ -154,3 +154,21 @@ def test_pre_commit_hook_blocks_a_key_and_lets_clean_commits_through(tmp_path):
     assert blocked.returncode != 0
     assert "groq-api-key" in blocked.stdout + blocked.stderr  # git shows a hook's output on stderr
     assert git(repo, "log", "--format=%s") == "clean"
+
+
+def test_a_committed_provider_credential_carries_its_reference(gateway_factory, tmp_path):
+    rng = random.Random(9)
+    alphabet = string.ascii_letters + string.digits
+    provider_key = "sk-" + "proj-" + "".join(rng.choice(alphabet) for _ in range(40)) + "T3Blbk" + "FJ" + "".join(
+        rng.choice(alphabet) for _ in range(40))
+    gateway = gateway_factory("scan-credentials", extra_env={"UPSTREAM_OPENAI_KEY": provider_key})
+    key = gateway.create_key("scan-cred", "test")
+    openai_client(gateway, key["key"]).models.list()  # the gateway has fetched env:UPSTREAM_OPENAI_KEY by now
+    repo = make_repo(tmp_path / "repo")
+    commit_file(repo, "deploy.sh", f"export OPENAI_API_KEY={provider_key}\n")
+    result = gateway.cli("scan", str(repo), "--json", check=False)
+    assert result.returncode == 1, result.stderr
+    [finding] = json.loads(result.stdout)["findings"]
+    assert finding["rule"] == "openai-api-key"
+    assert finding["credential_reference"] == "env:UPSTREAM_OPENAI_KEY" and finding["managed_key_id"] is None
+    assert provider_key not in result.stdout + result.stderr + gateway.stdout_text() + gateway.stderr_text()
