@@ -27,11 +27,13 @@ enum ByteSearch {
         return needle.withUnsafeBytes { perimeter_memmem(base, haystack.count, $0.baseAddress, needle.count) != nil }
     }
 
-    /// The spellings a keyword is searched in: as written, lowercase, UPPERCASE and Capitalized, which
-    /// covers `mistral_api_key`, `MISTRAL_API_KEY` and `Mistral(...)` without a case-folding pass.
+    /// The spellings a keyword is searched in: a lowercase keyword also UPPERCASE and Capitalized,
+    /// which covers `mistral_api_key`, `MISTRAL_API_KEY` and `Mistral(...)` without a case-folding
+    /// pass; a keyword with capitals (`AKIA`, `SecretAccessKey`) only as written, so `akia` in
+    /// "Slovakia" is no anchor.
     static func spellings(of keyword: String) -> [[UInt8]] {
-        let lower = keyword.lowercased()
-        let variants = [keyword, lower, keyword.uppercased(), lower.prefix(1).uppercased() + lower.dropFirst()]
+        guard keyword == keyword.lowercased() else { return [Array(keyword.utf8)] }
+        let variants = [keyword, keyword.uppercased(), keyword.prefix(1).uppercased() + keyword.dropFirst()]
         var unique: [[UInt8]] = []
         for variant in variants where !unique.contains(Array(variant.utf8)) { unique.append(Array(variant.utf8)) }
         return unique

@@ -27,8 +27,9 @@ public struct Rule: Sendable {
     /// One line for people: `Anthropic API key`.
     public var title: String
     public var shape: Shape
-    /// Words (lowercase) of which one must appear at most `keywordWindow` bytes before the value;
-    /// empty for formats with a fixed prefix or marker.
+    /// Words of which one must appear at most `keywordWindow` bytes before the value; empty for
+    /// formats with a fixed prefix or marker. Lowercase words match in three spellings (see
+    /// `ByteSearch.spellings`), others only as written.
     public var keywords: [String] = []
     public var keywordWindow = 120
     /// Bits per byte the body must reach (see ``Entropy``).

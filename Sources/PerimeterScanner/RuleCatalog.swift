@@ -96,7 +96,7 @@ public enum RuleCatalog {
             shape: .bare(body: .alphanumeric, lengths: [32, 84]), keywords: ["azure"], minimumEntropy: 3.3,
             validate: { token in token.utf8.count == 84 || token.utf8.allSatisfy(ByteClass.lowerHex.contains) }),
         Rule(
-            id: "aws-access-key-id", provider: "AWS", title: "AWS access key id (long-term AKIA or temporary ASIA)",
+            id: "aws-access-key-id", provider: "AWS", title: "AWS access key id (long-term, AKIA)",
             shape: .prefixed(prefix: "AKIA", body: .upperAlphanumeric, length: 16...16), minimumEntropy: 2.5),
         Rule(
             id: "aws-temporary-access-key-id", provider: "AWS", title: "AWS temporary access key id (ASIA)",
