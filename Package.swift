@@ -107,7 +107,9 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "PerimeterScannerTests", dependencies: ["PerimeterScanner"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PerimeterScannerTests", dependencies: ["PerimeterScanner", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "PerimeterStorageTests", dependencies: ["PerimeterStorage"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage"], swiftSettings: swiftSettings),

@@ -12,11 +12,3 @@ import Testing
         #expect(Array("a".utf8).withUnsafeBufferPointer { index.hits(in: $0) }.isEmpty)
     }
 }
-
-@Suite struct KeywordSpellingTests {
-    @Test func lowercaseKeywordsMatchThreeSpellingsOthersOnlyAsWritten() {
-        #expect(ByteSearch.spellings(of: "mistral").map { String(decoding: $0, as: UTF8.self) } == ["mistral", "MISTRAL", "Mistral"])
-        #expect(ByteSearch.spellings(of: "AKIA").map { String(decoding: $0, as: UTF8.self) } == ["AKIA"])
-        #expect(ByteSearch.spellings(of: "SecretAccessKey").count == 1)
-    }
-}
