@@ -64,6 +64,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // memmem for the scanner's literal prefilter (glibc declares it only under _GNU_SOURCE).
+        .target(name: "CMemmem"),
+        // The leak scanner: rules, detector, sources (working tree, git history, index), reports, baseline.
+        .target(
+            name: "PerimeterScanner",
+            dependencies: ["PerimeterCore", "CMemmem", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The Hummingbird application: proxy routes, admin API, services, configuration.
         .target(
             name: "PerimeterGateway",
@@ -86,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "perimeter",
             dependencies: [
-                "PerimeterGateway", "PerimeterCore",
+                "PerimeterGateway", "PerimeterCore", "PerimeterScanner",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -105,6 +113,9 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "PerimeterScannerTests", dependencies: ["PerimeterScanner", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "PerimeterStorageTests", dependencies: ["PerimeterStorage"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage"], swiftSettings: swiftSettings),

@@ -32,30 +32,18 @@ public struct KeyDigest: Sendable, Hashable {
 
     /// From 64 lowercase or uppercase hex characters.
     public init?(hex: String) {
-        let utf8 = Array(hex.utf8)
-        guard utf8.count == 64 else { return nil }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(32)
-        var index = 0
-        while index < 64 {
-            guard let high = Self.nibble(utf8[index]), let low = Self.nibble(utf8[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
+        guard hex.utf8.count == 64, let bytes = Hex.decode(hex) else { return nil }
         self.init(bytes: bytes)
     }
 
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for word in [words.0, words.1, words.2, words.3] {
-            for shift in stride(from: 60, through: 0, by: -4) {
-                out.append(digits[Int((word >> UInt64(shift)) & 0xF)])
-            }
+    /// The 32 raw digest bytes.
+    public var bytes: [UInt8] {
+        [words.0, words.1, words.2, words.3].flatMap { word in
+            stride(from: 56, through: 0, by: -8).map { UInt8(truncatingIfNeeded: word >> UInt64($0)) }
         }
-        return String(decoding: out, as: UTF8.self)
     }
+
+    public var hex: String { Hex.encode(bytes) }
 
     public static func == (lhs: KeyDigest, rhs: KeyDigest) -> Bool {
         let difference =
@@ -67,15 +55,6 @@ public struct KeyDigest: Sendable, Hashable {
     public func hash(into hasher: inout Hasher) {
         hasher.combine(words.0)
         hasher.combine(words.1)
-    }
-
-    private static func nibble(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: byte - 0x30
-        case 0x41...0x46: byte - 0x41 + 10
-        case 0x61...0x66: byte - 0x61 + 10
-        default: nil
-        }
     }
 }
 

@@ -166,6 +166,13 @@ enum AdminOpenAPI {
                 "responses": {"200": {"description": "The inventory", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Inventory"}}}}, "401": {"$ref": "#/components/responses/Error"}}
               }
             },
+            "/fingerprints": {
+              "post": {
+                "summary": "Keyed fingerprints of every virtual key and cached provider credential, for perimeter scan: HMAC-SHA256 under the caller's one-time salt of each secret's SHA-256; never a value or a plain digest",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["salt"], "properties": {"salt": {"type": "string", "description": "32 random bytes as 64 hex digits"}}}}}},
+                "responses": {"200": {"description": "Fingerprints", "content": {"application/json": {"schema": {"type": "object", "properties": {"keys": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "fingerprint": {"type": "string"}}}}, "credentials": {"type": "array", "items": {"type": "object", "properties": {"reference": {"type": "string"}, "fingerprint": {"type": "string"}}}}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
+              }
+            },
             "/alerts": {
               "get": {
                 "summary": "Raised alerts, newest first, with their delivery state per channel",

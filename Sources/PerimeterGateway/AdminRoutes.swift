@@ -32,6 +32,7 @@ package struct AdminRoutes: Sendable {
         secrets.register(on: authenticated)
         governance.register(on: authenticated)
         alerts.register(on: authenticated)
+        FingerprintRoutes(keys: keys, resolver: secrets.resolver).register(on: authenticated)
         authenticated.post("keys") { request, context in try await createKey(request, context: context) }
         authenticated.get("keys") { request, _ in
             let env = request.uri.queryParameters.get("env")

@@ -161,6 +161,13 @@ public final class SecretResolver: Sendable {
         }
     }
 
+    /// The values held in memory now, by reference: for the leak scanner's keyed fingerprints
+    /// (`POST /admin/v1/fingerprints`), which never send a value. Fetches nothing.
+    package var cachedSecrets: [(reference: SecretReference, secret: Secret)] {
+        entries.withLock { entries in entries.compactMap { reference, entry in entry.value.map { (reference, $0.secret) } } }
+            .sorted { $0.reference.description < $1.reference.description }
+    }
+
     public var knownReferences: [SecretReference] {
         entries.withLock { Array($0.keys) }.sorted { $0.description < $1.description }
     }

@@ -36,6 +36,21 @@ struct AdminClient {
         _ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], body: (some Encodable)? = Optional<String>.none,
         headers: [(String, String)] = []
     ) async throws -> Data {
+        let (status, data) = try await exchange(method, path, query: query, body: body, headers: headers)
+        guard (200..<300).contains(status.code) else {
+            if let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: data) {
+                throw CLIError("\(envelope.error.message) (\(status.code) \(envelope.error.code ?? ""))")
+            }
+            throw CLIError("the gateway answered \(status.code) \(status.reasonPhrase)")
+        }
+        return data
+    }
+
+    /// Sends a request and returns the status and body as they are, whatever the status.
+    func exchange(
+        _ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], body: (some Encodable)? = Optional<String>.none,
+        headers: [(String, String)] = []
+    ) async throws -> (HTTPResponseStatus, Data) {
         guard let token, !token.isEmpty else {
             throw CLIError(
                 "no admin token: set PERIMETER_ADMIN_TOKEN, or run this on the machine where `perimeter serve` first started")
@@ -63,14 +78,7 @@ struct AdminClient {
                 "cannot reach the gateway at \(baseURL): \(Self.reason(error)). Is `perimeter serve` running? Set PERIMETER_URL if it listens elsewhere."
             )
         }
-        let data = Data(bytes.readableBytesView)
-        guard (200..<300).contains(response.status.code) else {
-            if let envelope = try? JSONDecoder().decode(ErrorEnvelope.self, from: data) {
-                throw CLIError("\(envelope.error.message) (\(response.status.code) \(envelope.error.code ?? ""))")
-            }
-            throw CLIError("the gateway answered \(response.status.code) \(response.status.reasonPhrase)")
-        }
-        return data
+        return (response.status, Data(bytes.readableBytesView))
     }
 }
 

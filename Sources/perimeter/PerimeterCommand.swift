@@ -10,6 +10,9 @@ struct PerimeterCommand: AsyncParsableCommand {
             Admin commands talk to a running gateway: PERIMETER_URL (default http://127.0.0.1:8080) and \
             PERIMETER_ADMIN_TOKEN (default: the token the gateway saved on first start).
             """,
-        subcommands: [Serve.self, Keys.self, Secrets.self, Calls.self, Spend.self, Inventory.self, Audit.self, Admins.self, Alerts.self]
+        subcommands: [
+            Serve.self, Keys.self, Secrets.self, Calls.self, Spend.self, Inventory.self, Audit.self, Admins.self, Alerts.self, Scan.self,
+            Hook.self,
+        ]
     )
 }

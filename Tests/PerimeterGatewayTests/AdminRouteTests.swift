@@ -90,7 +90,7 @@ import Testing
                     Set(paths.keys) == [
                         "/keys", "/keys/{id}", "/keys/{id}/rotate", "/calls", "/spend", "/secrets", "/secrets/{name}",
                         "/secrets/{name}/rotate", "/secrets/reload", "/admins", "/admins/{id}", "/audit", "/findings", "/inventory",
-                        "/alerts", "/alerts/rules",
+                        "/alerts", "/alerts/rules", "/fingerprints",
                     ])
             }
             try await client.execute(uri: "/healthz", method: .get) { response in

@@ -109,6 +109,17 @@ import Testing
         #expect(entry.read(at: start, grace: .seconds(1), retryAfter: .seconds(1)) == .serve(Secret("new")))
     }
 
+    @Test func cachedSecretsListsOnlyWhatWasFetched() async throws {
+        let other = SecretReference(scheme: "vault", path: "other")
+        let resolver = SecretResolver(stores: ["vault": MemorySecretStore([reference: Secret("v1")])])
+        resolver.track([reference, other])
+        #expect(resolver.cachedSecrets.isEmpty)
+        await resolver.refresh(reference)
+        await resolver.refresh(other)
+        #expect(resolver.cachedSecrets.map(\.reference) == [reference])
+        #expect(resolver.cachedSecrets.map(\.secret) == [Secret("v1")])
+    }
+
     @Test func aMissingSecretIsUnavailableAndReportedAsNotFound() async throws {
         let resolver = SecretResolver(stores: ["vault": MemorySecretStore()])
         let check = await resolver.refresh(reference)

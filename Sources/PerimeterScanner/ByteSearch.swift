@@ -1,0 +1,41 @@
+import CMemmem
+
+/// Literal search in bytes, through the C library's `memmem` (vectorised on Linux and macOS).
+enum ByteSearch {
+    /// Offsets of every occurrence of `needle` in `haystack[range]`, overlapping ones included.
+    static func occurrences(of needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, range: Range<Int>? = nil) -> [Int] {
+        guard let base = haystack.baseAddress, !needle.isEmpty else { return [] }
+        let bounds = range ?? 0..<haystack.count
+        var offsets: [Int] = []
+        var start = bounds.lowerBound
+        needle.withUnsafeBytes { needleBytes in
+            while bounds.upperBound - start >= needle.count {
+                guard let found = perimeter_memmem(base + start, bounds.upperBound - start, needleBytes.baseAddress, needle.count) else {
+                    break
+                }
+                let offset = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                offsets.append(offset)
+                start = offset + 1
+            }
+        }
+        return offsets
+    }
+
+    /// Whether `needle` occurs anywhere in `haystack`.
+    static func contains(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = haystack.baseAddress, !needle.isEmpty else { return false }
+        return needle.withUnsafeBytes { perimeter_memmem(base, haystack.count, $0.baseAddress, needle.count) != nil }
+    }
+
+    /// The spellings a keyword is searched in: a lowercase keyword also UPPERCASE and Capitalized,
+    /// which covers `mistral_api_key`, `MISTRAL_API_KEY` and `Mistral(...)` without a case-folding
+    /// pass; a keyword with capitals (`AKIA`, `SecretAccessKey`) only as written, so `akia` in
+    /// "Slovakia" is no anchor.
+    static func spellings(of keyword: String) -> [[UInt8]] {
+        guard keyword == keyword.lowercased() else { return [Array(keyword.utf8)] }
+        let variants = [keyword, keyword.uppercased(), keyword.prefix(1).uppercased() + keyword.dropFirst()]
+        var unique: [[UInt8]] = []
+        for variant in variants where !unique.contains(Array(variant.utf8)) { unique.append(Array(variant.utf8)) }
+        return unique
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import PerimeterCore
+import PerimeterScanner
+
+/// `perimeter scan`: LLM provider keys, cloud keys and Perimeter keys in a directory, its git
+/// history and its index; marks the keys the gateway manages, and can revoke them.
+struct Scan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Find leaked API keys in files and git history.",
+        discussion: """
+            Scans the working tree and, in a git repository, every blob of its history (all refs). Exits 0 when \
+            nothing is found, --exit-code (default 1) when findings remain after the baseline and inline \
+            `perimeter:allow` comments, 2 when the scan itself fails. With PERIMETER_URL and an admin token, \
+            findings that are keys the gateway manages carry their key id.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, sarif
+    }
+
+    @Argument(help: "Directory to scan (default: the current directory).") var path: String?
+    @Flag(inversion: .prefixedNo, help: "Scan git history across all refs (default: on in a git repository).")
+    var history: Bool?
+    @Flag(help: "Scan only what is staged in the index (for a pre-commit hook).") var staged = false
+    @Option(help: "Scan only history not reachable from this revision.") var since: String?
+    @Option(help: "Output: text, json or sarif.") var format: Format = .text
+    @Option(help: "Baseline file of accepted findings (default: .perimeter-baseline.json in the scanned directory, if present).")
+    var baseline: String?
+    @Flag(help: "Write every current finding to the baseline file and exit 0.") var updateBaseline = false
+    @Flag(help: "Send the findings (never the secrets) to the gateway: POST /admin/v1/findings.") var report = false
+    @Flag(help: "Revoke each finding that is a virtual key the gateway manages.") var revoke = false
+    @Option(help: "Exit status when findings remain.") var exitCode: Int32 = 1
+    @Option(help: "Files and blobs larger than this many bytes are not read.") var maxFileSize = 10 << 20
+    @OptionGroup var output: OutputOptions
+
+    static let defaultBaselineName = ".perimeter-baseline.json"
+
+    func run() async throws {
+        do {
+            try await scan()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    private func scan() async throws {
+        let plan = try ScanPlan(path: path, history: history, staged: staged, since: since, sizeLimit: maxFileSize)
+        var findings = try Scanner().scan(try plan.makeSource())
+        let baselinePath = baseline ?? (plan.root as NSString).appendingPathComponent(Self.defaultBaselineName)
+        if updateBaseline {
+            try Baseline(findings: findings).encoded().write(to: URL(fileURLWithPath: baselinePath))
+            return print("Wrote \(findings.count) finding(s) to the baseline \(baselinePath).")
+        }
+        var accepted: [Finding] = []
+        if let data = FileManager.default.contents(atPath: baselinePath) {
+            (findings, accepted) = try Baseline.load(from: data).filter(findings)
+        } else if baseline != nil {
+            throw CLIError("no baseline file at \(baselinePath); create it with --update-baseline")
+        }
+        let gateway = ScanGateway.fromEnvironment()
+        let checked = await gateway?.markManaged(&findings) ?? false
+        if revoke { try await requireGateway(gateway, checked, for: "--revoke").revoke(findings) }
+        if report { try await requireGateway(gateway, checked, for: "--report").report(findings) }
+        try render(findings, accepted: accepted.count, gateway: checked ? gateway?.client.baseURL : nil)
+        if !findings.isEmpty { throw ExitCode(exitCode) }
+    }
+
+    private func requireGateway(_ gateway: ScanGateway?, _ checked: Bool, for flag: String) throws -> ScanGateway {
+        guard let gateway, checked else {
+            throw CLIError("\(flag) needs a reachable gateway: set PERIMETER_URL and PERIMETER_ADMIN_TOKEN")
+        }
+        return gateway
+    }
+
+    private func render(_ findings: [Finding], accepted: Int, gateway: String?) throws {
+        switch output.json ? .json : format {
+        case .json:
+            let data = try JSONReport.render(findings, summary: ["baselined": accepted], gateway: gateway)
+            print(String(decoding: data, as: UTF8.self))
+        case .sarif:
+            let version = PerimeterCommand.configuration.version.isEmpty ? "0.0.0" : PerimeterCommand.configuration.version
+            let data = try SARIFReport.render(findings, rules: RuleCatalog.all, toolVersion: version)
+            print(String(decoding: data, as: UTF8.self))
+        case .text:
+            guard !findings.isEmpty else {
+                return print("No leaked keys found." + (accepted > 0 ? " \(accepted) finding(s) accepted by the baseline." : ""))
+            }
+            print(TextTable.render(headers: TextReport.headers, rows: TextReport.rows(findings)))
+            print(
+                "\n\(findings.count) finding(s)" + (accepted > 0 ? ", \(accepted) more accepted by the baseline" : "")
+                    + ". Revoke or rotate each key, then remove it from history.")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import NIOHTTP1
+import PerimeterCore
+import PerimeterScanner
+
+/// `perimeter scan`'s conversations with the gateway: which findings are managed keys (by keyed
+/// fingerprints, never plaintext), revoking them, and reporting findings.
+struct ScanGateway {
+    let client: AdminClient
+    /// PERIMETER_URL or PERIMETER_ADMIN_TOKEN is set: a gateway that cannot be asked is worth a
+    /// word. With only the token file `perimeter serve` saved, the scan stays quiet about it.
+    let isExplicit: Bool
+
+    /// A gateway to ask, or `nil` when there is no URL and no admin token at all.
+    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ScanGateway? {
+        let client = AdminClient.fromEnvironment(environment)
+        let isExplicit = ["PERIMETER_URL", "PERIMETER_ADMIN_TOKEN"].contains { !(environment[$0] ?? "").isEmpty }
+        guard client.token != nil || isExplicit else { return nil }
+        return ScanGateway(client: client, isExplicit: isExplicit)
+    }
+
+    /// Marks findings that are managed keys or provider credentials. On failure, says so once on
+    /// standard error and returns false: the scan goes on without key ids.
+    func markManaged(_ findings: inout [Finding]) async -> Bool {
+        let salt = KeyFingerprint.makeSalt()
+        do {
+            let data = try await client.sendRaw(.POST, "/fingerprints", body: ["salt": Hex.encode(salt)])
+            try JSONDecoder().decode(ManagedKeys.self, from: data).mark(&findings, salt: salt)
+            return true
+        } catch {
+            if isExplicit {
+                FileHandle.standardError.write(Data("perimeter scan: managed keys not checked: \(error)\n".utf8))
+            }
+            return false
+        }
+    }
+
+    /// Revokes every managed virtual key among the findings, once each, citing where it leaked.
+    func revoke(_ findings: [Finding]) async throws {
+        var done = Set<String>()
+        for finding in findings {
+            guard let id = finding.managedKeyID, done.insert(id).inserted else { continue }
+            let reason = "leaked: \(finding.location)"
+            let query = "reason=" + (reason.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "")
+            _ = try await client.sendRaw(.DELETE, "/keys/\(try Keys.pathSegment(id))?\(query)")
+            FileHandle.standardError.write(Data("Revoked key \(id) (\(reason)).\n".utf8))
+        }
+    }
+
+    /// Sends the findings without their secrets. A gateway without the route (404) is told apart.
+    func report(_ findings: [Finding]) async throws {
+        let rows: [[String: Any]] = findings.map { finding in
+            [
+                "rule": finding.ruleID, "provider": finding.provider, "path": finding.path, "line": finding.line,
+                "commit": finding.commit?.sha ?? NSNull(), "sha256": finding.sha256,
+                "managed_key_id": finding.managedKeyID ?? NSNull(),
+            ]
+        }
+        let (status, _) = try await client.exchange(.POST, "/findings", body: JSONObject(members: ["findings": rows]))
+        switch status.code {
+        case 200..<300:
+            FileHandle.standardError.write(Data("Reported \(findings.count) finding(s) to the gateway.\n".utf8))
+        case 404:
+            FileHandle.standardError.write(Data("perimeter scan: this gateway does not accept reports yet.\n".utf8))
+        default:
+            throw CLIError("the gateway answered \(status.code) \(status.reasonPhrase) to the findings report")
+        }
+    }
+
+    /// RFC 3986 unreserved characters: everything else in a query value is percent-encoded.
+    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+}
