@@ -29,6 +29,27 @@ package struct InventoryReport: Codable, Sendable {
                 ageDays = "age_days", rotationDue = "rotation_due", lastUsedAt = "last_used_at",
                 lastClientIP = "last_client_ip", spendUSD = "spend_usd", spendSince = "spend_since", budget, status, flags
         }
+
+        /// Every field, `null` when empty, so the JSON form has one shape.
+        package func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(name, forKey: .name)
+            try c.encode(env, forKey: .env)
+            try c.encode(owner, forKey: .owner)
+            try c.encode(generation, forKey: .generation)
+            try c.encode(createdAt, forKey: .createdAt)
+            try c.encode(secretIssuedAt, forKey: .secretIssuedAt)
+            try c.encode(ageDays, forKey: .ageDays)
+            try c.encode(rotationDue, forKey: .rotationDue)
+            try c.encode(lastUsedAt, forKey: .lastUsedAt)
+            try c.encode(lastClientIP, forKey: .lastClientIP)
+            try c.encode(spendUSD, forKey: .spendUSD)
+            try c.encode(spendSince, forKey: .spendSince)
+            try c.encode(budget, forKey: .budget)
+            try c.encode(status, forKey: .status)
+            try c.encode(flags, forKey: .flags)
+        }
     }
 
     package struct Credential: Codable, Sendable {
@@ -44,6 +65,18 @@ package struct InventoryReport: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case reference, store, status, version, versionDate = "version_date", ageDays = "age_days",
                 usedBy = "used_by", flags
+        }
+
+        package func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(reference, forKey: .reference)
+            try c.encode(store, forKey: .store)
+            try c.encode(status, forKey: .status)
+            try c.encode(version, forKey: .version)
+            try c.encode(versionDate, forKey: .versionDate)
+            try c.encode(ageDays, forKey: .ageDays)
+            try c.encode(usedBy, forKey: .usedBy)
+            try c.encode(flags, forKey: .flags)
         }
     }
 

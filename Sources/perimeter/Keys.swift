@@ -75,7 +75,7 @@ struct Keys: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a virtual key; its secret is shown once.")
         @Option(help: "What the key is for, e.g. billing-service.") var name: String
-        @Option(help: "Environment: lowercase letters, digits and '-', e.g. prod.") var env: String
+        @Option(help: "Environment: lowercase letters, digits and '-', e.g. prod (a canary defaults to prod).") var env: String?
         @Option(help: "Who answers for the key, e.g. a team or an email.") var owner: String?
         @OptionGroup(title: "Limits") var limits: LimitOptions
         @OptionGroup(title: "Rotation") var rotation: RotationOptions
@@ -88,6 +88,8 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             let client = AdminClient.fromEnvironment()
+            // A canary should look like the real thing, so by default it is a prod key.
+            guard let env = env ?? (canary ? "prod" : nil) else { throw ValidationError("Missing expected argument '--env <env>'") }
             var body: [String: Any] = ["name": name, "env": env]
             let members = try limits.members()
             if !members.isEmpty || !canary { body["limits"] = members }

@@ -112,7 +112,8 @@ def chat(gw, key: str, marker: str, max_tokens: int = 40, **headers):
 
 def test_canary_use_is_denied_like_an_unknown_key_and_alerted_within_seconds(gateway_factory, receiver, marker):
     gw = start(gateway_factory, "canary", receiver.url)
-    canary = gw.cli_json("keys", "create", "--name", "old-script-bait", "--env", "prod", "--canary")
+    canary = gw.cli_json("keys", "create", "--canary", "--name", "old-script-bait")  # a prod key by default
+    assert canary["env"] == "prod" and canary["key"].startswith("prm_prod_")
     assert canary["canary"] is True and canary["status"] == "canary"
     used_at = time.monotonic()
     with pytest.raises(openai.AuthenticationError) as refused:
