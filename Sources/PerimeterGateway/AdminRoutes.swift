@@ -64,12 +64,7 @@ package struct AdminRoutes: Sendable {
             let query = request.uri.queryParameters
             var callQuery = CallQuery(keyID: query.get("key_id"), env: query.get("env"))
             if let since = query.get("since") { callQuery.since = try Self.since(since) }
-            if let limit = query.get("limit") {
-                guard let value = Int(limit), (1...10_000).contains(value) else {
-                    throw GatewayError.invalidRequest("'limit' must be a whole number from 1 to 10000.")
-                }
-                callQuery.limit = value
-            }
+            callQuery.limit = try Self.limit(query.get("limit"), default: callQuery.limit, maximum: 10_000)
             return try Self.json(ListEnvelope(data: try await calls.calls(matching: callQuery)))
         }
         authenticated.get("spend") { request, _ in
@@ -219,6 +214,15 @@ package struct AdminRoutes: Sendable {
             return context.codingPath.isEmpty ? "not valid JSON." : "'\(path(context.codingPath))': \(context.debugDescription)."
         @unknown default: return "not valid."
         }
+    }
+
+    /// A list route's `limit`: `fallback` when absent, an error naming the range when not a whole number in it.
+    static func limit(_ text: String?, default fallback: Int, maximum: Int) throws -> Int {
+        guard let text else { return fallback }
+        guard let value = Int(text), (1...maximum).contains(value) else {
+            throw GatewayError.invalidRequest("'limit' must be a whole number from 1 to \(maximum).")
+        }
+        return value
     }
 
     static func since(_ text: String) throws -> Date {

@@ -43,8 +43,7 @@ struct AlertRoutes: Sendable {
         authenticated.get("alerts") { request, _ in
             let query = request.uri.queryParameters
             let since = try query.get("since").map(AdminRoutes.since)
-            let limit = Int(query.get("limit") ?? "") ?? 500
-            guard (1...10_000).contains(limit) else { throw GatewayError.invalidRequest("'limit' must be 1 to 10000.") }
+            let limit = try AdminRoutes.limit(query.get("limit"), default: 500, maximum: 10_000)
             let alerts = try await store.alerts(since: since, limit: limit)
             return try AdminRoutes.json(
                 ListEnvelope(

@@ -127,8 +127,7 @@ struct GovernanceRoutes: Sendable {
         authenticated.get("audit") { request, _ in
             let query = request.uri.queryParameters
             let since = try query.get("since").map(AdminRoutes.since)
-            let limit = Int(query.get("limit") ?? "") ?? 1000
-            guard (1...100_000).contains(limit) else { throw GatewayError.invalidRequest("'limit' must be 1 to 100000.") }
+            let limit = try AdminRoutes.limit(query.get("limit"), default: 1000, maximum: 100_000)
             let entries = try await auditLog.auditEntries(since: since, limit: limit)
             return try AdminRoutes.json(
                 ListEnvelope(

@@ -43,7 +43,7 @@ struct Secrets: AsyncParsableCommand {
         func run() async throws {
             let data = try await AdminClient.fromEnvironment().sendRaw(.GET, "/secrets")
             if output.json { return Display.printJSON(data) }
-            let rows = Secrets.rows(data)
+            let rows = Governance.rows(data)
             guard !rows.isEmpty else {
                 return print("No secrets stored yet. Store one with: printf %s \"$KEY\" | perimeter secrets put NAME")
             }
@@ -52,9 +52,9 @@ struct Secrets: AsyncParsableCommand {
                     headers: ["NAME", "VERSION", "VERSIONS", "CREATED", "UPDATED", "USED BY"],
                     rows: rows.map { row in
                         [
-                            row["name"] as? String ?? "", Secrets.text(row["version"]), Secrets.text(row["versions"]),
+                            row["name"] as? String ?? "", Governance.text(row["version"]), Governance.text(row["versions"]),
                             Display.time(row["created_at"] as? String), Display.time(row["updated_at"] as? String),
-                            Secrets.list(row["used_by"]),
+                            Governance.text(row["used_by"]),
                         ]
                     }))
         }
@@ -80,7 +80,7 @@ struct Secrets: AsyncParsableCommand {
 
         func run() async throws {
             let data = try await AdminClient.fromEnvironment().sendRaw(.POST, "/secrets/reload", body: JSONObject(members: [:]))
-            let rows = Secrets.rows(data)
+            let rows = Governance.rows(data)
             if output.json {
                 Display.printJSON(data)
             } else {
@@ -98,7 +98,7 @@ struct Secrets: AsyncParsableCommand {
             rows: rows.map { row in
                 [
                     row["reference"] as? String ?? "", row["store"] as? String ?? "", row["status"] as? String ?? "",
-                    text(row["version"]), list(row["used_by"]), row["error"] as? String ?? "",
+                    Governance.text(row["version"]), Governance.text(row["used_by"]), row["error"] as? String ?? "",
                 ]
             })
     }
@@ -109,7 +109,9 @@ struct Secrets: AsyncParsableCommand {
             method, path, body: JSONObject(members: ["value": value.revealed]))
         if output.json { return Display.printJSON(data) }
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        print("Stored secret \(name), version \(text(object["version"])). Providers using store:\(name) use it from the next request.")
+        print(
+            "Stored secret \(name), version \(Governance.text(object["version"])). Providers using store:\(name) use it from the next request."
+        )
     }
 
     /// Standard input up to its end, without the trailing newline; on a terminal, one line read with echo off.
@@ -141,22 +143,5 @@ struct Secrets: AsyncParsableCommand {
             throw ValidationError("'\(name)' is not a valid secret name; use letters, digits and . _ -")
         }
         return name
-    }
-
-    static func rows(_ data: Data) -> [[String: Any]] {
-        ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["data"] as? [[String: Any]] ?? []
-    }
-
-    static func text(_ value: Any?) -> String {
-        switch value {
-        case let number as NSNumber: number.stringValue
-        case let string as String: string
-        default: "-"
-        }
-    }
-
-    static func list(_ value: Any?) -> String {
-        let items = value as? [String] ?? []
-        return items.isEmpty ? "-" : items.joined(separator: ",")
     }
 }

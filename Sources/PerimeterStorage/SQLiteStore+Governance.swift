@@ -1,0 +1,222 @@
+import Foundation
+import GRDB
+import PerimeterCore
+
+// The built-in secret store, the audit log, scan findings and the alert outbox, in SQLite.
+
+// MARK: - SealedSecretStore
+
+extension SQLiteStore: SealedSecretStore {
+    public func appendSealedSecret(_ secret: SealedSecret) async throws {
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO sealed_secrets (name, version, created_at, master_key_id, wrapped_key, ciphertext)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        secret.name, secret.version, secret.createdAt.milliseconds, secret.masterKeyID,
+                        Data(secret.wrappedKey), Data(secret.ciphertext),
+                    ])
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+            throw SealedSecretStoreError.versionExists(name: secret.name, version: secret.version)
+        }
+    }
+
+    public func latestSealedSecret(name: String) async throws -> SealedSecret? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM sealed_secrets WHERE name = ? ORDER BY version DESC LIMIT 1", arguments: [name]
+            ).map { row in
+                SealedSecret(
+                    name: row["name"], version: row["version"], createdAt: Date(milliseconds: row["created_at"]),
+                    masterKeyID: row["master_key_id"], wrappedKey: [UInt8](row["wrapped_key"] as Data),
+                    ciphertext: [UInt8](row["ciphertext"] as Data))
+            }
+        }
+    }
+
+    public func sealedSecretSummaries() async throws -> [SealedSecretSummary] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT s.name, s.version, s.created_at, s.master_key_id, g.versions, g.first_created
+                    FROM sealed_secrets s
+                    JOIN (SELECT name, MAX(version) AS latest, COUNT(*) AS versions, MIN(created_at) AS first_created
+                          FROM sealed_secrets GROUP BY name) g
+                      ON g.name = s.name AND g.latest = s.version
+                    ORDER BY s.name
+                    """
+            ).map { row in
+                SealedSecretSummary(
+                    name: row["name"], latestVersion: row["version"], versions: row["versions"],
+                    createdAt: Date(milliseconds: row["first_created"]), updatedAt: Date(milliseconds: row["created_at"]),
+                    masterKeyID: row["master_key_id"])
+            }
+        }
+    }
+
+    public func deleteSealedSecret(name: String) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM sealed_secrets WHERE name = ?", arguments: [name])
+            return db.changesCount
+        }
+    }
+}
+
+// MARK: - AuditLog
+
+extension SQLiteStore: AuditLog {
+    public func appendAudit(_ entry: AuditEntry) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO audit_log (id, time, actor, actor_id, address, action, target, details)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    entry.id, entry.time.milliseconds, entry.actor, entry.actorID, entry.address, entry.action, entry.target,
+                    entry.details,
+                ])
+        }
+    }
+
+    public func auditEntries(since: Date?, limit: Int) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_log WHERE time >= ? ORDER BY seq DESC LIMIT ?",
+                arguments: [since?.milliseconds ?? 0, limit]
+            ).map { row in
+                AuditEntry(
+                    id: row["id"], time: Date(milliseconds: row["time"]), actor: row["actor"], actorID: row["actor_id"],
+                    address: row["address"], action: row["action"], target: row["target"], details: row["details"])
+            }
+        }
+    }
+}
+
+// MARK: - FindingStore
+
+extension SQLiteStore: FindingStore {
+    public func recordFindings(_ findings: [ReportedFinding], at time: Date) async throws -> Int {
+        try await pool.write { db in
+            var added = 0
+            for finding in findings {
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO findings (sha256, path, rule, provider, line, commit_id, managed_key_id, reported_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        finding.sha256, finding.path, finding.rule, finding.provider, finding.line, finding.commit,
+                        finding.managedKeyID, time.milliseconds,
+                    ])
+                added += db.changesCount
+            }
+            return added
+        }
+    }
+
+    public func reportedFindings() async throws -> [ReportedFinding] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM findings ORDER BY path, line, rule").map { row in
+                ReportedFinding(
+                    rule: row["rule"], provider: row["provider"], path: row["path"], line: row["line"], commit: row["commit_id"],
+                    sha256: row["sha256"], managedKeyID: row["managed_key_id"],
+                    reportedAt: Date(milliseconds: row["reported_at"]))
+            }
+        }
+    }
+}
+
+// MARK: - AlertStore
+
+extension SQLiteStore: AlertStore {
+    public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws {
+        let details = try Self.encodeJSON(alert.details)
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO alerts (id, type, severity, time, key_id, env, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    alert.id, alert.type.rawValue, alert.severity.rawValue, alert.time.milliseconds, alert.keyID, alert.env,
+                    alert.message, details,
+                ])
+            for channel in channels {
+                try db.execute(
+                    sql: "INSERT INTO alert_deliveries (alert_id, channel, next_attempt) VALUES (?, ?, ?)",
+                    arguments: [alert.id, channel, time.milliseconds])
+            }
+        }
+    }
+
+    public func dueDeliveries(at time: Date, limit: Int) async throws -> [(Alert, AlertDelivery)] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT a.*, d.channel, d.attempts, d.next_attempt, d.delivered_at, d.last_error
+                    FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
+                    WHERE d.delivered_at IS NULL AND d.next_attempt <= ?
+                    ORDER BY a.time, a.id LIMIT ?
+                    """,
+                arguments: [time.milliseconds, limit]
+            ).map { row in (try Self.alert(row), Self.delivery(row, alertID: row["id"])) }
+        }
+    }
+
+    public func markDelivered(alertID: String, channel: String, at time: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE alert_deliveries SET delivered_at = ?, attempts = attempts + 1, last_error = NULL
+                    WHERE alert_id = ? AND channel = ? AND delivered_at IS NULL
+                    """,
+                arguments: [time.milliseconds, alertID, channel])
+        }
+    }
+
+    public func markFailed(alertID: String, channel: String, error: String, nextAttempt: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE alert_deliveries SET attempts = attempts + 1, last_error = ?, next_attempt = ?
+                    WHERE alert_id = ? AND channel = ? AND delivered_at IS NULL
+                    """,
+                arguments: [String(error.prefix(500)), nextAttempt.milliseconds, alertID, channel])
+        }
+    }
+
+    public func alerts(since: Date?, limit: Int) async throws -> [StoredAlert] {
+        try await pool.read { db in
+            let alerts = try Row.fetchAll(
+                db, sql: "SELECT * FROM alerts WHERE time >= ? ORDER BY time DESC, id DESC LIMIT ?",
+                arguments: [since?.milliseconds ?? 0, limit]
+            ).map(Self.alert)
+            return try alerts.map { alert in
+                let deliveries = try Row.fetchAll(
+                    db, sql: "SELECT * FROM alert_deliveries WHERE alert_id = ? ORDER BY channel", arguments: [alert.id]
+                ).map { Self.delivery($0, alertID: alert.id) }
+                return StoredAlert(alert: alert, deliveries: deliveries)
+            }
+        }
+    }
+
+    private static func alert(_ row: Row) throws -> Alert {
+        Alert(
+            id: row["id"], type: AlertType(rawValue: row["type"]) ?? .denialBurst,
+            severity: AlertSeverity(rawValue: row["severity"]) ?? .warning, time: Date(milliseconds: row["time"]),
+            keyID: row["key_id"], env: row["env"], message: row["message"],
+            details: try decodeJSON([String: String].self, row["details"]))
+    }
+
+    private static func delivery(_ row: Row, alertID: String) -> AlertDelivery {
+        AlertDelivery(
+            alertID: alertID, channel: row["channel"], attempts: row["attempts"], nextAttempt: Date(milliseconds: row["next_attempt"]),
+            deliveredAt: (row["delivered_at"] as Int64?).map(Date.init(milliseconds:)), lastError: row["last_error"])
+    }
+}
