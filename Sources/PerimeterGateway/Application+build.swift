@@ -99,26 +99,26 @@ private func assemble(
         + configuration.environmentBudgets.map { BudgetClaim(.environment($0.key), $0.value) }
     try await ledger.recover(claims, from: store, at: Date())
 
-    // Nothing below throws, so the upstream client is always handed to the application, which shuts it down.
+    // Nothing below throws, so both clients are always handed to the application, which shuts them down.
+    // AsyncHTTPClient sends alert webhooks; provider calls go through the gateway's own UpstreamClient.
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(
         connect: .nanoseconds(configuration.upstreamConnectTimeout.nanoseconds),
         read: .nanoseconds(configuration.upstreamTimeout.nanoseconds))
-    // Every call in flight over HTTP/1 holds its own upstream connection for as long as it streams, so
-    // the pool must allow as many as the gateway has calls in flight.
-    clientConfiguration.connectionPool = .init(
-        idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.upstreamMaxConnections)
-    // Fail fast on a provider that refuses connections: the client gets its 502 at once, and the
-    // official SDKs retry 5xx answers with backoff themselves.
     clientConfiguration.connectionPool.retryConnectionEstablishment = false
     clientConfiguration.decompression = .disabled
+    clientConfiguration.tracing.tracer = nil
     let client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: clientConfiguration)
 
+    var upstreamConfiguration = UpstreamClient.Configuration(
+        connectTimeout: configuration.upstreamConnectTimeout, readTimeout: configuration.upstreamTimeout)
+    upstreamConfiguration.maximumConnectionsPerOrigin = configuration.upstreamMaxConnections
+    let upstreamClient = UpstreamClient(configuration: upstreamConfiguration)
     var routes = configuration.providers.map { provider in
         ProviderRoute(
             name: provider.name, kind: provider.kind, baseURL: provider.baseURL, credential: provider.apiKey,
             models: provider.models,
-            upstream: upstreamOverride ?? HTTPUpstream(client: client, timeout: configuration.upstreamTimeout))
+            upstream: upstreamOverride ?? HTTPUpstream(client: upstreamClient, timeout: configuration.upstreamTimeout))
     }
     if configuration.demo {
         for kind in ProviderKind.allCases {
@@ -193,7 +193,8 @@ private func assemble(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
         // A ServiceGroup stops its services in reverse order: the refresher stops before the secrets clients.
-        services: [HTTPClientService(client: client), writer] + secretSetup.clients.map { HTTPClientService(client: $0) }
+        services: [HTTPClientService(client: client), UpstreamClientService(client: upstreamClient), writer]
+            + secretSetup.clients.map { HTTPClientService(client: $0) }
             + [
                 SecretRefresher(resolver: secrets), RotationScheduler(cache: cache, rotator: rotator, audit: audit, logger: logger),
                 // Stopped in reverse order: the alert center drains into the outbox before the dispatcher stops.

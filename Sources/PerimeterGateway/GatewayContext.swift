@@ -27,5 +27,8 @@ package struct GatewayContext: RequestContext, RemoteAddressRequestContext {
 
 /// Request ids: `req_` and 24 base62 characters, unique enough to key the call log.
 package enum RequestID {
-    package static func make() -> String { "req_" + Base62.random(count: 24) }
+    package static func make() -> String {
+        var generator = BufferedRandomNumberGenerator()
+        return "req_" + Base62.random(count: 24, using: &generator)
+    }
 }

@@ -1,43 +1,39 @@
-import AsyncHTTPClient
 import HTTPTypes
 import NIOCore
-import NIOHTTP1
 import PerimeterCore
+import ServiceLifecycle
 
-/// The real upstream: one shared AsyncHTTPClient with pooled connections, bodies streamed both ways.
+/// The real upstream: the shared ``UpstreamClient``, bodies streamed both ways.
 package struct HTTPUpstream: Upstream {
-    let client: HTTPClient
+    let client: UpstreamClient
     let timeout: Duration
 
-    package init(client: HTTPClient, timeout: Duration) {
+    package init(client: UpstreamClient, timeout: Duration) {
         self.client = client
         self.timeout = timeout
     }
 
     package func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
-        var outbound = HTTPClientRequest(url: request.url)
-        outbound.method = HTTPMethod(rawValue: request.method.rawValue)
-        for field in request.headers {
-            outbound.headers.add(name: field.name.rawName, value: field.value)
-        }
-        if let body = request.body {
-            outbound.body = .bytes(body)
-        }
-        let response: HTTPClientResponse
-        do {
-            // The deadline covers the wait for the response head only; a long stream is bounded by the
-            // client's read timeout between chunks instead.
-            response = try await client.execute(outbound, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            throw .timeout
-        } catch {
-            throw .unreachable(String(describing: error))
-        }
+        // The deadline covers the wait for the response head; a long stream is bounded by the client's
+        // read timeout between chunks instead.
+        let start = try await client.send(
+            method: request.method, url: request.url, headers: request.headers, body: request.body, headTimeout: timeout)
         var headers = HTTPFields()
-        for (name, value) in response.headers {
+        headers.reserveCapacity(start.head.headers.count)
+        for (name, value) in start.head.headers {
             if let fieldName = HTTPField.Name(name) { headers.append(HTTPField(name: fieldName, value: value)) }
         }
-        return UpstreamResponse(status: Int(response.status.code), headers: headers, body: .client(response.body))
+        return UpstreamResponse(status: Int(start.head.status.code), headers: headers, body: .stream(start.body))
+    }
+}
+
+/// Closes the upstream client's pooled connections after the server has drained.
+struct UpstreamClientService: Service {
+    let client: UpstreamClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await client.shutdown()
     }
 }
 

@@ -81,6 +81,37 @@ extension ProxyHandler {
         return Response(status: .init(code: response.status), headers: headers, body: body)
     }
 
+    /// Upstream answers of at most this many bytes, with a `content-length` and not a stream, are read
+    /// whole before they are answered (see ``relayWhole``); anything larger or open-ended is streamed.
+    static let wholeBodyLimit = 1 << 20
+
+    /// Answers a small JSON body, whose usage can only be read once it is complete anyway, in one
+    /// write: head, body and end leave in one system call instead of three. A body that breaks off
+    /// answers 502 rather than a truncated document.
+    func relayWhole(_ response: UpstreamResponse, length: Int, meter: UsageMeter, call: Call, provider: String) async throws
+        -> Response
+    {
+        var meter = meter
+        var call = call
+        var body = ByteBuffer()
+        body.reserveCapacity(length)
+        do {
+            for try await var chunk in response.body {
+                _ = meter.consume(chunk)
+                body.writeBuffer(&chunk)
+            }
+        } catch {
+            throw GatewayError.upstreamUnreachable(provider: provider)
+        }
+        _ = meter.finish()
+        call.record.usage = meter.usage
+        call.record.outcome = .ok
+        await finish(call)
+        var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: false)
+        call.rateLimits?.apply(to: &headers)
+        return Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: body))
+    }
+
     /// Passes an upstream error through with its status and body, with the provider key redacted.
     func relayError(_ response: UpstreamResponse, credential: Secret?, call: Call) async -> Response {
         var call = call

@@ -120,8 +120,11 @@ package struct ProxyHandler: Sendable {
             if endpoint.operation == .models, pathModel == nil, !key.policy.allowedModels.isEmpty {
                 return await relayModelList(response, policy: key.policy, call: call)
             }
-            let meter = UsageMeter(
-                format: endpoint.usageFormat, isStream: Self.isEventStream(response.headers), removesUsageChunk: removesUsageChunk)
+            let isEventStream = Self.isEventStream(response.headers)
+            let meter = UsageMeter(format: endpoint.usageFormat, isStream: isEventStream, removesUsageChunk: removesUsageChunk)
+            if !isEventStream, let length = response.headers[.contentLength].flatMap(Int.init), length <= Self.wholeBodyLimit {
+                return try await relayWhole(response, length: length, meter: meter, call: call, provider: provider.name)
+            }
             return relay(response, meter: meter, call: call)
         } catch {
             let gatewayError = Self.gatewayError(error)
@@ -194,13 +197,20 @@ package struct ProxyHandler: Sendable {
     /// The virtual key from `Authorization: Bearer` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
     static func presentedKey(_ headers: HTTPFields) -> String? {
         if let authorization = headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                return parts[1].trimmingCharacters(in: .whitespaces)
+            // "Bearer <token>", the scheme in any case; no Foundation on the request path.
+            let bytes = Array(authorization.utf8)
+            if bytes.count > 7, bytes[6] == UInt8(ascii: " "), bytes[..<6].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }) {
+                var start = 7
+                var end = bytes.count
+                while start < end, isBlank(bytes[start]) { start += 1 }
+                while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+                return String(decoding: bytes[start..<end], as: UTF8.self)
             }
         }
         return headers[HTTPField.Name("x-api-key")!]
     }
+
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
 
     static func isEventStream(_ headers: HTTPFields) -> Bool {
         headers[.contentType]?.lowercased().hasPrefix("text/event-stream") ?? false

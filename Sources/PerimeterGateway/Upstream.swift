@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import HTTPTypes
 import NIOCore
 import PerimeterCore
@@ -32,33 +31,33 @@ package enum UpstreamError: Error, Sendable {
     case timeout
 }
 
-/// A response body: AsyncHTTPClient's stream, or chunks already in memory. An enum rather than an
+/// A response body: the upstream connection's stream, or chunks already in memory. An enum rather than an
 /// existential so iterating it costs no allocation per chunk.
 package struct UpstreamBody: AsyncSequence, Sendable {
     package typealias Element = ByteBuffer
 
     enum Storage: Sendable {
-        case client(HTTPClientResponse.Body)
+        case stream(UpstreamResponseStart.Body)
         case buffers([ByteBuffer])
     }
 
     let storage: Storage
 
-    package static func client(_ body: HTTPClientResponse.Body) -> UpstreamBody { UpstreamBody(storage: .client(body)) }
+    static func stream(_ body: UpstreamResponseStart.Body) -> UpstreamBody { UpstreamBody(storage: .stream(body)) }
     package static func buffers(_ buffers: [ByteBuffer]) -> UpstreamBody { UpstreamBody(storage: .buffers(buffers)) }
 
     package struct AsyncIterator: AsyncIteratorProtocol {
         enum State {
-            case client(HTTPClientResponse.Body.AsyncIterator)
+            case stream(UpstreamResponseStart.Body.AsyncIterator)
             case buffers(IndexingIterator<[ByteBuffer]>)
         }
         var state: State
 
         package mutating func next() async throws -> ByteBuffer? {
             switch state {
-            case .client(var iterator):
+            case .stream(var iterator):
                 let next = try await iterator.next()
-                state = .client(iterator)
+                state = .stream(iterator)
                 return next
             case .buffers(var iterator):
                 let next = iterator.next()
@@ -70,7 +69,7 @@ package struct UpstreamBody: AsyncSequence, Sendable {
 
     package func makeAsyncIterator() -> AsyncIterator {
         switch storage {
-        case .client(let body): AsyncIterator(state: .client(body.makeAsyncIterator()))
+        case .stream(let body): AsyncIterator(state: .stream(body.makeAsyncIterator()))
         case .buffers(let buffers): AsyncIterator(state: .buffers(buffers.makeIterator()))
         }
     }

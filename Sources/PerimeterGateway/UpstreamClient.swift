@@ -1,0 +1,259 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import PerimeterCore
+import Synchronization
+
+/// The gateway's HTTP/1.1 client for provider calls, built for the hot path.
+///
+/// Each event loop keeps its own pool of keep-alive connections, and a call takes its connection from
+/// the loop it is running on, so the client's socket, the upstream socket and the call's task share one
+/// thread and a call crosses no thread boundary. A request leaves in one write; the answer's body
+/// streams to the caller as it is read, with backpressure. A kept-alive connection that the provider
+/// closed in the meantime is noticed before any answer byte, and the call goes again on a new one.
+package final class UpstreamClient: Sendable {
+    package struct Configuration: Sendable {
+        package var connectTimeout: Duration
+        /// The longest wait for bytes from the provider while a call is in flight (between chunks too).
+        package var readTimeout: Duration
+        /// Idle connections older than this are closed instead of reused.
+        package var idleTimeout: Duration = .seconds(60)
+        /// Idle connections kept per provider on each event loop.
+        package var maximumIdlePerOrigin = 256
+        /// Open connections per provider origin, over all loops; a call that would need one more fails.
+        package var maximumConnectionsPerOrigin = 10_000
+
+        package init(connectTimeout: Duration, readTimeout: Duration) {
+            self.connectTimeout = connectTimeout
+            self.readTimeout = readTimeout
+        }
+    }
+
+    private let group: MultiThreadedEventLoopGroup
+    private let configuration: Configuration
+    private let pools: [ObjectIdentifier: ConnectionPool]
+    private let tls: Result<NIOSSLContext, any Error>
+    private let openConnections = Mutex<[UpstreamOrigin: Int]>([:])
+
+    package init(group: MultiThreadedEventLoopGroup = .singleton, configuration: Configuration) {
+        self.group = group
+        self.configuration = configuration
+        var pools: [ObjectIdentifier: ConnectionPool] = [:]
+        for loop in group.makeIterator() {
+            pools[ObjectIdentifier(loop)] = ConnectionPool(configuration: configuration, eventLoop: loop)
+        }
+        self.pools = pools
+        tls = Result { try NIOSSLContext(configuration: .makeClientConfiguration()) }
+    }
+
+    /// Sends a request and returns once the response head has arrived. `headTimeout` bounds the wait
+    /// for the head; the read timeout bounds every later wait for body bytes.
+    /// `eventLoop` picks the pool; by default the loop the caller runs on, else any.
+    func send(
+        method: HTTPRequest.Method, url: String, headers: HTTPFields, body: ByteBuffer?, headTimeout: Duration,
+        eventLoop: (any EventLoop)? = nil
+    ) async throws(UpstreamError) -> UpstreamResponseStart {
+        guard let (origin, target) = UpstreamOrigin.parse(url) else {
+            throw .unreachable("not an http(s) URL: \(url)")
+        }
+        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method.rawValue), uri: target)
+        head.headers.reserveCapacity(headers.count + 2)
+        head.headers.add(name: "host", value: origin.hostHeader)
+        for field in headers {
+            head.headers.add(name: field.name.rawName, value: field.value)
+        }
+        if let body {
+            head.headers.add(name: "content-length", value: String(body.readableBytes))
+        } else if method == .post || method == .put || method == .patch {
+            head.headers.add(name: "content-length", value: "0")
+        }
+        let request = PendingRequest(origin: origin, head: head, body: body, headTimeout: TimeAmount(headTimeout))
+        let loop = eventLoop ?? currentLoop() ?? group.next()
+        guard let pool = pools[ObjectIdentifier(loop)] else { throw .unreachable("no connection pool for this event loop") }
+        do {
+            do {
+                return try await start(request, pool: pool, reuse: true).get()
+            } catch UpstreamConnectionError.stale {
+                return try await start(request, pool: pool, reuse: false).get()
+            }
+        } catch UpstreamConnectionError.timeout {
+            throw .timeout
+        } catch {
+            throw .unreachable(String(describing: error))
+        }
+    }
+
+    /// Closes every pooled connection.
+    package func shutdown() async {
+        var closing: [EventLoopFuture<Void>] = []
+        for pool in pools.values {
+            closing.append(pool.eventLoop.submit { pool.closeAll() })
+        }
+        for future in closing { try? await future.get() }
+    }
+
+    private func currentLoop() -> (any EventLoop)? {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop, pools[ObjectIdentifier(loop)] != nil else { return nil }
+        return loop
+    }
+
+    private func start(_ request: PendingRequest, pool: ConnectionPool, reuse: Bool) -> EventLoopFuture<
+        UpstreamResponseStart
+    > {
+        let loop = pool.eventLoop
+        if loop.inEventLoop {
+            return start(request, in: pool, on: loop, reuse: reuse)
+        }
+        return loop.flatSubmit { self.start(request, in: pool, on: loop, reuse: reuse) }
+    }
+
+    private func start(_ request: PendingRequest, in pool: ConnectionPool, on loop: any EventLoop, reuse: Bool) -> EventLoopFuture<
+        UpstreamResponseStart
+    > {
+        if reuse, let handler = pool.take(request.origin) {
+            return handler.execute(head: request.head, body: request.body, headTimeout: request.headTimeout, reused: true, on: loop)
+        }
+        return connect(request.origin, on: loop).flatMap { channel in
+            let handler: UpstreamConnectionHandler
+            do {
+                handler = try channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self)
+            } catch {
+                channel.close(promise: nil)
+                return loop.makeFailedFuture(error)
+            }
+            pool.adopt(handler, origin: request.origin, channel: channel)
+            return handler.execute(head: request.head, body: request.body, headTimeout: request.headTimeout, reused: false, on: loop)
+        }
+    }
+
+    private func connect(_ origin: UpstreamOrigin, on loop: any EventLoop) -> EventLoopFuture<any Channel> {
+        let limit = configuration.maximumConnectionsPerOrigin
+        let admitted = openConnections.withLock { open in
+            guard open[origin, default: 0] < limit else { return false }
+            open[origin, default: 0] += 1
+            return true
+        }
+        guard admitted else {
+            return loop.makeFailedFuture(UpstreamConnectionError.closed("upstream_max_connections (\(limit)) reached"))
+        }
+        let connected = makeConnection(origin, on: loop)
+        connected.whenComplete { [self] result in
+            let release = { self.openConnections.withLock { $0[origin, default: 1] -= 1 } }
+            switch result {
+            case .success(let channel): channel.closeFuture.whenComplete { _ in release() }
+            case .failure: release()
+            }
+        }
+        return connected
+    }
+
+    private func makeConnection(_ origin: UpstreamOrigin, on loop: any EventLoop) -> EventLoopFuture<any Channel> {
+        var sslContext: NIOSSLContext?
+        if origin.tls {
+            switch tls {
+            case .success(let context): sslContext = context
+            case .failure(let error): return loop.makeFailedFuture(error)
+            }
+        }
+        let readTimeout = TimeAmount(configuration.readTimeout)
+        let serverName = Self.isIPAddress(origin.host) ? nil : origin.host
+        return ClientBootstrap(group: loop)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [sslContext] channel in
+                do {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let sslContext {
+                        try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                    }
+                    try pipeline.addHTTPClientHandlers()
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: readTimeout))
+                    try pipeline.addHandler(UpstreamConnectionHandler())
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .connect(host: origin.host, port: origin.port)
+    }
+
+    private static func isIPAddress(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
+    }
+}
+
+private struct PendingRequest: Sendable {
+    let origin: UpstreamOrigin
+    let head: HTTPRequestHead
+    let body: ByteBuffer?
+    let headTimeout: TimeAmount
+}
+
+/// One event loop's idle keep-alive connections, per origin, most recently used first out.
+///
+/// Confined to its event loop: every method runs there (checked in debug builds). It is made before
+/// the loops run anything, which `NIOLoopBound` would not allow, hence the unchecked conformance.
+final class ConnectionPool: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private struct Idle {
+        let handler: UpstreamConnectionHandler
+        let since: NIODeadline
+    }
+
+    private let configuration: UpstreamClient.Configuration
+    private var idle: [UpstreamOrigin: [Idle]] = [:]
+    private var open: [ObjectIdentifier: any Channel] = [:]
+
+    init(configuration: UpstreamClient.Configuration, eventLoop: any EventLoop) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+    }
+
+    func take(_ origin: UpstreamOrigin) -> UpstreamConnectionHandler? {
+        eventLoop.assertInEventLoop()
+        let oldest = NIODeadline.now() - TimeAmount(configuration.idleTimeout)
+        while let candidate = idle[origin]?.popLast() {
+            if candidate.since > oldest, candidate.handler.isIdle { return candidate.handler }
+            candidate.handler.closeIfIdle()
+        }
+        return nil
+    }
+
+    /// Takes a new connection under the pool's care: it comes back when idle and leaves when closed.
+    func adopt(_ handler: UpstreamConnectionHandler, origin: UpstreamOrigin, channel: any Channel) {
+        eventLoop.assertInEventLoop()
+        let id = ObjectIdentifier(channel)
+        open[id] = channel
+        handler.onIdle = { [unowned self, unowned handler] in
+            self.release(handler, origin: origin)
+        }
+        channel.closeFuture.assumeIsolated().whenComplete { [self] _ in
+            self.open[id] = nil
+            self.idle[origin]?.removeAll { $0.handler === handler }
+        }
+    }
+
+    func closeAll() {
+        eventLoop.assertInEventLoop()
+        for channel in open.values { channel.close(promise: nil) }
+        idle.removeAll()
+    }
+
+    private func release(_ handler: UpstreamConnectionHandler, origin: UpstreamOrigin) {
+        var list = idle[origin, default: []]
+        guard list.count < configuration.maximumIdlePerOrigin else {
+            handler.closeIfIdle()
+            return
+        }
+        list.append(Idle(handler: handler, since: .now()))
+        idle[origin] = list
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        self = .nanoseconds(duration.nanoseconds)
+    }
+}
