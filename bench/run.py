@@ -345,12 +345,14 @@ def status_kb(pids: list[int], field: str) -> int:
 class Target:
     """Something the load is sent to: the upstream direct, or a gateway in front of it."""
 
-    def __init__(self, key: str, label: str, base: str, auth: str | None, root_pid: int | None):
+    def __init__(self, key: str, label: str, base: str, auth: str | None, root_pid: int | None,
+                 path: str = "/v1/chat/completions", method: str = "POST"):
         self.key, self.label, self.base, self.auth, self.root_pid = key, label, base, auth, root_pid
+        self.path, self.method = path, method
 
     @property
     def chat_url(self) -> str:
-        return self.base + "/v1/chat/completions"
+        return self.base + self.path
 
     def pids(self) -> list[int]:
         return process_tree(self.root_pid) if self.root_pid else []
@@ -361,7 +363,7 @@ class Target:
 
 def run_wrk(target: Target, *, script: str, connections: int, threads: int, duration: float, body_file: Path,
             rate: float | None = None) -> dict:
-    env = dict(os.environ, BENCH_BODY_FILE=str(body_file), BENCH_AUTH=target.auth or "")
+    env = dict(os.environ, BENCH_BODY_FILE=str(body_file), BENCH_AUTH=target.auth or "", BENCH_METHOD=target.method)
     if rate is not None:
         env["BENCH_RATE_PER_THREAD"] = f"{rate / threads:.3f}"
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "10s",
@@ -944,13 +946,17 @@ general_settings:
         cpu_start = cpu_seconds([perimeter.root_pid])
         wall_start = time.monotonic()
 
-        # 1. Peak throughput at fixed concurrency.
-        load = {"direct": self.peak(nginx), "perimeter": self.peak(perimeter)}
+        # 1. Peak throughput at fixed concurrency. The floor row is the same server answering its health
+        #    route: no key, no policy, no upstream; what the HTTP server alone costs on this machine.
+        floor = Target("floor", "Perimeter GET /healthz", perimeter.base, None, perimeter.root_pid,
+                       path="/healthz", method="GET")
+        load = {"direct": self.peak(nginx), "floor": self.peak(floor), "perimeter": self.peak(perimeter)}
         self.results["peak"] = load
 
-        # 2. Latency at a fixed rate: half of Perimeter's peak, direct and through.
+        # 2. Latency at a fixed rate: half of Perimeter's peak, direct, the floor and through.
         rate = max(10.0, round(load["perimeter"]["rps"] / 2))
-        fixed = {"rate": rate, "direct": self.fixed_rate(nginx, rate), "perimeter": self.fixed_rate(perimeter, rate)}
+        fixed = {"rate": rate, "direct": self.fixed_rate(nginx, rate), "floor": self.fixed_rate(floor, rate),
+                 "perimeter": self.fixed_rate(perimeter, rate)}
         self.results["fixed_rate"] = fixed
         # Peak RSS after the request phases, before the stream phases.
         self.results["rss_hwm_after_load_kb"] = {t.key: status_kb(t.pids(), "VmHWM") for t in (nginx, perimeter)}
@@ -1126,8 +1132,8 @@ def render(results: dict) -> str:
     if peak:
         c = settings.get("connections")
         rows = []
-        labels = {"direct": "direct nginx", "perimeter": "Perimeter", "litellm": "LiteLLM"}
-        for key in ("direct", "perimeter", "litellm"):
+        labels = {"direct": "direct nginx", "floor": "Perimeter /healthz", "perimeter": "Perimeter", "litellm": "LiteLLM"}
+        for key in ("direct", "floor", "perimeter", "litellm"):
             if key not in peak:
                 if key == "litellm":
                     info = results.get("litellm", {})

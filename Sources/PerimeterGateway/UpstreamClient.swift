@@ -169,8 +169,7 @@ package final class UpstreamClient: Sendable {
                         try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     }
                     try pipeline.addHTTPClientHandlers()
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: readTimeout))
-                    try pipeline.addHandler(UpstreamConnectionHandler())
+                    try pipeline.addHandler(UpstreamConnectionHandler(readTimeout: readTimeout))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

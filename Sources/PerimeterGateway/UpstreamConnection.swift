@@ -48,7 +48,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
 
     private enum State {
         case idle
-        case awaitingHead(EventLoopPromise<UpstreamResponseStart>, deadline: Scheduled<Void>?, reused: Bool)
+        case awaitingHead(EventLoopPromise<UpstreamResponseStart>, reused: Bool)
         case streaming(UpstreamResponseStart.Body.Source, keepAlive: Bool)
         case closed
     }
@@ -59,8 +59,18 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     private var exchange = 0
     private var consumerWantsMore = true
     private var readPending = false
+    /// One timer per exchange: the head must come by `headDue`, then bytes at least every `readTimeout`.
+    private let readTimeout: TimeAmount
+    private var headDue = NIODeadline.distantFuture
+    private var lastRead = NIODeadline.now()
+    private var timer: Scheduled<Void>?
+    private var timerDue = NIODeadline.distantFuture
     /// Called when an exchange ended cleanly and the connection can serve another.
     var onIdle: (() -> Void)?
+
+    init(readTimeout: TimeAmount) {
+        self.readTimeout = readTimeout
+    }
 
     var isIdle: Bool {
         if case .idle = state, context?.channel.isActive == true { return true }
@@ -86,11 +96,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         exchange += 1
         consumerWantsMore = true
         let promise = eventLoop.makePromise(of: UpstreamResponseStart.self)
-        let exchange = exchange
-        let deadline = eventLoop.scheduleTask(in: headTimeout) { [self] in
-            headDeadlinePassed(exchange: exchange)
-        }
-        state = .awaitingHead(promise, deadline: deadline, reused: reused)
+        headDue = .now() + headTimeout
+        armTimer(at: headDue, context: context)
+        state = .awaitingHead(promise, reused: reused)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body, body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -106,8 +114,10 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         case .head(let head):
             // 1xx answers (100 Continue) are followed by the real head.
             guard head.status.code >= 200 || head.status.code == 101 else { return }
-            guard case .awaitingHead(let promise, let deadline, _) = state else { return }
-            deadline?.cancel()
+            guard case .awaitingHead(let promise, _) = state else { return }
+            lastRead = .now()
+            // From here on the read timeout applies; the head's timer is kept when it fires sooner anyway.
+            if timerDue > lastRead + readTimeout { armTimer(at: lastRead + readTimeout, context: context) }
             let sequence = UpstreamResponseStart.Body.makeSequence(
                 backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
                 finishOnDeinit: true,
@@ -116,30 +126,21 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
             promise.succeed(UpstreamResponseStart(head: head, body: sequence.sequence))
         case .body(let buffer):
             guard case .streaming(let source, _) = state else { return }
+            lastRead = .now()
             if source.yield(buffer) == .stopProducing { consumerWantsMore = false }
         case .end:
             guard case .streaming(let source, let keepAlive) = state else { return }
             source.finish()
             state = .idle
             consumerWantsMore = true
+            timer?.cancel()
+            timer = nil
             if keepAlive {
                 onIdle?()
             } else {
                 close(context: context)
             }
         }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            // Only an exchange in progress has a read timeout; an idle pooled connection just waits.
-            switch state {
-            case .awaitingHead, .streaming: fail(UpstreamConnectionError.timeout, context: context)
-            case .idle, .closed: break
-            }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -186,17 +187,39 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func headDeadlinePassed(exchange: Int) {
-        guard exchange == self.exchange, case .awaitingHead = state, let context else { return }
-        fail(UpstreamConnectionError.timeout, context: context)
+    /// Only an exchange in progress has a deadline; an idle pooled connection just waits.
+    private func armTimer(at due: NIODeadline, context: ChannelHandlerContext) {
+        timer?.cancel()
+        timerDue = due
+        let exchange = exchange
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: due) {
+            handler.value.timerFired(exchange: exchange)
+        }
+    }
+
+    private func timerFired(exchange: Int) {
+        guard exchange == self.exchange, let context else { return }
+        let due: NIODeadline
+        switch state {
+        case .awaitingHead: due = headDue
+        case .streaming: due = lastRead + readTimeout
+        case .idle, .closed: return
+        }
+        if NIODeadline.now() >= due {
+            fail(UpstreamConnectionError.timeout, context: context)
+        } else {
+            armTimer(at: due, context: context)
+        }
     }
 
     private func fail(_ error: UpstreamConnectionError, context: ChannelHandlerContext) {
         let previous = state
         state = .closed
+        timer?.cancel()
+        timer = nil
         switch previous {
-        case .awaitingHead(let promise, let deadline, let reused):
-            deadline?.cancel()
+        case .awaitingHead(let promise, let reused):
             if reused, case .closed = error { promise.fail(UpstreamConnectionError.stale) } else { promise.fail(error) }
         case .streaming(let source, _):
             source.finish(error)

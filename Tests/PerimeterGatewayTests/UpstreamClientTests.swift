@@ -60,6 +60,30 @@ import Testing
         }
     }
 
+    @Test func timeoutsCountFromTheCallNotFromTheConnectionsLastUse() async throws {
+        try await withServer(readTimeout: .milliseconds(300)) { server, client in
+            let first = try await client.send(
+                method: .post, url: server.url("/json"), headers: [:], body: nil, headTimeout: .milliseconds(300), eventLoop: server.loop)
+            _ = try await Self.collect(first.body)
+            try await Task.sleep(for: .milliseconds(500))
+            // Reuses the connection idle for longer than the timeouts; the answer takes 150 ms.
+            let second = try await client.send(
+                method: .post, url: server.url("/slow"), headers: [:], body: nil, headTimeout: .milliseconds(300), eventLoop: server.loop)
+            #expect(try await Self.collect(second.body) == #"{"ok":true}"#)
+            #expect(server.connections == 1)
+            // A stream whose events come more often than the read timeout runs for as long as it lasts.
+            let stream = try await client.send(
+                method: .get, url: server.url("/endless"), headers: [:], body: nil, headTimeout: .milliseconds(300), eventLoop: server.loop)
+            var events = 0
+            let until = ContinuousClock.now + .seconds(1)
+            for try await _ in stream.body {
+                events += 1
+                if ContinuousClock.now > until { break }
+            }
+            #expect(events > 100)
+        }
+    }
+
     @Test func aBodyLeftUnreadClosesItsConnection() async throws {
         try await withServer { server, client in
             do {
@@ -164,7 +188,8 @@ import Testing
 
 /// A small HTTP/1.1 server: `/json` answers at once; `/drop-second` answers the first request on a
 /// connection and closes the connection at the second without a word; `/never` never answers;
-/// `/stall` sends one event and then nothing; `/stream` sends many small events.
+/// `/stall` sends one event and then nothing; `/stream` sends many small events; `/endless` sends
+/// an event every millisecond until the connection closes.
 final class ScriptServer: Sendable {
     static let streamChunks = 200
     private let channel: any Channel
@@ -242,6 +267,13 @@ private final class ScriptHandler: ChannelInboundHandler {
         switch path {
         case "/drop-second" where requestsOnConnection > 1:
             context.close(promise: nil)
+        case "/slow":
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(150)) {
+                let (handler, context) = bound.value
+                handler.path = "/json"
+                handler.answer(context: context)
+            }
         case "/json", "/drop-second":
             let body = ByteBuffer(string: #"{"ok":true}"#)
             let head = HTTPResponseHead(
@@ -260,6 +292,15 @@ private final class ScriptHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "data: \(index)\n\n")))), promise: nil)
             }
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        case "/endless":
+            let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-type": "text/event-stream"])
+            context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(1), delay: .milliseconds(1)) { task in
+                let (handler, context) = bound.value
+                guard context.channel.isActive else { return task.cancel() }
+                context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "data: more\n\n")))), promise: nil)
+            }
         default:
             break  // "/never"
         }

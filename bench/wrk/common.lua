@@ -1,16 +1,21 @@
 -- Shared by chat.lua and paced.lua: the request (from the environment, so the key never sits on a
 -- command line) and a done() that prints one JSON line the harness parses.
 --   BENCH_BODY_FILE  file with the JSON request body
+--   BENCH_METHOD     GET for a request without a body (the server-floor row); POST otherwise
 --   BENCH_AUTH       value of the Authorization header (optional)
 local M = {}
 
 function M.setup_request()
-    local f = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
-    local body = f:read("*a")
-    f:close()
-    wrk.method = "POST"
-    wrk.body = body
-    wrk.headers["Content-Type"] = "application/json"
+    if os.getenv("BENCH_METHOD") == "GET" then
+        wrk.method = "GET"
+    else
+        local f = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
+        local body = f:read("*a")
+        f:close()
+        wrk.method = "POST"
+        wrk.body = body
+        wrk.headers["Content-Type"] = "application/json"
+    end
     local auth = os.getenv("BENCH_AUTH")
     if auth and auth ~= "" then
         wrk.headers["Authorization"] = auth
