@@ -39,6 +39,9 @@ struct Serve: AsyncParsableCommand {
         // Run Swift concurrency's tasks on NIO's event loops: a call then stays on the threads that do its
         // I/O instead of hopping to the concurrency pool and back at every await (fewer thread wake-ups
         // and context switches per call; see bench/README.md). Before any other concurrency work.
+        if let threads = environment["PERIMETER_THREADS"].flatMap(Int.init), threads > 0 {
+            NIOSingletons.groupLoopCountSuggestion = threads
+        }
         if environment["PERIMETER_NIO_EXECUTOR"] != "off" {
             _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
