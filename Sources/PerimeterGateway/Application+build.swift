@@ -118,7 +118,8 @@ private func assemble(
         ProviderRoute(
             name: provider.name, kind: provider.kind, baseURL: provider.baseURL, credential: provider.apiKey,
             models: provider.models,
-            upstream: upstreamOverride ?? HTTPUpstream(client: upstreamClient, timeout: configuration.upstreamTimeout))
+            upstream: upstreamOverride
+                ?? HTTPUpstream(client: upstreamClient, timeout: configuration.upstreamTimeout, caFile: provider.caFile))
     }
     if configuration.demo {
         for kind in ProviderKind.allCases {

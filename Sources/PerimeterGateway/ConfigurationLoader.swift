@@ -12,7 +12,7 @@ public enum ConfigurationLoader {
         "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies", "upstream_max_connections",
         "secrets", "rotation", "alerts", "metrics",
     ]
-    static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models"]
+    static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models", "ca_file"]
     static let priceFields: Set = ["input", "output", "cached_input", "cache_write"]
 
     /// The configuration from `file` (if any), then the environment, then `flags`.
@@ -197,8 +197,21 @@ public enum ConfigurationLoader {
             } else {
                 models = [ModelPattern("*")]
             }
+            var caFile: String?
+            if let caNode = fields["ca_file"] {
+                let caPath = try reader.string(caNode, field: "\(path).ca_file")
+                guard url.scheme == "https" else {
+                    throw reader.error(
+                        caNode, "\(path).ca_file", "is set but base_url is not https", fix: "use an https:// base_url or remove ca_file")
+                }
+                guard FileManager.default.isReadableFile(atPath: caPath) else {
+                    throw reader.error(caNode, "\(path).ca_file", "cannot read \(caPath)", fix: "give the path of a readable PEM file")
+                }
+                caFile = caPath
+            }
             let trimmedURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-            result.append(ProviderConfiguration(name: name, kind: kind, baseURL: trimmedURL, apiKey: apiKey, models: models))
+            result.append(
+                ProviderConfiguration(name: name, kind: kind, baseURL: trimmedURL, apiKey: apiKey, models: models, caFile: caFile))
         }
         return result
     }

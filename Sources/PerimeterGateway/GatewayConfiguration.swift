@@ -101,13 +101,19 @@ public struct ProviderConfiguration: Sendable, Hashable {
     /// `nil` only for the demo provider, which needs no credential.
     public var apiKey: SecretReference?
     public var models: [ModelPattern]
+    /// `ca_file`: PEM file of the CA to trust for this provider instead of the system's roots (an
+    /// internal endpoint or a TLS-inspecting proxy).
+    public var caFile: String?
 
-    public init(name: String, kind: ProviderKind, baseURL: String, apiKey: SecretReference?, models: [ModelPattern]) {
+    public init(
+        name: String, kind: ProviderKind, baseURL: String, apiKey: SecretReference?, models: [ModelPattern], caFile: String? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.models = models
+        self.caFile = caFile
     }
 }
 

@@ -7,17 +7,20 @@ import ServiceLifecycle
 package struct HTTPUpstream: Upstream {
     let client: UpstreamClient
     let timeout: Duration
+    let caFile: String?
 
-    package init(client: UpstreamClient, timeout: Duration) {
+    package init(client: UpstreamClient, timeout: Duration, caFile: String? = nil) {
         self.client = client
         self.timeout = timeout
+        self.caFile = caFile
     }
 
     package func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
         // The deadline covers the wait for the response head; a long stream is bounded by the client's
         // read timeout between chunks instead.
         let start = try await client.send(
-            method: request.method, url: request.url, headers: request.headers, body: request.body, headTimeout: timeout)
+            method: request.method, url: request.url, headers: request.headers, body: request.body, headTimeout: timeout,
+            caFile: caFile)
         var headers = HTTPFields()
         headers.reserveCapacity(start.head.headers.count)
         for (name, value) in start.head.headers {

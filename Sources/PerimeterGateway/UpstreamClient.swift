@@ -34,7 +34,8 @@ package final class UpstreamClient: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let configuration: Configuration
     private let pools: [ObjectIdentifier: ConnectionPool]
-    private let tls: Result<NIOSSLContext, any Error>
+    /// TLS contexts by trusted CA file (`nil`: the system's roots), made on first use.
+    private let tlsContexts = Mutex<[String?: Result<NIOSSLContext, TLSSetupError>]>([:])
     private let openConnections = Mutex<[UpstreamOrigin: Int]>([:])
 
     package init(group: MultiThreadedEventLoopGroup = .singleton, configuration: Configuration) {
@@ -45,19 +46,20 @@ package final class UpstreamClient: Sendable {
             pools[ObjectIdentifier(loop)] = ConnectionPool(configuration: configuration, eventLoop: loop)
         }
         self.pools = pools
-        tls = Result { try NIOSSLContext(configuration: .makeClientConfiguration()) }
     }
 
     /// Sends a request and returns once the response head has arrived. `headTimeout` bounds the wait
     /// for the head; the read timeout bounds every later wait for body bytes.
-    /// `eventLoop` picks the pool; by default the loop the caller runs on, else any.
+    /// `caFile` is trusted instead of the system's roots for an https URL. `eventLoop` picks the pool;
+    /// by default the loop the caller runs on, else any.
     func send(
         method: HTTPRequest.Method, url: String, headers: HTTPFields, body: ByteBuffer?, headTimeout: Duration,
-        eventLoop: (any EventLoop)? = nil
+        caFile: String? = nil, eventLoop: (any EventLoop)? = nil
     ) async throws(UpstreamError) -> UpstreamResponseStart {
-        guard let (origin, target) = UpstreamOrigin.parse(url) else {
+        guard var (origin, target) = UpstreamOrigin.parse(url) else {
             throw .unreachable("not an http(s) URL: \(url)")
         }
+        if origin.tls { origin.caFile = caFile }
         var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method.rawValue), uri: target)
         head.headers.reserveCapacity(headers.count + 2)
         head.headers.add(name: "host", value: origin.hostHeader)
@@ -152,7 +154,7 @@ package final class UpstreamClient: Sendable {
     private func makeConnection(_ origin: UpstreamOrigin, on loop: any EventLoop) -> EventLoopFuture<any Channel> {
         var sslContext: NIOSSLContext?
         if origin.tls {
-            switch tls {
+            switch tlsContext(trusting: origin.caFile) {
             case .success(let context): sslContext = context
             case .failure(let error): return loop.makeFailedFuture(error)
             }
@@ -176,6 +178,21 @@ package final class UpstreamClient: Sendable {
                 }
             }
             .connect(host: origin.host, port: origin.port)
+    }
+
+    private func tlsContext(trusting caFile: String?) -> Result<NIOSSLContext, TLSSetupError> {
+        if let known = tlsContexts.withLock({ $0[caFile] }) { return known }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let caFile { configuration.trustRoots = .file(caFile) }
+        let made = Result { try NIOSSLContext(configuration: configuration) }.mapError { error in
+            TLSSetupError(description: "TLS setup failed\(caFile.map { " for ca_file \($0)" } ?? ""): \(error)")
+        }
+        tlsContexts.withLock { $0[caFile] = made }
+        return made
+    }
+
+    struct TLSSetupError: Error, CustomStringConvertible {
+        let description: String
     }
 
     private static func isIPAddress(_ host: String) -> Bool {

@@ -1,8 +1,18 @@
-/// Scheme, host and port of an upstream URL: what a pooled connection can be reused for.
+/// Scheme, host and port of an upstream URL, and the CA trusted for it: what a pooled connection can
+/// be reused for.
 struct UpstreamOrigin: Hashable, Sendable {
     let tls: Bool
     let host: String
     let port: Int
+    /// PEM file of the CA trusted instead of the system's roots.
+    var caFile: String?
+
+    init(tls: Bool, host: String, port: Int, caFile: String? = nil) {
+        self.tls = tls
+        self.host = host
+        self.port = port
+        self.caFile = caFile
+    }
 
     /// `host` or `host:port` as the `Host` header carries it (the default port left out).
     var hostHeader: String {

@@ -196,6 +196,15 @@ import Testing
             "providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'vault:x'}", "providers[0].api_key",
             "not a secret reference"
         ),
+        (
+            "providers:\n  - {name: a, kind: openai, base_url: 'http://x', api_key: 'env:A', ca_file: /etc/hostname}",
+            "providers[0].ca_file",
+            "base_url is not https"
+        ),
+        (
+            "providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'env:A', ca_file: /nonexistent/ca.pem}",
+            "providers[0].ca_file", "cannot read"
+        ),
         ("listen: nowhere", "listen", "not HOST:PORT"),
         ("database: postgres://x", "database", "not a supported database"),
         ("prices:\n  m: {input: -1, output: 1}", "prices.m.input", "non-negative"),

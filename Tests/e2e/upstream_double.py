@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -142,12 +143,20 @@ class RecordedRequest(dict):
 class UpstreamDouble:
     """The double's server, run on a daemon thread; `requests` holds what it received."""
 
-    def __init__(self, host: str = "127.0.0.1"):
+    def __init__(self, host: str = "127.0.0.1", tls: tuple[str, str] | None = None):
+        """`tls`: (certificate chain PEM, private key PEM) to serve HTTPS instead of HTTP."""
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         handler = type("BoundHandler", (_Handler,), {"double": self})
         self.server = ThreadingHTTPServer((host, 0), handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            # The handshake runs in the handler's thread, on its first read, not in the accept loop.
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+            self.scheme = "https"
         self.host, self.port = self.server.server_address[:2]
         self._thread = threading.Thread(target=self.server.serve_forever, name="upstream-double", daemon=True)
 
@@ -161,7 +170,7 @@ class UpstreamDouble:
 
     @property
     def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
