@@ -99,8 +99,24 @@ private func assemble(
         + configuration.environmentBudgets.map { BudgetClaim(.environment($0.key), $0.value) }
     try await ledger.recover(claims, from: store, at: Date())
 
+    var upstreamConfiguration = UpstreamClient.Configuration(
+        connectTimeout: configuration.upstreamConnectTimeout, readTimeout: configuration.upstreamTimeout)
+    upstreamConfiguration.maximumConnectionsPerOrigin = configuration.upstreamMaxConnections
+    // Provider calls go through the gateway's own client; its TLS contexts are made (and checked) now.
+    let upstreamClient = UpstreamClient(configuration: upstreamConfiguration)
+    for (index, provider) in configuration.providers.enumerated() where provider.baseURL.hasPrefix("https://") {
+        do {
+            try upstreamClient.prepareTLS(caFiles: [provider.caFile])
+        } catch {
+            throw ConfigurationError(
+                file: configuration.sourceFile,
+                field: provider.caFile == nil ? "providers[\(index)].base_url" : "providers[\(index)].ca_file",
+                problem: "\(error)", fix: "give the PEM file of the CA that signed the provider's certificate")
+        }
+    }
+
     // Nothing below throws, so both clients are always handed to the application, which shuts them down.
-    // AsyncHTTPClient sends alert webhooks; provider calls go through the gateway's own UpstreamClient.
+    // AsyncHTTPClient sends alert webhooks.
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(
         connect: .nanoseconds(configuration.upstreamConnectTimeout.nanoseconds),
@@ -110,10 +126,6 @@ private func assemble(
     clientConfiguration.tracing.tracer = nil
     let client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: clientConfiguration)
 
-    var upstreamConfiguration = UpstreamClient.Configuration(
-        connectTimeout: configuration.upstreamConnectTimeout, readTimeout: configuration.upstreamTimeout)
-    upstreamConfiguration.maximumConnectionsPerOrigin = configuration.upstreamMaxConnections
-    let upstreamClient = UpstreamClient(configuration: upstreamConfiguration)
     var routes = configuration.providers.map { provider in
         ProviderRoute(
             name: provider.name, kind: provider.kind, baseURL: provider.baseURL, credential: provider.apiKey,

@@ -22,7 +22,8 @@ package final class UpstreamClient: Sendable {
         package var idleTimeout: Duration = .seconds(60)
         /// Idle connections kept per provider on each event loop.
         package var maximumIdlePerOrigin = 256
-        /// Open connections per provider origin, over all loops; a call that would need one more fails.
+        /// Calls in flight per provider origin, over all loops (each holds a connection until its answer
+        /// is read or dropped); a call beyond it fails at once instead of waiting.
         package var maximumConnectionsPerOrigin = 10_000
 
         package init(connectTimeout: Duration, readTimeout: Duration) {
@@ -35,8 +36,8 @@ package final class UpstreamClient: Sendable {
     private let configuration: Configuration
     private let pools: [ObjectIdentifier: ConnectionPool]
     /// TLS contexts by trusted CA file (`nil`: the system's roots), made on first use.
-    private let tlsContexts = Mutex<[String?: Result<NIOSSLContext, TLSSetupError>]>([:])
-    private let openConnections = Mutex<[UpstreamOrigin: Int]>([:])
+    private let tlsContexts = Mutex<[String?: NIOSSLContext]>([:])
+    private let inFlight = Mutex<[UpstreamOrigin: Int]>([:])
 
     package init(group: MultiThreadedEventLoopGroup = .singleton, configuration: Configuration) {
         self.group = group
@@ -71,9 +72,19 @@ package final class UpstreamClient: Sendable {
         } else if method == .post || method == .put || method == .patch {
             head.headers.add(name: "content-length", value: "0")
         }
-        let request = PendingRequest(origin: origin, head: head, body: body, headTimeout: TimeAmount(headTimeout))
         let loop = eventLoop ?? currentLoop() ?? group.next()
         guard let pool = pools[ObjectIdentifier(loop)] else { throw .unreachable("no connection pool for this event loop") }
+        let limit = configuration.maximumConnectionsPerOrigin
+        let admitted = inFlight.withLock { calls in
+            guard calls[origin, default: 0] < limit else { return false }
+            calls[origin, default: 0] += 1
+            return true
+        }
+        guard admitted else { throw .unreachable("upstream_max_connections (\(limit)) reached") }
+        // The slot is given back when the answer's body ends, is dropped, or the call fails.
+        let release: @Sendable () -> Void = { [self, origin] in inFlight.withLock { $0[origin, default: 1] -= 1 } }
+        let request = PendingRequest(
+            origin: origin, head: head, body: body, headTimeout: TimeAmount(headTimeout), onBodyEnd: release)
         do {
             do {
                 return try await start(request, pool: pool, reuse: true).get()
@@ -81,8 +92,10 @@ package final class UpstreamClient: Sendable {
                 return try await start(request, pool: pool, reuse: false).get()
             }
         } catch UpstreamConnectionError.timeout {
+            release()
             throw .timeout
         } catch {
+            release()
             throw .unreachable(String(describing: error))
         }
     }
@@ -114,8 +127,9 @@ package final class UpstreamClient: Sendable {
     private func start(_ request: PendingRequest, in pool: ConnectionPool, on loop: any EventLoop, reuse: Bool) -> EventLoopFuture<
         UpstreamResponseStart
     > {
+        guard !pool.isShutDown else { return loop.makeFailedFuture(UpstreamConnectionError.closed("the gateway is shutting down")) }
         if reuse, let handler = pool.take(request.origin) {
-            return handler.execute(head: request.head, body: request.body, headTimeout: request.headTimeout, reused: true, on: loop)
+            return handler.execute(request, reused: true, on: loop)
         }
         return connect(request.origin, on: loop).flatMap { channel in
             let handler: UpstreamConnectionHandler
@@ -126,32 +140,11 @@ package final class UpstreamClient: Sendable {
                 return loop.makeFailedFuture(error)
             }
             pool.adopt(handler, origin: request.origin, channel: channel)
-            return handler.execute(head: request.head, body: request.body, headTimeout: request.headTimeout, reused: false, on: loop)
+            return handler.execute(request, reused: false, on: loop)
         }
     }
 
     private func connect(_ origin: UpstreamOrigin, on loop: any EventLoop) -> EventLoopFuture<any Channel> {
-        let limit = configuration.maximumConnectionsPerOrigin
-        let admitted = openConnections.withLock { open in
-            guard open[origin, default: 0] < limit else { return false }
-            open[origin, default: 0] += 1
-            return true
-        }
-        guard admitted else {
-            return loop.makeFailedFuture(UpstreamConnectionError.closed("upstream_max_connections (\(limit)) reached"))
-        }
-        let connected = makeConnection(origin, on: loop)
-        connected.whenComplete { [self] result in
-            let release = { self.openConnections.withLock { $0[origin, default: 1] -= 1 } }
-            switch result {
-            case .success(let channel): channel.closeFuture.whenComplete { _ in release() }
-            case .failure: release()
-            }
-        }
-        return connected
-    }
-
-    private func makeConnection(_ origin: UpstreamOrigin, on loop: any EventLoop) -> EventLoopFuture<any Channel> {
         var sslContext: NIOSSLContext?
         if origin.tls {
             switch tlsContext(trusting: origin.caFile) {
@@ -180,19 +173,28 @@ package final class UpstreamClient: Sendable {
             .connect(host: origin.host, port: origin.port)
     }
 
+    /// Makes the TLS contexts for these CA files (and the system's roots) now, at start-up, rather than
+    /// on the first call's event loop; throws when a file is not a usable CA certificate.
+    package func prepareTLS(caFiles: [String?]) throws {
+        for caFile in caFiles {
+            if case .failure(let error) = tlsContext(trusting: caFile) { throw error }
+        }
+    }
+
+    /// A context is kept once made; a failure is not, so a CA file fixed on disk is read again.
     private func tlsContext(trusting caFile: String?) -> Result<NIOSSLContext, TLSSetupError> {
-        if let known = tlsContexts.withLock({ $0[caFile] }) { return known }
+        if let known = tlsContexts.withLock({ $0[caFile] }) { return .success(known) }
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let caFile { configuration.trustRoots = .file(caFile) }
         let made = Result { try NIOSSLContext(configuration: configuration) }.mapError { error in
             TLSSetupError(description: "TLS setup failed\(caFile.map { " for ca_file \($0)" } ?? ""): \(error)")
         }
-        tlsContexts.withLock { $0[caFile] = made }
+        if case .success(let context) = made { tlsContexts.withLock { $0[caFile] = context } }
         return made
     }
 
-    struct TLSSetupError: Error, CustomStringConvertible {
-        let description: String
+    package struct TLSSetupError: Error, CustomStringConvertible {
+        package let description: String
     }
 
     private static func isIPAddress(_ host: String) -> Bool {
@@ -200,11 +202,13 @@ package final class UpstreamClient: Sendable {
     }
 }
 
-private struct PendingRequest: Sendable {
+struct PendingRequest: Sendable {
     let origin: UpstreamOrigin
     let head: HTTPRequestHead
     let body: ByteBuffer?
     let headTimeout: TimeAmount
+    /// Called once when the answer's body sequence ends, however it ends.
+    let onBodyEnd: @Sendable () -> Void
 }
 
 /// One event loop's idle keep-alive connections, per origin, most recently used first out.
@@ -221,6 +225,8 @@ final class ConnectionPool: @unchecked Sendable {
     private let configuration: UpstreamClient.Configuration
     private var idle: [UpstreamOrigin: [Idle]] = [:]
     private var open: [ObjectIdentifier: any Channel] = [:]
+    private var reaper: RepeatedTask?
+    private(set) var isShutDown = false
 
     init(configuration: UpstreamClient.Configuration, eventLoop: any EventLoop) {
         self.configuration = configuration
@@ -240,6 +246,12 @@ final class ConnectionPool: @unchecked Sendable {
     /// Takes a new connection under the pool's care: it comes back when idle and leaves when closed.
     func adopt(_ handler: UpstreamConnectionHandler, origin: UpstreamOrigin, channel: any Channel) {
         eventLoop.assertInEventLoop()
+        // A connection that finished connecting after shutdown began serves its call, then closes.
+        if isShutDown { handler.onIdle = { [unowned handler] in handler.closeIfIdle() }; return }
+        if reaper == nil {
+            let interval = TimeAmount.nanoseconds(TimeAmount(configuration.idleTimeout).nanoseconds / 2)
+            reaper = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in reap() }
+        }
         let id = ObjectIdentifier(channel)
         open[id] = channel
         handler.onIdle = { [unowned self, unowned handler] in
@@ -253,8 +265,23 @@ final class ConnectionPool: @unchecked Sendable {
 
     func closeAll() {
         eventLoop.assertInEventLoop()
+        isShutDown = true
+        reaper?.cancel()
+        reaper = nil
         for channel in open.values { channel.close(promise: nil) }
         idle.removeAll()
+    }
+
+    /// Closes connections idle for longer than the idle timeout, so a burst's connections do not stay
+    /// open until the provider closes them.
+    private func reap() {
+        let oldest = NIODeadline.now() - TimeAmount(configuration.idleTimeout)
+        for (origin, list) in idle {
+            let (stale, fresh) = (list.filter { $0.since <= oldest }, list.filter { $0.since > oldest })
+            guard !stale.isEmpty else { continue }
+            idle[origin] = fresh.isEmpty ? nil : fresh
+            for entry in stale { entry.handler.closeIfIdle() }
+        }
     }
 
     private func release(_ handler: UpstreamConnectionHandler, origin: UpstreamOrigin) {

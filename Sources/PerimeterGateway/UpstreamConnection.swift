@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// The answer to one upstream request as far as its head: status and headers, and the body still to
 /// come as an async sequence fed straight from the connection's reads.
@@ -19,6 +20,9 @@ enum UpstreamConnectionError: Error {
     case timeout
     /// The connection closed or failed while an answer was expected.
     case closed(String)
+    /// The peer closed or reset the connection (end of file, `ECONNRESET`, `EPIPE`), as a server does
+    /// to a keep-alive connection it no longer wants; the only failure a retry may follow.
+    case lost(String)
 }
 
 /// Backpressure from the body's consumer to the connection: reading resumes when the consumer has
@@ -27,12 +31,14 @@ enum UpstreamConnectionError: Error {
 struct UpstreamBodyDelegate: NIOAsyncSequenceProducerDelegate {
     let handler: NIOLoopBound<UpstreamConnectionHandler>
     let exchange: Int
+    let onEnd: @Sendable () -> Void
 
     func produceMore() {
         handler.eventLoop.execute { handler.value.resumeReading(exchange: exchange) }
     }
 
     func didTerminate() {
+        onEnd()
         handler.eventLoop.execute { handler.value.consumerTerminated(exchange: exchange) }
     }
 }
@@ -48,7 +54,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
 
     private enum State {
         case idle
-        case awaitingHead(EventLoopPromise<UpstreamResponseStart>, reused: Bool)
+        case awaitingHead(EventLoopPromise<UpstreamResponseStart>, reused: Bool, onBodyEnd: @Sendable () -> Void)
         case streaming(UpstreamResponseStart.Body.Source, keepAlive: Bool)
         case closed
     }
@@ -65,6 +71,13 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     private var lastRead = NIODeadline.now()
     private var timer: Scheduled<Void>?
     private var timerDue = NIODeadline.distantFuture
+    /// When the request was flushed, and whether all of it has been written: a connection goes back to
+    /// the pool only when both its request and its answer are complete.
+    private var sentAt = NIODeadline.now()
+    private var requestWritten = false
+    /// A reused connection that fails this soon after the request left, without an answer byte, was
+    /// closed by the server before it read the request; later failures are never retried.
+    static let staleWindow = TimeAmount.milliseconds(250)
     /// Called when an exchange ended cleanly and the connection can serve another.
     var onIdle: (() -> Void)?
 
@@ -87,23 +100,28 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
 
     /// Sends one request. The future succeeds with the answer's head, or fails with
     /// ``UpstreamConnectionError``.
-    func execute(
-        head: HTTPRequestHead, body: ByteBuffer?, headTimeout: TimeAmount, reused: Bool, on eventLoop: any EventLoop
-    ) -> EventLoopFuture<UpstreamResponseStart> {
+    func execute(_ request: PendingRequest, reused: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamResponseStart> {
         guard case .idle = state, let context, context.channel.isActive else {
             return eventLoop.makeFailedFuture(reused ? UpstreamConnectionError.stale : UpstreamConnectionError.closed("not connected"))
         }
         exchange += 1
         consumerWantsMore = true
         let promise = eventLoop.makePromise(of: UpstreamResponseStart.self)
-        headDue = .now() + headTimeout
+        headDue = .now() + request.headTimeout
         armTimer(at: headDue, context: context)
-        state = .awaitingHead(promise, reused: reused)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body, body.readableBytes > 0 {
+        state = .awaitingHead(promise, reused: reused, onBodyEnd: request.onBodyEnd)
+        requestWritten = false
+        sentAt = .now()
+        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
+        if let body = request.body, body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let written = eventLoop.makePromise(of: Void.self)
+        let current = exchange
+        written.futureResult.assumeIsolated().whenSuccess { [self] in
+            if exchange == current { requestWritten = true }
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         return promise.futureResult
     }
 
@@ -112,16 +130,19 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            // 1xx answers (100 Continue) are followed by the real head.
-            guard head.status.code >= 200 || head.status.code == 101 else { return }
-            guard case .awaitingHead(let promise, _) = state else { return }
+            // 1xx answers (100 Continue) are followed by the real head. The gateway never asks to switch
+            // protocols, so a 101 means the connection is no longer HTTP.
+            if head.status.code == 101 { return fail(.closed("unexpected 101 Switching Protocols"), context: context) }
+            guard head.status.code >= 200 else { return }
+            guard case .awaitingHead(let promise, _, let onBodyEnd) = state else { return }
             lastRead = .now()
             // From here on the read timeout applies; the head's timer is kept when it fires sooner anyway.
             if timerDue > lastRead + readTimeout { armTimer(at: lastRead + readTimeout, context: context) }
             let sequence = UpstreamResponseStart.Body.makeSequence(
                 backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
                 finishOnDeinit: true,
-                delegate: UpstreamBodyDelegate(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange))
+                delegate: UpstreamBodyDelegate(
+                    handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange, onEnd: onBodyEnd))
             state = .streaming(sequence.source, keepAlive: head.isKeepAlive)
             promise.succeed(UpstreamResponseStart(head: head, body: sequence.sequence))
         case .body(let buffer):
@@ -135,7 +156,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
             consumerWantsMore = true
             timer?.cancel()
             timer = nil
-            if keepAlive {
+            // An answer that came before the request was all written (a 413 to a large body) leaves
+            // the rest of the request on the wire; that connection cannot carry another.
+            if keepAlive, requestWritten {
                 onIdle?()
             } else {
                 close(context: context)
@@ -144,11 +167,15 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(UpstreamConnectionError.closed(String(describing: error)), context: context)
+        if let error = error as? IOError, error.errnoCode == ECONNRESET || error.errnoCode == EPIPE {
+            fail(.lost(String(describing: error)), context: context)
+        } else {
+            fail(.closed(String(describing: error)), context: context)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        fail(UpstreamConnectionError.closed("connection closed by upstream"), context: context)
+        fail(.lost("connection closed by upstream"), context: context)
         context.fireChannelInactive()
     }
 
@@ -174,6 +201,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     func resumeReading(exchange: Int) {
         guard exchange == self.exchange, !consumerWantsMore else { return }
         consumerWantsMore = true
+        // The read timeout measures the provider, not a slow client: it starts again from here.
+        lastRead = .now()
         if readPending, let context {
             readPending = false
             context.read()
@@ -203,6 +232,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         let due: NIODeadline
         switch state {
         case .awaitingHead: due = headDue
+        // Reads are paused for a slow consumer: the provider is not the one keeping us waiting.
+        case .streaming where !consumerWantsMore: due = NIODeadline.now() + readTimeout
         case .streaming: due = lastRead + readTimeout
         case .idle, .closed: return
         }
@@ -219,8 +250,12 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         timer?.cancel()
         timer = nil
         switch previous {
-        case .awaitingHead(let promise, let reused):
-            if reused, case .closed = error { promise.fail(UpstreamConnectionError.stale) } else { promise.fail(error) }
+        case .awaitingHead(let promise, let reused, _):
+            if reused, case .lost = error, NIODeadline.now() - sentAt < Self.staleWindow {
+                promise.fail(UpstreamConnectionError.stale)
+            } else {
+                promise.fail(error)
+            }
         case .streaming(let source, _):
             source.finish(error)
         case .idle, .closed:

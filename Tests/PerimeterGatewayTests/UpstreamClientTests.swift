@@ -37,6 +37,65 @@ import Testing
         }
     }
 
+    @Test func aConnectionDroppedLateIsNotRetriedSoACallIsNeverSentTwice() async throws {
+        try await withServer { server, client in
+            let first = try await client.send(
+                method: .post, url: server.url("/drop-second-late"), headers: [:], body: nil, headTimeout: .seconds(5),
+                eventLoop: server.loop)
+            _ = try await Self.collect(first.body)
+            do throws(UpstreamError) {
+                _ = try await client.send(
+                    method: .post, url: server.url("/drop-second-late"), headers: [:], body: nil, headTimeout: .seconds(5),
+                    eventLoop: server.loop)
+                Issue.record("expected the dropped call to fail")
+            } catch {
+                guard case .unreachable = error else { Issue.record("expected unreachable, got \(error)"); return }
+            }
+            // The server read the second call and only then closed: it may have acted on it.
+            #expect(server.requests == 2)
+            #expect(server.connections == 1)
+        }
+    }
+
+    @Test func anAnswerWithConnectionCloseIsNotReused() async throws {
+        try await withServer { server, client in
+            for _ in 0..<2 {
+                let start = try await client.send(
+                    method: .post, url: server.url("/close"), headers: [:], body: nil, headTimeout: .seconds(5), eventLoop: server.loop)
+                #expect(try await Self.collect(start.body) == #"{"ok":true}"#)
+            }
+            #expect(server.connections == 2)
+            #expect(server.requests == 2)
+        }
+    }
+
+    @Test func aSlowConsumerIsNotMistakenForASilentProvider() async throws {
+        try await withServer(readTimeout: .milliseconds(300)) { server, client in
+            let start = try await client.send(method: .get, url: server.url("/burst"), headers: [:], body: nil, headTimeout: .seconds(5))
+            var iterator = start.body.makeAsyncIterator()
+            _ = try await iterator.next()
+            // Reads pause while this consumer is behind; the provider keeps sending, slowly.
+            try await Task.sleep(for: .milliseconds(700))
+            var events = 1
+            while let chunk = try await iterator.next() {
+                events += String(buffer: chunk).components(separatedBy: "\n\n").count - 1
+            }
+            #expect(events == ScriptServer.burstEvents + ScriptServer.trickleEvents)
+        }
+    }
+
+    @Test func theCapCountsCallsInFlightNotIdleConnections() async throws {
+        try await withServer(maximumConnections: 1) { server, client in
+            let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+            for loop in loops {
+                let start = try await client.send(
+                    method: .post, url: server.url("/json"), headers: [:], body: nil, headTimeout: .seconds(5), eventLoop: loop)
+                #expect(try await Self.collect(start.body) == #"{"ok":true}"#)
+            }
+            #expect(server.requests == loops.count)
+        }
+    }
+
     @Test func noHeadWithinTheDeadlineIsATimeout() async throws {
         try await withServer { server, client in
             let started = ContinuousClock.now
@@ -192,6 +251,8 @@ import Testing
 /// an event every millisecond until the connection closes.
 final class ScriptServer: Sendable {
     static let streamChunks = 200
+    static let burstEvents = 50
+    static let trickleEvents = 10
     private let channel: any Channel
     private let box: CountersBox
 
@@ -274,7 +335,33 @@ private final class ScriptHandler: ChannelInboundHandler {
                 handler.path = "/json"
                 handler.answer(context: context)
             }
-        case "/json", "/drop-second":
+        case "/drop-second-late" where requestsOnConnection > 1:
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(500)) { bound.value.close(promise: nil) }
+        case "/close":
+            let body = ByteBuffer(string: #"{"ok":true}"#)
+            let head = HTTPResponseHead(
+                version: .http1_1, status: .ok, headers: ["content-length": "\(body.readableBytes)", "connection": "close"])
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        case "/burst":
+            let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-type": "text/event-stream"])
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            for index in 0..<ScriptServer.burstEvents {
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "data: burst \(index)\n\n")))), promise: nil)
+            }
+            context.flush()
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            for index in 0..<ScriptServer.trickleEvents {
+                context.eventLoop.scheduleTask(in: .milliseconds(Int64(100 * (index + 1)))) {
+                    let (handler, context) = bound.value
+                    context.writeAndFlush(
+                        handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "data: trickle\n\n")))), promise: nil)
+                    if index == ScriptServer.trickleEvents - 1 { context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil) }
+                }
+            }
+        case "/json", "/drop-second", "/drop-second-late":
             let body = ByteBuffer(string: #"{"ok":true}"#)
             let head = HTTPResponseHead(
                 version: .http1_1, status: .ok, headers: ["content-type": "application/json", "content-length": "\(body.readableBytes)"])
