@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// The answer to one upstream request as far as its head: status and headers, and the body still to
 /// come as an async sequence fed straight from the connection's reads.
@@ -167,6 +168,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A TLS peer that closes without close_notify while a body streams: the HTTP decoder still
+        // decides, at the close, whether the body was complete (its end) or cut (a parse error).
+        if case .streaming = state, let error = error as? NIOSSLError, error == .uncleanShutdown { return }
         if let error = error as? IOError, error.errnoCode == ECONNRESET || error.errnoCode == EPIPE {
             fail(.lost(String(describing: error)), context: context)
         } else {
