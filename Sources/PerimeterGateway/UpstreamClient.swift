@@ -81,7 +81,7 @@ package final class UpstreamClient: Sendable {
             return true
         }
         guard admitted else { throw .unreachable("upstream_max_connections (\(limit)) reached") }
-        // The slot is given back when the answer's body ends, is dropped, or the call fails.
+        // The slot is given back when the exchange ends: the answer's last byte, a body dropped, a failure.
         let release: @Sendable () -> Void = { [self, origin] in inFlight.withLock { $0[origin, default: 1] -= 1 } }
         let request = PendingRequest(
             origin: origin, head: head, body: body, headTimeout: TimeAmount(headTimeout), onBodyEnd: release)
@@ -207,7 +207,7 @@ struct PendingRequest: Sendable {
     let head: HTTPRequestHead
     let body: ByteBuffer?
     let headTimeout: TimeAmount
-    /// Called once when the answer's body sequence ends, however it ends.
+    /// Called once when the exchange ends after its head: the body's end, a dropped body, a failure.
     let onBodyEnd: @Sendable () -> Void
 }
 

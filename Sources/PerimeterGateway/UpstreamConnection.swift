@@ -32,14 +32,12 @@ enum UpstreamConnectionError: Error {
 struct UpstreamBodyDelegate: NIOAsyncSequenceProducerDelegate {
     let handler: NIOLoopBound<UpstreamConnectionHandler>
     let exchange: Int
-    let onEnd: @Sendable () -> Void
 
     func produceMore() {
         handler.eventLoop.execute { handler.value.resumeReading(exchange: exchange) }
     }
 
     func didTerminate() {
-        onEnd()
         handler.eventLoop.execute { handler.value.consumerTerminated(exchange: exchange) }
     }
 }
@@ -56,7 +54,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     private enum State {
         case idle
         case awaitingHead(EventLoopPromise<UpstreamResponseStart>, reused: Bool, onBodyEnd: @Sendable () -> Void)
-        case streaming(UpstreamResponseStart.Body.Source, keepAlive: Bool)
+        case streaming(UpstreamResponseStart.Body.Source, keepAlive: Bool, onBodyEnd: @Sendable () -> Void)
         case closed
     }
 
@@ -142,16 +140,17 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
             let sequence = UpstreamResponseStart.Body.makeSequence(
                 backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
                 finishOnDeinit: true,
-                delegate: UpstreamBodyDelegate(
-                    handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange, onEnd: onBodyEnd))
-            state = .streaming(sequence.source, keepAlive: head.isKeepAlive)
+                delegate: UpstreamBodyDelegate(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange))
+            state = .streaming(sequence.source, keepAlive: head.isKeepAlive, onBodyEnd: onBodyEnd)
             promise.succeed(UpstreamResponseStart(head: head, body: sequence.sequence))
         case .body(let buffer):
-            guard case .streaming(let source, _) = state else { return }
+            guard case .streaming(let source, _, _) = state else { return }
             lastRead = .now()
             if source.yield(buffer) == .stopProducing { consumerWantsMore = false }
         case .end:
-            guard case .streaming(let source, let keepAlive) = state else { return }
+            guard case .streaming(let source, let keepAlive, let onBodyEnd) = state else { return }
+            // The slot is given back before the consumer can see the end and start its next call.
+            onBodyEnd()
             source.finish()
             state = .idle
             consumerWantsMore = true
@@ -214,7 +213,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     }
 
     func consumerTerminated(exchange: Int) {
-        guard exchange == self.exchange, case .streaming(let source, _) = state, let context else { return }
+        guard exchange == self.exchange, case .streaming(let source, _, let onBodyEnd) = state, let context else { return }
+        onBodyEnd()
         source.finish()
         state = .closed
         context.close(promise: nil)
@@ -260,7 +260,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
             } else {
                 promise.fail(error)
             }
-        case .streaming(let source, _):
+        case .streaming(let source, _, let onBodyEnd):
+            onBodyEnd()
             source.finish(error)
         case .idle, .closed:
             break

@@ -147,7 +147,7 @@ import Testing
         try await withServer { server, client in
             do {
                 let start = try await client.send(
-                    method: .get, url: server.url("/stream"), headers: [:], body: nil, headTimeout: .seconds(5))
+                    method: .get, url: server.url("/endless"), headers: [:], body: nil, headTimeout: .seconds(5), eventLoop: server.loop)
                 var iterator = start.body.makeAsyncIterator()
                 _ = try await iterator.next()
             }
@@ -155,7 +155,8 @@ import Testing
             let deadline = ContinuousClock.now + .seconds(5)
             while server.closed < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(server.closed == 1)
-            let start = try await client.send(method: .post, url: server.url("/json"), headers: [:], body: nil, headTimeout: .seconds(5))
+            let start = try await client.send(
+                method: .post, url: server.url("/json"), headers: [:], body: nil, headTimeout: .seconds(5), eventLoop: server.loop)
             #expect(try await Self.collect(start.body) == #"{"ok":true}"#)
             #expect(server.connections == 2)
         }
