@@ -119,8 +119,7 @@ private func assemble(
     // AsyncHTTPClient sends alert webhooks.
     var clientConfiguration = HTTPClient.Configuration()
     clientConfiguration.timeout = .init(
-        connect: .nanoseconds(configuration.upstreamConnectTimeout.nanoseconds),
-        read: .nanoseconds(configuration.upstreamTimeout.nanoseconds))
+        connect: TimeAmount(configuration.upstreamConnectTimeout), read: TimeAmount(configuration.upstreamTimeout))
     clientConfiguration.connectionPool.retryConnectionEstablishment = false
     clientConfiguration.decompression = .disabled
     clientConfiguration.tracing.tracer = nil

@@ -8,11 +8,7 @@ extension ConfigurationLoader {
     static func alerts(_ node: Node, reader: inout NodeReader) throws -> AlertSettings {
         var settings = AlertSettings()
         func seconds(_ node: Node, _ field: String) throws -> TimeInterval {
-            let text = try reader.string(node, field: field)
-            guard let value = TimeWindow.seconds(text), value >= 1 else {
-                throw reader.error(node, field, "'\(text)' is not a duration", fix: "write e.g. 30s, 5m or 24h")
-            }
-            return value
+            try reader.duration(node, field: field, example: "30s, 5m or 24h")
         }
         func number(_ node: Node, _ field: String) throws -> Double {
             guard let value = node.float ?? node.int.map(Double.init), value >= 0 else {
@@ -117,11 +113,7 @@ extension ConfigurationLoader {
     static func rotation(_ node: Node, reader: inout NodeReader) throws -> RotationPolicy {
         var policy = RotationPolicy()
         func duration(_ node: Node, _ field: String) throws -> Duration {
-            let text = try reader.string(node, field: field)
-            guard let seconds = TimeWindow.seconds(text), seconds >= 1 else {
-                throw reader.error(node, field, "'\(text)' is not a duration", fix: "write e.g. 90d, 12h or 4w")
-            }
-            return .seconds(Int64(seconds))
+            .seconds(Int64(try reader.duration(node, field: field, example: "90d, 12h or 4w")))
         }
         let fields = try reader.mapping(
             node, field: "rotation", allowed: ["max_age", "stale_after", "expiring_within", "credential_max_age"])

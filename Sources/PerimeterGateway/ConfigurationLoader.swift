@@ -297,6 +297,15 @@ struct NodeReader {
         return scalar.string
     }
 
+    /// A duration such as `30s`, `5m`, `24h` or `90d`, of at least a second, in seconds.
+    func duration(_ node: Node, field: String, example: String) throws -> TimeInterval {
+        let text = try string(node, field: field)
+        guard let seconds = TimeWindow.seconds(text), seconds >= 1 else {
+            throw error(node, field, "'\(text)' is not a duration", fix: "write e.g. \(example)")
+        }
+        return seconds
+    }
+
     func positiveInt(_ node: Node, field: String) throws -> Int {
         guard let value = node.int, value > 0 else { throw error(node, field, "must be a positive whole number", fix: "write e.g. 30") }
         return value

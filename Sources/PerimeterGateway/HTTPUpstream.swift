@@ -39,10 +39,3 @@ struct UpstreamClientService: Service {
         await client.shutdown()
     }
 }
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}

@@ -249,7 +249,7 @@ final class ConnectionPool: @unchecked Sendable {
         // A connection that finished connecting after shutdown began serves its call, then closes.
         if isShutDown { handler.onIdle = { [unowned handler] in handler.closeIfIdle() }; return }
         if reaper == nil {
-            let interval = TimeAmount.nanoseconds(TimeAmount(configuration.idleTimeout).nanoseconds / 2)
+            let interval = TimeAmount(configuration.idleTimeout / 2)
             reaper = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in reap() }
         }
         let id = ObjectIdentifier(channel)
@@ -292,11 +292,5 @@ final class ConnectionPool: @unchecked Sendable {
         }
         list.append(Idle(handler: handler, since: .now()))
         idle[origin] = list
-    }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        self = .nanoseconds(duration.nanoseconds)
     }
 }
