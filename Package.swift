@@ -28,19 +28,31 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // Keys, policy, pricing, usage, errors: plain Swift, no I/O.
+        // The layers, bottom to top; a module imports only modules of a lower layer, and
+        // scripts/check-imports holds the same table and fails CI on an import against it.
+        //   0  PerimeterCore
+        //   1  PerimeterProviders, PerimeterStorage, PerimeterUpstream, PerimeterScanner
+        //   2  PerimeterSecrets
+        //   3  PerimeterProxy
+        //   4  PerimeterAlerts, PerimeterRotation
+        //   5  PerimeterAdmin, PerimeterConfiguration
+        //   6  PerimeterGateway
+        //   7  perimeter (the CLI)
+
+        // Keys, key format, policy, budgets and the ledger's state machine, pricing, usage, errors: no I/O.
         .target(
             name: "PerimeterCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        // OpenAI and Anthropic wire formats: request inspection and usage metering of JSON and SSE.
+        // Provider wire formats, without I/O: request inspection, usage metering of JSON and SSE, the demo
+        // provider's answers.
         .target(
             name: "PerimeterProviders",
             dependencies: ["PerimeterCore", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        // KeyStore and CallLog: in memory and SQLite (GRDB).
+        // KeyStore, Ledger, CallLog and the governance stores: in memory and SQLite (GRDB).
         .target(
             name: "PerimeterStorage",
             dependencies: [
@@ -49,7 +61,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // SecretStore: env and file references.
+        // The HTTP/1.1 client for provider calls: per-loop keep-alive pools, streamed bodies, TLS. Knows
+        // nothing of keys, policy or providers.
+        .target(
+            name: "PerimeterUpstream",
+            dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // SecretStore: env and file references, the built-in encrypted store, Vault, AWS Secrets Manager.
         .target(
             name: "PerimeterSecrets",
             dependencies: [
@@ -72,30 +97,88 @@ let package = Package(
             dependencies: ["PerimeterCore", "CMemmem", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        // The Hummingbird application: proxy routes, admin API, services, configuration.
+        // The path of one call: authenticate (key cache), admit (policy, rates, budgets), forward, relay
+        // while metering, settle, and hand the record to the call-log writer; request metrics.
+        .target(
+            name: "PerimeterProxy",
+            dependencies: [
+                "PerimeterCore", "PerimeterProviders", "PerimeterStorage", "PerimeterSecrets", "PerimeterUpstream",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Alerts: settled calls in, rules applied, alerts out through a durable outbox to webhooks and Slack.
+        .target(
+            name: "PerimeterAlerts",
+            dependencies: [
+                "PerimeterCore", "PerimeterStorage", "PerimeterSecrets", "PerimeterProxy",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Key rotation: new secrets for the same key id, grace periods, delivery into Vault or AWS.
+        .target(
+            name: "PerimeterRotation",
+            dependencies: [
+                "PerimeterCore", "PerimeterStorage", "PerimeterSecrets", "PerimeterProxy",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The admin API: routes, request and response models, the OpenAPI document, authority and audit.
+        .target(
+            name: "PerimeterAdmin",
+            dependencies: [
+                "PerimeterCore", "PerimeterStorage", "PerimeterSecrets", "PerimeterProxy", "PerimeterAlerts",
+                "PerimeterRotation",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // YAML, environment and flags to a typed GatewayConfiguration, with the loader's error messages.
+        .target(
+            name: "PerimeterConfiguration",
+            dependencies: [
+                "PerimeterCore", "PerimeterProviders", "PerimeterSecrets", "PerimeterProxy", "PerimeterAlerts",
+                "PerimeterRotation",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The composition root: buildApplication, the services and their wiring. Nothing else.
         .target(
             name: "PerimeterGateway",
             dependencies: [
-                "PerimeterCore", "PerimeterProviders", "PerimeterStorage", "PerimeterSecrets",
+                "PerimeterCore", "PerimeterProviders", "PerimeterStorage", "PerimeterSecrets", "PerimeterUpstream",
+                "PerimeterProxy", "PerimeterAlerts", "PerimeterRotation", "PerimeterAdmin", "PerimeterConfiguration",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "perimeter",
             dependencies: [
-                "PerimeterGateway", "PerimeterCore", "PerimeterScanner",
+                "PerimeterGateway", "PerimeterAdmin", "PerimeterConfiguration", "PerimeterProxy", "PerimeterCore",
+                "PerimeterScanner",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -122,9 +205,25 @@ let package = Package(
         .testTarget(
             name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "PerimeterUpstreamTests",
+            dependencies: [
+                "PerimeterUpstream",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PerimeterConfigurationTests",
+            dependencies: ["PerimeterConfiguration", "PerimeterAlerts", "PerimeterRotation"],
+            swiftSettings: swiftSettings
+        ),
+        // The composed application's router, through HummingbirdTesting: proxy, limits and admin routes.
+        .testTarget(
             name: "PerimeterGatewayTests",
             dependencies: [
-                "PerimeterGateway",
+                "PerimeterGateway", "PerimeterProxy", "PerimeterAdmin", "PerimeterAlerts", "PerimeterRotation",
+                "PerimeterConfiguration", "PerimeterUpstream",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

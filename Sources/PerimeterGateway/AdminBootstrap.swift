@@ -1,4 +1,5 @@
 import Foundation
+import PerimeterConfiguration
 import PerimeterCore
 import PerimeterSecrets
 import PerimeterStorage

@@ -4,10 +4,16 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+import PerimeterAdmin
+import PerimeterAlerts
+import PerimeterConfiguration
 import PerimeterCore
 import PerimeterProviders
+import PerimeterProxy
+import PerimeterRotation
 import PerimeterSecrets
 import PerimeterStorage
+import PerimeterUpstream
 import ServiceLifecycle
 
 /// A built gateway: the application to run, and what an operator should be told as it starts.
@@ -167,21 +173,9 @@ private func assemble(
 
     let router = Router(context: GatewayContext.self)
     router.add(middleware: GatewayMiddleware())
-    for endpoint in Endpoint.all where endpoint.operation != .models {
-        router.on(RouterPath(endpoint.path), method: endpoint.method) { request, context in
-            await proxy.handle(request, context: context, endpoint: endpoint)
-        }
-    }
-    // Both SDKs list models at GET /v1/models; Anthropic's always sends `anthropic-version`.
-    router.get("/v1/models") { request, context in
-        await proxy.handle(request, context: context, endpoint: .models(for: request.headers))
-    }
-    router.get("/v1/models/:model") { request, context in
-        await proxy.handle(
-            request, context: context, endpoint: .models(for: request.headers), pathModel: context.parameters.get("model"))
-    }
+    proxy.register(on: router)
     let audit = AdminAudit(log: store, clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies))
-    let references = SecretSetup.references(in: configuration)
+    let references = configuration.secretReferences
     let targets = DeliveryTargets(builtIn: secretSetup.builtIn, remote: secretSetup.writers)
     let rotator = KeyRotator(keys: store, cache: cache, targets: targets, policy: configuration.rotation)
     let authority = AdminAuthority(tokens: admin.tokens)

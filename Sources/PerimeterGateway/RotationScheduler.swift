@@ -1,6 +1,9 @@
 import Foundation
 import Logging
+import PerimeterAdmin
 import PerimeterCore
+import PerimeterProxy
+import PerimeterRotation
 import ServiceLifecycle
 
 /// Rotates keys with a `--rotate-every` schedule when their current secret reaches that age, and

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOPosix
 import NIOSSL
+import PerimeterConfiguration
 import PerimeterCore
 import PerimeterSecrets
 import PerimeterStorage
@@ -52,7 +53,7 @@ struct SecretSetup: Sendable {
             "env": EnvironmentSecretStore(environment: environment), "file": FileSecretStore(), "store": builtIn,
         ]
         let bootstrap = SecretResolver(stores: stores, logger: logger)
-        let schemes = Set(references(in: configuration).map(\.reference.scheme))
+        let schemes = Set(configuration.secretReferences.map(\.reference.scheme))
         let settings = configuration.secrets
         let vaultAddress = settings.vault.address ?? environment["VAULT_ADDR"].flatMap { $0.isEmpty ? nil : $0 }
         // Every setting is checked before the HTTP client exists, so a refused configuration leaves
@@ -123,21 +124,6 @@ struct SecretSetup: Sendable {
             if let writable = stores[scheme] as? any WritableSecretStore { writers[scheme] = writable }
         }
         return SecretSetup(resolver: resolver, builtIn: builtIn, clients: clients, writers: writers, notices: notices)
-    }
-
-    /// Every secret reference of the configuration, with what uses it.
-    static func references(in configuration: GatewayConfiguration) -> [(reference: SecretReference, usedBy: [String])] {
-        var users: [SecretReference: [String]] = [:]
-        var order: [SecretReference] = []
-        func add(_ reference: SecretReference, _ user: String) {
-            if users[reference] == nil { order.append(reference) }
-            users[reference, default: []].append(user)
-        }
-        for provider in configuration.providers {
-            if let reference = provider.apiKey { add(reference, "provider:\(provider.name)") }
-        }
-        if case .reference(let reference) = configuration.adminToken { add(reference, "admin_token") }
-        return order.map { ($0, users[$0]!) }
     }
 
     private static func masterKey(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PerimeterAdmin
 import PerimeterCore
 import PerimeterGateway
 

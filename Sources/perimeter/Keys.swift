@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOHTTP1
+import PerimeterAdmin
 import PerimeterCore
 import PerimeterGateway
 

@@ -5,9 +5,15 @@ import HummingbirdTesting
 import NIOCore
 import PerimeterCore
 import PerimeterSecrets
+import PerimeterUpstream
 import Testing
 
+@testable import PerimeterAdmin
+@testable import PerimeterAlerts
+@testable import PerimeterConfiguration
 @testable import PerimeterGateway
+@testable import PerimeterProxy
+@testable import PerimeterRotation
 
 @Suite struct GovernanceTests {
     let now = Date(timeIntervalSince1970: 1_790_000_000)

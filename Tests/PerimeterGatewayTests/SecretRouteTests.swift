@@ -5,9 +5,15 @@ import HummingbirdTesting
 import NIOCore
 import PerimeterCore
 import PerimeterSecrets
+import PerimeterUpstream
 import Testing
 
+@testable import PerimeterAdmin
+@testable import PerimeterAlerts
+@testable import PerimeterConfiguration
 @testable import PerimeterGateway
+@testable import PerimeterProxy
+@testable import PerimeterRotation
 
 @Suite struct SecretRouteTests {
     let chat = #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#

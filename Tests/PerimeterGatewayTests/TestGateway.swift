@@ -7,10 +7,16 @@ import NIOCore
 import PerimeterCore
 import PerimeterProviders
 import PerimeterSecrets
+import PerimeterUpstream
 import Synchronization
 import Testing
 
+@testable import PerimeterAdmin
+@testable import PerimeterAlerts
+@testable import PerimeterConfiguration
 @testable import PerimeterGateway
+@testable import PerimeterProxy
+@testable import PerimeterRotation
 
 /// An upstream double in process: records what it was sent and answers as scripted.
 final class ScriptedUpstream: Upstream, Sendable {

@@ -1,0 +1,322 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import PerimeterCore
+import PerimeterProxy
+import PerimeterRotation
+import PerimeterSecrets
+import PerimeterStorage
+
+/// `/admin/v1`: keys, calls and spend, for the CLI and for automation. JSON in and out; errors in the
+/// OpenAI shape; every request authenticated by an admin token; every change logged with who made it.
+package struct AdminRoutes: Sendable {
+    let keys: any KeyStore
+    let cache: KeyCache
+    let calls: any CallLog
+    let authority: AdminAuthority
+    let ledger: LocalLedger
+    let writer: CallLogWriter
+    let environmentBudgets: [String: Budget]
+    let secrets: SecretRoutes
+    let governance: GovernanceRoutes
+    let audit: AdminAudit
+    let targets: DeliveryTargets
+    let alerts: AlertRoutes
+
+    package init(
+        keys: any KeyStore, cache: KeyCache, calls: any CallLog, authority: AdminAuthority, ledger: LocalLedger, writer: CallLogWriter,
+        environmentBudgets: [String: Budget], secrets: SecretRoutes, governance: GovernanceRoutes, audit: AdminAudit,
+        targets: DeliveryTargets, alerts: AlertRoutes
+    ) {
+        self.keys = keys
+        self.cache = cache
+        self.calls = calls
+        self.authority = authority
+        self.ledger = ledger
+        self.writer = writer
+        self.environmentBudgets = environmentBudgets
+        self.secrets = secrets
+        self.governance = governance
+        self.audit = audit
+        self.targets = targets
+        self.alerts = alerts
+    }
+
+    package func register(on router: Router<GatewayContext>) {
+        let group = router.group("admin/v1")
+        group.get("openapi.json") { _, _ in
+            Self.json(status: .ok, bytes: Array(AdminOpenAPI.document.utf8))
+        }
+        let authenticated = group.group().add(middleware: AdminAuthMiddleware(authority: authority))
+        secrets.register(on: authenticated)
+        governance.register(on: authenticated)
+        alerts.register(on: authenticated)
+        FingerprintRoutes(keys: keys, resolver: secrets.resolver).register(on: authenticated)
+        authenticated.post("keys") { request, context in try await createKey(request, context: context) }
+        authenticated.get("keys") { request, _ in
+            let env = request.uri.queryParameters.get("env")
+            var views: [KeyView] = []
+            for key in try await keys.keys(env: env) { views.append(await view(key)) }
+            return try Self.json(ListEnvelope(data: views))
+        }
+        authenticated.get("keys/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let key = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
+            return try Self.json(await view(key))
+        }
+        authenticated.patch("keys/:id") { request, context in try await updateKey(request, context: context) }
+        authenticated.delete("keys/:id") { request, context in
+            let id = try context.parameters.require("id")
+            guard let existing = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
+            guard let key = try await keys.revoke(id: id, at: Date()) else {
+                throw GatewayError.notFound("No key with id '\(id)'.")
+            }
+            cache.store(key)
+            if !existing.isRevoked {
+                var details: [String: AuditValue] = ["env": .text(key.env), "name": .text(key.name)]
+                if let reason = request.uri.queryParameters.get("reason") { details["reason"] = .text(String(reason.prefix(500))) }
+                try await audit.record("key.revoke", target: id, details: details, request: request, context: context)
+            }
+            return try Self.json(await view(key))
+        }
+        authenticated.get("calls") { request, _ in
+            let query = request.uri.queryParameters
+            var callQuery = CallQuery(keyID: query.get("key_id"), env: query.get("env"))
+            if let since = query.get("since") { callQuery.since = try Self.since(since) }
+            callQuery.limit = try Self.limit(query.get("limit"), default: callQuery.limit, maximum: 10_000)
+            return try Self.json(ListEnvelope(data: try await calls.calls(matching: callQuery)))
+        }
+        authenticated.get("spend") { request, _ in
+            let query = request.uri.queryParameters
+            var spendQuery = SpendQuery()
+            if let group = query.get("group_by") {
+                guard let grouping = SpendGrouping(rawValue: group) else {
+                    throw GatewayError.invalidRequest("'group_by' must be one of key, env, model, owner.")
+                }
+                spendQuery.groupBy = grouping
+            }
+            if let since = query.get("since") { spendQuery.since = try Self.since(since) }
+            let rows = try await calls.spend(spendQuery)
+            return try Self.json(SpendReport(groupBy: spendQuery.groupBy, since: spendQuery.since, rows: rows))
+        }
+    }
+
+    private func createKey(_ request: Request, context: GatewayContext) async throws -> Response {
+        let input = try await Self.decode(
+            CreateKeyRequest.self, from: request, expecting: "'name' and 'env' (and optionally 'owner' and 'limits')")
+        let policy = input.limits ?? .unrestricted
+        try KeyPolicyValidation.validate(policy)
+        let name = input.name.trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty, name.count <= 128 else {
+            throw GatewayError.invalidRequest("'name' must be 1 to 128 characters.")
+        }
+        guard TokenFormat.isValidEnvironment(input.env) else {
+            throw GatewayError.invalidRequest(
+                "'env' must be 1 to \(TokenFormat.maximumEnvironmentLength) lowercase letters, digits or '-', such as prod or staging.")
+        }
+        let owner = input.owner?.trimmingCharacters(in: .whitespaces)
+        let schedule = try input.rotation?.schedule(targets: targets)
+        var (key, secret) = VirtualKey.issue(
+            name: name, env: input.env, owner: owner?.isEmpty == false ? owner : nil, policy: policy, now: Date())
+        key.rotation = schedule
+        if input.canary == true {
+            guard input.limits == nil, schedule == nil else {
+                throw GatewayError.invalidRequest("A canary key has no limits or rotation: it is never forwarded.")
+            }
+            key.isCanary = true
+        }
+        // The application reads its key from the delivery target from the first secret on.
+        if let target = schedule?.deliverTo { try await targets.deliver(secret, to: target) }
+        try await keys.insert(key)
+        cache.store(key)
+        if let budget = policy.budget { ledger.seed(BudgetClaim(.key(key.id), budget), spent: .zero, at: Date()) }
+        try await audit.record(
+            "key.create", target: key.id,
+            details: [
+                "name": .text(key.name), "env": .text(key.env), "owner": key.owner.map(AuditValue.text) ?? .json("null"),
+                "canary": .flag(key.isCanary),
+                "limits": .json(try AuditJSON.policy(policy)),
+                "rotation": .json(try AuditJSON.encode(key.rotation.map(RotationView.init))),
+            ], request: request, context: context)
+        var view = await view(key)
+        view.key = secret.revealed
+        return try Self.json(view, status: .created)
+    }
+
+    /// Changes a key's name, owner or limits; the change applies from the next request. Nothing is
+    /// applied unless all of it is valid.
+    private func updateKey(_ request: Request, context: GatewayContext) async throws -> Response {
+        struct Update: Decodable {
+            var name: String?
+            var owner: String?
+            var limits: KeyPolicyPatch?
+            /// `{}` removes the schedule; absent leaves it.
+            var rotation: RotationView?
+        }
+        let id = try context.parameters.require("id")
+        let update = try await Self.decode(Update.self, from: request, expecting: "'name', 'owner', 'limits' or 'rotation'")
+        guard let current = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
+        let policy = try update.limits?.applied(to: current.policy) ?? current.policy
+        let schedule = try update.rotation.map { try $0.schedule(targets: targets) } ?? current.rotation
+        if let name = update.name, name.trimmingCharacters(in: .whitespaces).isEmpty || name.count > 128 {
+            throw GatewayError.invalidRequest("'name' must be 1 to 128 characters.")
+        }
+        guard
+            let updated = try await keys.update(
+                id: id,
+                { key in
+                    if let name = update.name { key.name = name.trimmingCharacters(in: .whitespaces) }
+                    if let owner = update.owner { key.owner = owner.isEmpty ? nil : owner }
+                    key.policy = policy
+                    key.rotation = schedule
+                })
+        else { throw GatewayError.notFound("No key with id '\(id)'.") }
+        cache.store(updated)
+        if let budget = updated.policy.budget, budget != current.policy.budget {
+            // The new budget starts from what the call log says this key spent in its period.
+            await writer.flush()
+            try await ledger.recover([BudgetClaim(.key(id), budget)], from: calls, at: Date())
+        }
+        try await audit.record(
+            "key.update", target: id,
+            details: [
+                "before": .json(try AuditJSON.changeable(current)), "after": .json(try AuditJSON.changeable(updated)),
+            ], request: request, context: context)
+        return try Self.json(await view(updated))
+    }
+
+    /// The stored key with the cache's fresher `last_used_at` (the store catches up with each batch)
+    /// and the state of its budgets.
+    private func view(_ key: VirtualKey) async -> KeyView {
+        var key = key
+        if let cached = cache.key(for: key.digest), let used = cached.lastUsedAt,
+            key.lastUsedAt.map({ $0 < used }) ?? true
+        {
+            key.lastUsedAt = used
+        }
+        let now = Date()
+        var budget: BudgetStatus?
+        if let limit = key.policy.budget { budget = await ledger.status(of: BudgetClaim(.key(key.id), limit), at: now) }
+        var environment: BudgetStatus?
+        if let limit = environmentBudgets[key.env] {
+            environment = await ledger.status(of: BudgetClaim(.environment(key.env), limit), at: now)
+        }
+        return KeyView(key, budget: budget, environmentBudget: environment, now: now)
+    }
+
+    static func decode<Value: Decodable>(_ type: Value.Type, from request: Request, expecting: String) async throws -> Value {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: 64 << 10)
+        } catch {
+            throw GatewayError.bodyTooLarge(limit: 64 << 10)
+        }
+        do {
+            return try JSONDecoder().decode(Value.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw GatewayError.invalidRequest("The body must be JSON with \(expecting): \(Self.describe(error))")
+        } catch {
+            throw GatewayError.invalidRequest("The body must be JSON with \(expecting).")
+        }
+    }
+
+    /// A decoding error as one line naming the field.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "'\(path(context.codingPath + [key]))' is missing."
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "'\(path(context.codingPath))' has the wrong type."
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON." : "'\(path(context.codingPath))': \(context.debugDescription)."
+        @unknown default: return "not valid."
+        }
+    }
+
+    /// A list route's `limit`: `fallback` when absent, an error naming the range when not a whole number in it.
+    static func limit(_ text: String?, default fallback: Int, maximum: Int) throws -> Int {
+        guard let text else { return fallback }
+        guard let value = Int(text), (1...maximum).contains(value) else {
+            throw GatewayError.invalidRequest("'limit' must be a whole number from 1 to \(maximum).")
+        }
+        return value
+    }
+
+    static func since(_ text: String) throws -> Date {
+        guard let date = TimeWindow.start(text) else {
+            throw GatewayError.invalidRequest("'since' must be a duration such as 15m, 1h, 30d, or an RFC 3339 time.")
+        }
+        return date
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return json(status: status, bytes: Array(try encoder.encode(value)))
+    }
+
+    static func json(status: HTTPResponse.Status, bytes: [UInt8]) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// Lets through requests with a valid admin token; a `viewer` may only read.
+struct AdminAuthMiddleware: RouterMiddleware {
+    typealias Context = GatewayContext
+    let authority: AdminAuthority
+
+    func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws
+        -> Response
+    {
+        var context = context
+        let presented = request.headers[.authorization].flatMap { value -> String? in
+            let parts = value.split(separator: " ", maxSplits: 1)
+            return parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : nil
+        }
+        guard let admin = authority.authenticate(presented) else { throw GatewayError.unauthorizedAdmin }
+        if admin.role == .viewer, request.method != .get {
+            throw GatewayError.forbidden("This admin token has the viewer role and may only read.")
+        }
+        context.admin = admin
+        context.logger[metadataKey: "perimeter.admin"] = .string(admin.name)
+        return try await next(request, context)
+    }
+}
+
+/// JSON renderings of key settings for audit details.
+enum AuditJSON {
+    static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func policy(_ policy: KeyPolicy) throws -> String { try encode(policy) }
+
+    /// What an update may change: name, owner, limits and rotation.
+    static func changeable(_ key: VirtualKey) throws -> String {
+        struct Changeable: Encodable {
+            var name: String
+            var owner: String?
+            var limits: KeyPolicy
+            var rotation: RotationView?
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(name, forKey: .name)
+                try container.encode(owner, forKey: .owner)
+                try container.encode(limits, forKey: .limits)
+                try container.encode(rotation, forKey: .rotation)
+            }
+
+            enum CodingKeys: String, CodingKey { case name, owner, limits, rotation }
+        }
+        return try encode(Changeable(name: key.name, owner: key.owner, limits: key.policy, rotation: key.rotation.map(RotationView.init)))
+    }
+}

@@ -1,0 +1,253 @@
+import Foundation
+import Logging
+import PerimeterCore
+import PerimeterProxy
+import PerimeterStorage
+import ServiceLifecycle
+import Synchronization
+
+/// Watches every finished call for what should alert: budget thresholds, spend and request spikes,
+/// new source networks, bursts of denials and of unknown keys, and canary keys. The request path only
+/// hands the call record over (a non-blocking queue); the rules run here, and alerts go to the
+/// durable outbox that ``AlertDispatcher`` delivers from.
+package final class AlertCenter: Service, CallWatcher, Sendable {
+    private struct Rules {
+        var thresholds = ThresholdWatch()
+        var spikes: SpikeWatch
+        var sources: SourceWatch?
+        var denials: BurstWatch
+        var invalidKeys: BurstWatch
+    }
+
+    let settings: AlertSettings
+    private let store: any AlertStore & CallLog
+    private let cache: KeyCache
+    private let ledger: any Ledger
+    private let environmentBudgets: [String: Budget]
+    private let dispatcher: AlertDispatcher
+    private let logger: Logger
+    private let metrics: GatewayMetrics?
+    private let rules: Mutex<Rules>
+    private let queue: AsyncStream<CallRecord>
+    private let input: AsyncStream<CallRecord>.Continuation
+    /// Addresses sending bursts of unknown keys, and until when they are slowed down.
+    private let tarpit = Mutex<[String: Date]>([:])
+    let raised = Atomic<Int>(0)
+
+    package init(
+        settings: AlertSettings, store: any AlertStore & CallLog, cache: KeyCache, ledger: any Ledger,
+        environmentBudgets: [String: Budget], dispatcher: AlertDispatcher, logger: Logger, metrics: GatewayMetrics? = nil
+    ) {
+        self.metrics = metrics
+        self.settings = settings
+        self.store = store
+        self.cache = cache
+        self.ledger = ledger
+        self.environmentBudgets = environmentBudgets
+        self.dispatcher = dispatcher
+        self.logger = logger
+        rules = Mutex(
+            Rules(
+                spikes: SpikeWatch(rule: settings.spike), sources: settings.newSourceLearning.map { SourceWatch(learning: $0) },
+                denials: BurstWatch(count: settings.denialBurst.count, window: settings.denialBurst.window),
+                invalidKeys: BurstWatch(count: settings.invalidKeyBurst.count, window: settings.invalidKeyBurst.window)))
+        (queue, input) = AsyncStream<CallRecord>.makeStream(bufferingPolicy: .bufferingNewest(50_000))
+    }
+
+    /// Called by the request path for every finished call; never waits.
+    package func observe(_ record: CallRecord) {
+        input.yield(record)
+    }
+
+    /// Whether unknown keys from `address` are answered slowly (a key-guessing burst is under way).
+    package func isTarpitted(_ address: String?, now: Date = Date()) -> Bool {
+        guard let address else { return false }
+        return tarpit.withLock { $0[address].map { now < $0 } ?? false }
+    }
+
+    package func run() async throws {
+        await learnFromHistory()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await record in self.queue {
+                    await self.process(record)
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    await self.tick(now: Date())
+                }
+            }
+            await withGracefulShutdownHandler {
+                try? await gracefulShutdown()
+            } onGracefulShutdown: {
+                self.input.finish()
+            }
+            // Let the queue drain, then stop the ticker.
+            _ = await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Known networks of each key, and thresholds already reached this period, so a restart does not alert again.
+    private func learnFromHistory() async {
+        if let sources = try? await store.keySources() {
+            rules.withLock { rules in
+                for source in sources.sorted(by: { $0.firstSeen < $1.firstSeen }) {
+                    _ = rules.sources?.record(keyID: source.keyID, address: source.address, at: source.firstSeen)
+                }
+            }
+        }
+        let now = Date()
+        for (scope, claim) in budgetClaims(forKey: nil, env: nil, all: true) {
+            let status = await ledger.status(of: claim, at: now)
+            let fraction = status.budget.limit.nanos > 0 ? Double(status.spent.nanos) / Double(status.budget.limit.nanos) : 0
+            rules.withLock {
+                $0.thresholds.prime(scope: scope, periodStart: status.periodStart, fraction: fraction, thresholds: settings.thresholds)
+            }
+        }
+    }
+
+    private func budgetClaims(forKey key: VirtualKey?, env: String?, all: Bool = false) -> [(String, BudgetClaim)] {
+        var claims: [(String, BudgetClaim)] = []
+        let keys = all ? cache.allKeys() : key.map { [$0] } ?? []
+        for key in keys where !key.isRevoked {
+            if let budget = key.policy.budget { claims.append(("key:\(key.id)", BudgetClaim(.key(key.id), budget))) }
+        }
+        for (name, budget) in environmentBudgets where all || name == env {
+            claims.append(("env:\(name)", BudgetClaim(.environment(name), budget)))
+        }
+        return claims
+    }
+
+    private func process(_ record: CallRecord) async {
+        let time = record.time
+        let key = record.keyID.flatMap { cache.key(id: $0) }
+        var alerts: [Alert] = []
+        if let key, key.isCanary {
+            alerts.append(
+                Alert(
+                    type: .canaryUsed, severity: .critical, time: time, keyID: key.id, env: key.env,
+                    message:
+                        "Canary key '\(key.name)' (\(key.id)) was used from \(record.clientIP ?? "an unknown address")"
+                        + "\(record.userAgent.map { " by \"\($0)\"" } ?? "") at \(Timestamp.format(time)): whoever holds it found a planted decoy.",
+                    details: [
+                        "client_ip": record.clientIP ?? "", "user_agent": record.userAgent ?? "",
+                        "path_operation": record.operation.rawValue,
+                    ]))
+            await raise(alerts)
+            return
+        }
+        if record.keyID == nil, record.errorCode == GatewayError.invalidKey.code, let address = record.clientIP {
+            let burst = rules.withLock { $0.invalidKeys.record(address, at: time) }
+            if let count = burst {
+                tarpit.withLock { $0[address] = time.addingTimeInterval(settings.invalidKeyBurst.window) }
+                alerts.append(
+                    Alert(
+                        type: .invalidKeyBurst, severity: .warning, time: time, keyID: nil, env: nil,
+                        message:
+                            "\(count) calls with unknown keys from \(address) within \(Int(settings.invalidKeyBurst.window)) s: someone may be guessing keys. Its unknown-key answers are slowed down.",
+                        details: ["client_ip": address, "count": String(count)]))
+            }
+        }
+        if let key {
+            if record.outcome == .denied {
+                if let count = rules.withLock({ $0.denials.record(key.id, at: time) }) {
+                    alerts.append(
+                        Alert(
+                            type: .denialBurst, severity: .warning, time: time, keyID: key.id, env: key.env,
+                            message:
+                                "Key '\(key.name)' (\(key.id)) was denied \(count) times within \(Int(settings.denialBurst.window)) s (last: \(record.errorCode ?? "denied")): a leaked key may be probing its limits.",
+                            details: ["count": String(count), "last_error": record.errorCode ?? ""]))
+                }
+            } else {
+                let spikes = rules.withLock { $0.spikes.record(keyID: key.id, cost: record.cost ?? .zero, at: time) }
+                alerts += spikes.map(spikeAlert)
+                if let address = record.clientIP,
+                    let network = rules.withLock({ $0.sources?.record(keyID: key.id, address: address, at: time) })
+                {
+                    alerts.append(
+                        Alert(
+                            type: .newSource, severity: .warning, time: time, keyID: key.id, env: key.env,
+                            message:
+                                "Key '\(key.name)' (\(key.id)) was used from a new network, \(network) (\(address)), never seen for this key before.",
+                            details: ["client_ip": address, "network": network]))
+                }
+                if let cost = record.cost, cost > .zero {
+                    alerts += await thresholdAlerts(key: key, time: time)
+                }
+            }
+        }
+        await raise(alerts)
+    }
+
+    private func thresholdAlerts(key: VirtualKey, time: Date) async -> [Alert] {
+        var alerts: [Alert] = []
+        for (scope, claim) in budgetClaims(forKey: key, env: key.env) {
+            let status = await ledger.status(of: claim, at: time)
+            guard status.budget.limit.nanos > 0 else { continue }
+            let fraction = Double(status.spent.nanos) / Double(status.budget.limit.nanos)
+            let crossed = rules.withLock {
+                $0.thresholds.crossed(scope: scope, periodStart: status.periodStart, fraction: fraction, thresholds: settings.thresholds)
+            }
+            guard let highest = crossed.last else { continue }
+            let isKey = scope.hasPrefix("key:")
+            let subject = isKey ? "Key '\(key.name)' (\(key.id))" : "Environment '\(key.env)'"
+            alerts.append(
+                Alert(
+                    type: .budgetThreshold, severity: highest >= 1 ? .critical : .warning, time: time, keyID: isKey ? key.id : nil,
+                    env: key.env,
+                    message:
+                        "\(subject) has spent \(status.spent) of its \(status.budget.period.rawValue) budget of \(status.budget.limit) (\(Int((fraction * 100).rounded())) %), crossing \(Int((highest * 100).rounded())) %.",
+                    details: [
+                        "scope": scope, "threshold": String(highest), "spent_usd": String(status.spent.usd),
+                        "limit_usd": String(status.budget.limit.usd), "period_start": Timestamp.format(status.periodStart),
+                    ]))
+        }
+        return alerts
+    }
+
+    private func spikeAlert(_ spike: SpikeWatch.Spike) -> Alert {
+        let key = cache.key(id: spike.keyID)
+        let window = Int(settings.spike.window)
+        let what =
+            spike.byCost
+            ? "spent \(spike.cost) in \(window) s against a usual $\(String(format: "%.4f", spike.baselineCost))"
+            : "made \(spike.requests) calls in \(window) s against a usual \(String(format: "%.1f", spike.baselineRequests))"
+        return Alert(
+            type: .spendSpike, severity: .warning, time: Date(), keyID: spike.keyID, env: key?.env,
+            message: "Key '\(key?.name ?? spike.keyID)' (\(spike.keyID)) \(what): more than \(settings.spike.factor)× its baseline.",
+            details: [
+                "requests": String(spike.requests), "cost_usd": String(spike.cost.usd),
+                "baseline_requests": String(format: "%.2f", spike.baselineRequests), "window_start": Timestamp.format(spike.windowStart),
+            ])
+    }
+
+    private func tick(now: Date) async {
+        let spikes = rules.withLock { rules in
+            rules.denials.prune(now: now)
+            rules.invalidKeys.prune(now: now)
+            return rules.spikes.tick(now: now)
+        }
+        tarpit.withLock { $0 = $0.filter { $0.value > now } }
+        await raise(spikes.map(spikeAlert))
+    }
+
+    private func raise(_ alerts: [Alert]) async {
+        for alert in alerts {
+            let channels = settings.channels.filter { $0.accepts(alert) }.map(\.name)
+            do {
+                try await store.insertAlert(alert, channels: channels, at: Date())
+                raised.add(1, ordering: .relaxed)
+                metrics?.alertRaised(alert.type)
+                logger.warning(
+                    "alert \(alert.type.rawValue): \(alert.message)",
+                    metadata: ["perimeter.alert.id": "\(alert.id)", "perimeter.alert.severity": "\(alert.severity.rawValue)"])
+            } catch {
+                logger.error("could not store alert \(alert.id): \(error)")
+            }
+        }
+        if !alerts.isEmpty { dispatcher.wake() }
+    }
+}

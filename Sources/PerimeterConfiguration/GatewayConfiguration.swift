@@ -1,0 +1,174 @@
+import Foundation
+import PerimeterAlerts
+import PerimeterCore
+import PerimeterProviders
+import PerimeterRotation
+import PerimeterSecrets
+
+/// Everything `perimeter serve` needs, after the config file, the environment and flags are merged.
+///
+/// Each setting's YAML field and environment variable is named beside it; flags win over the
+/// environment, which wins over the file.
+public struct GatewayConfiguration: Sendable {
+    /// `listen` / `PERIMETER_LISTEN` / `--listen`. Default `127.0.0.1:8080`.
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// `database` / `PERIMETER_DATABASE` / `--database`: `sqlite:PATH` or `memory`. Default `sqlite:./perimeter.db`.
+    public var database = DatabaseLocation.sqlite(path: "./perimeter.db")
+    /// `admin_token` (a secret reference) or `PERIMETER_ADMIN_TOKEN` (the token itself). When neither is
+    /// set, the first start creates a token, stores its hash and saves it for the CLI.
+    public var adminToken: AdminTokenSource = .generated
+    /// `providers`.
+    public var providers: [ProviderConfiguration] = []
+    /// `prices`: USD per million tokens, over the built-in table.
+    public var priceOverrides: [String: ModelPrice] = [:]
+    /// `max_body_bytes`. Default 10 MiB.
+    public var maximumBodySize = 10 << 20
+    /// `upstream_timeout` (seconds): how long to wait for upstream's response head. Default 600.
+    public var upstreamTimeout: Duration = .seconds(600)
+    /// `upstream_max_connections`: connections per provider host; each streaming call holds one. Default 10000.
+    public var upstreamMaxConnections = 10_000
+    /// `upstream_connect_timeout` (seconds). Default 10.
+    public var upstreamConnectTimeout: Duration = .seconds(10)
+    /// `--demo`: add the built-in simulated provider for every model no configured provider serves.
+    public var demo = false
+    /// Where the generated admin token is saved for the CLI (`PERIMETER_HOME`, default `~/.config/perimeter`).
+    public var homeDirectory: String = GatewayConfiguration.defaultHomeDirectory()
+    /// `call_log_flush_interval` (milliseconds): how often the call-log writer commits a batch. Default 200.
+    public var callLogFlushInterval: Duration = .milliseconds(200)
+    /// `environments`: budgets shared by all keys of an environment, e.g. `prod: { budget: 500, period: month }`.
+    public var environmentBudgets: [String: Budget] = [:]
+    /// `trusted_proxies`: CIDRs of reverse proxies whose `X-Forwarded-For` is believed. Default none.
+    public var trustedProxies: [CIDR] = []
+    /// `secrets`: caching of provider secrets, and how to reach Vault and AWS Secrets Manager.
+    public var secrets = SecretsSettings()
+    /// `metrics.per_key_labels`: add a `key_id` label to request metrics (one series per key). Default false.
+    public var metricsPerKeyLabels = false
+    /// `alerts`: thresholds, anomaly rules and channels.
+    public var alerts = AlertSettings()
+    /// `rotation`: maximum key age per environment, when unused keys count as stale.
+    public var rotation = RotationPolicy()
+    /// The file this configuration came from, for messages.
+    public var sourceFile: String?
+
+    public init() {}
+
+    public var listenAddress: String { "\(host):\(port)" }
+
+    public static func defaultHomeDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let home = environment["PERIMETER_HOME"], !home.isEmpty { return home }
+        if let config = environment["XDG_CONFIG_HOME"], !config.isEmpty { return config + "/perimeter" }
+        return (environment["HOME"] ?? ".") + "/.config/perimeter"
+    }
+
+    public static func adminTokenFile(home: String) -> String { home + "/admin-token" }
+}
+
+public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
+    case sqlite(path: String)
+    case memory
+
+    public init?(parsing text: String) {
+        if text == "memory" || text == "memory:" {
+            self = .memory
+        } else if text.hasPrefix("sqlite:"), text.count > "sqlite:".count {
+            self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .sqlite(let path): "sqlite:\(path)"
+        case .memory: "memory"
+        }
+    }
+}
+
+public enum AdminTokenSource: Sendable, Hashable {
+    /// Generated on first start, stored as a hash, saved for the CLI.
+    case generated
+    /// Given as plaintext (`PERIMETER_ADMIN_TOKEN`).
+    case literal(Secret)
+    /// Read from a secret store.
+    case reference(SecretReference)
+}
+
+/// One upstream provider from config.
+public struct ProviderConfiguration: Sendable, Hashable {
+    public var name: String
+    public var kind: ProviderKind
+    public var baseURL: String
+    /// `nil` only for the demo provider, which needs no credential.
+    public var apiKey: SecretReference?
+    public var models: [ModelPattern]
+    /// `ca_file`: PEM file of the CA to trust for this provider instead of the system's roots (an
+    /// internal endpoint or a TLS-inspecting proxy).
+    public var caFile: String?
+
+    public init(
+        name: String, kind: ProviderKind, baseURL: String, apiKey: SecretReference?, models: [ModelPattern], caFile: String? = nil
+    ) {
+        self.name = name
+        self.kind = kind
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.models = models
+        self.caFile = caFile
+    }
+}
+
+/// The `secrets:` section.
+public struct SecretsSettings: Sendable {
+    /// `cache_ttl` (seconds): how long a fetched secret serves before the background refresh. Default 300.
+    public var cacheTTL: Duration = .seconds(300)
+    /// `grace` (seconds): how long the last good value serves while its store is unreachable. Default 3600.
+    public var grace: Duration = .seconds(3600)
+    /// `vault`.
+    public var vault = VaultSettings()
+    /// `aws`.
+    public var aws = AWSSettings()
+
+    public init() {}
+}
+
+/// `secrets.vault`; each field falls back to Vault's usual environment variable.
+public struct VaultSettings: Sendable {
+    /// `address` / `VAULT_ADDR`.
+    public var address: String?
+    /// `namespace` / `VAULT_NAMESPACE`.
+    public var namespace: String?
+    /// `ca_file` / `VAULT_CACERT`: PEM file of the CA that signed Vault's certificate.
+    public var caFile: String?
+    /// `token`: a secret reference; else `VAULT_TOKEN`.
+    public var token: SecretReference?
+    /// `approle: { role_id, secret_id, mount }`: log in with AppRole instead of a token.
+    public var appRole: AppRoleSettings?
+
+    public init() {}
+}
+
+public struct AppRoleSettings: Sendable {
+    public var roleID: String
+    /// A secret reference (env: or file:).
+    public var secretID: SecretReference
+    /// Where AppRole is mounted. Default `approle`.
+    public var mount: String
+
+    public init(roleID: String, secretID: SecretReference, mount: String = "approle") {
+        self.roleID = roleID
+        self.secretID = secretID
+        self.mount = mount
+    }
+}
+
+/// `secrets.aws`; credentials always come from the standard AWS variables.
+public struct AWSSettings: Sendable {
+    /// `region` / `AWS_REGION`.
+    public var region: String?
+    /// `endpoint` / `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL`.
+    public var endpoint: String?
+
+    public init() {}
+}

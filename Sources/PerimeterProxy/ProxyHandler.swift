@@ -1,0 +1,233 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import PerimeterCore
+import PerimeterProviders
+import PerimeterSecrets
+import PerimeterStorage
+
+/// The path of one client call: authenticate, inspect, decide (policy, rate, budget), forward, stream
+/// back while metering, settle, and queue the call record. Nothing here touches the database.
+package struct ProxyHandler: Sendable {
+    let authenticator: Authenticator
+    let directory: ProviderDirectory
+    let secrets: SecretResolver
+    let prices: PriceTable
+    let callLog: CallLogWriter
+    let ledger: any Ledger
+    let rateLimiter: RateLimiter
+    let environmentBudgets: [String: Budget]
+    let clientAddress: ClientAddress
+    let maximumBodySize: Int
+    let alerts: (any CallWatcher)?
+    let metrics: GatewayMetrics?
+
+    package init(
+        authenticator: Authenticator, directory: ProviderDirectory, secrets: SecretResolver, prices: PriceTable,
+        callLog: CallLogWriter, ledger: any Ledger, rateLimiter: RateLimiter, environmentBudgets: [String: Budget],
+        clientAddress: ClientAddress, maximumBodySize: Int, alerts: (any CallWatcher)? = nil, metrics: GatewayMetrics? = nil
+    ) {
+        self.alerts = alerts
+        self.metrics = metrics
+        self.authenticator = authenticator
+        self.directory = directory
+        self.secrets = secrets
+        self.prices = prices
+        self.callLog = callLog
+        self.ledger = ledger
+        self.rateLimiter = rateLimiter
+        self.environmentBudgets = environmentBudgets
+        self.clientAddress = clientAddress
+        self.maximumBodySize = maximumBodySize
+    }
+
+    /// What one call has accumulated on its way through: its record, its key, and what it holds.
+    struct Call: Sendable {
+        var record: CallRecord
+        let started: ContinuousClock.Instant
+        var key: VirtualKey?
+        var holdsReservation = false
+        var rateLimits: RateLimiter.Snapshot?
+        /// When the call was sent upstream, and how long the provider took to answer with its head.
+        var sentUpstream: ContinuousClock.Instant?
+        var upstreamLatency: Duration?
+    }
+
+    package func handle(_ request: Request, context: GatewayContext, endpoint: Endpoint, pathModel: String? = nil) async -> Response {
+        let now = Timestamp.now()
+        let clientIP = clientAddress.resolve(socket: context.clientIP, headers: request.headers)
+        var call = Call(
+            record: CallRecord(
+                id: context.requestID, time: now, clientIP: clientIP, operation: endpoint.operation, status: 0, outcome: .denied),
+            started: .now)
+        call.record.userAgent = request.headers[.userAgent]
+        do {
+            let key = try authenticate(request, into: &call)
+
+            var body: [UInt8] = []
+            var facts = RequestFacts(model: pathModel)
+            var members: [String: JSONScanner.Member] = [:]
+            if endpoint.hasBody {
+                body = try await collectBody(request)
+                (facts, members) = try RequestInspector.inspect(body)
+                guard let model = facts.model, !model.isEmpty else { throw GatewayError.missingModel }
+            }
+            call.record.model = facts.model
+            call.record.stream = facts.isStream
+
+            try await admit(key, facts: facts, bodySize: body.count, endpoint: endpoint, clientIP: clientIP, now: now, into: &call)
+
+            guard let provider = directory.provider(kind: endpoint.kind, model: facts.model) else {
+                throw GatewayError.modelNotFound(facts.model ?? "")
+            }
+            call.record.provider = provider.name
+            let credential = try await credential(for: provider)
+
+            // A streamed chat call reports usage only when asked; ask for it, and hide the extra chunk.
+            let removesUsageChunk = endpoint.operation == .chat && facts.isStream && !facts.includesUsage
+            if removesUsageChunk {
+                body = RequestInspector.requestingStreamUsage(body, members: members)
+                facts.includesUsage = true
+            }
+
+            var target = provider.baseURL + endpoint.upstreamPath(for: request.uri.path)
+            if let query = request.uri.query, !query.isEmpty { target += "?" + query }
+            let upstreamRequest = UpstreamRequest(
+                method: request.method, url: target,
+                headers: UpstreamHeaders.outbound(
+                    from: request.headers, kind: provider.kind, credential: credential, hasBody: endpoint.hasBody),
+                body: endpoint.hasBody ? ByteBuffer(bytes: body) : nil, operation: endpoint.operation, facts: facts)
+            let response: UpstreamResponse
+            call.sentUpstream = .now
+            do {
+                response = try await provider.upstream.send(upstreamRequest)
+                call.upstreamLatency = call.sentUpstream.map { .now - $0 }
+            } catch {
+                switch error {
+                case .timeout: throw GatewayError.upstreamTimeout(provider: provider.name)
+                case .unreachable(let reason):
+                    context.logger.warning(
+                        "upstream unreachable", metadata: ["perimeter.provider": "\(provider.name)", "error": "\(reason)"])
+                    throw GatewayError.upstreamUnreachable(provider: provider.name)
+                }
+            }
+            call.record.status = response.status
+            if response.status >= 400 {
+                return await relayError(response, credential: credential, call: call)
+            }
+            if endpoint.operation == .models, pathModel == nil, !key.policy.allowedModels.isEmpty {
+                return await relayModelList(response, policy: key.policy, call: call)
+            }
+            let isEventStream = Self.isEventStream(response.headers)
+            let meter = UsageMeter(format: endpoint.usageFormat, isStream: isEventStream, removesUsageChunk: removesUsageChunk)
+            if !isEventStream, let length = response.headers[.contentLength].flatMap(Int.init), length <= Self.wholeBodyLimit {
+                return try await relayWhole(response, length: length, meter: meter, call: call, provider: provider.name)
+            }
+            return relay(response, meter: meter, call: call)
+        } catch {
+            let gatewayError = Self.gatewayError(error)
+            call.record.status = gatewayError.status
+            call.record.errorCode = gatewayError.code
+            call.record.outcome = gatewayError.status >= 500 ? .upstreamError : .denied
+            await finish(call)
+            // An address guessing keys gets its answers slowly.
+            if gatewayError == .invalidKey, call.record.keyID == nil, alerts?.isTarpitted(clientIP, now: Date()) == true {
+                try? await Task.sleep(for: .seconds(1))
+            }
+            var response = Self.errorResponse(gatewayError, format: endpoint.errorFormat)
+            call.rateLimits?.apply(to: &response.headers)
+            if case .rateLimited(_, let retryAfter) = gatewayError {
+                response.headers[.retryAfter] = String(max(1, Int(retryAfter.rounded(.up))))
+            }
+            return response
+        }
+    }
+
+    // MARK: Steps
+
+    /// The active key for the call's credential; a known but refused key is still written on the record.
+    private func authenticate(_ request: Request, into call: inout Call) throws -> VirtualKey {
+        let authentication = authenticator.authenticate(Self.presentedKey(request.headers))
+        let known: (key: VirtualKey, generation: Int?)?
+        switch authentication {
+        case .success(let success): known = (success.key, success.generation)
+        case .failure(let failure): known = failure.key.map { ($0, failure.generation) }
+        }
+        if let (key, generation) = known {
+            call.record.keyID = key.id
+            call.record.keyName = key.name
+            call.record.keyGeneration = generation
+            call.record.env = key.env
+            call.record.owner = key.owner
+        }
+        switch authentication {
+        case .success(let success):
+            call.key = success.key
+            return success.key
+        case .failure(let failure):
+            throw failure.error
+        }
+    }
+
+    private func collectBody(_ request: Request) async throws -> [UInt8] {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumBodySize {
+            throw GatewayError.bodyTooLarge(limit: maximumBodySize)
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: maximumBodySize)
+            return Array(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw GatewayError.bodyTooLarge(limit: maximumBodySize)
+        }
+    }
+
+    private func credential(for provider: ProviderRoute) async throws -> Secret? {
+        guard let reference = provider.credential else { return nil }
+        do {
+            return try await secrets.secret(for: reference)
+        } catch {
+            throw GatewayError.secretUnavailable(provider: provider.name)
+        }
+    }
+
+    // MARK: Helpers
+
+    /// The virtual key from `Authorization: Bearer` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
+    static func presentedKey(_ headers: HTTPFields) -> String? {
+        if let authorization = headers[.authorization] {
+            // "Bearer <token>", the scheme in any case; no Foundation on the request path.
+            let bytes = Array(authorization.utf8)
+            if bytes.count > 7, bytes[6] == UInt8(ascii: " "), bytes[..<6].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }) {
+                var start = 7
+                var end = bytes.count
+                while start < end, isBlank(bytes[start]) { start += 1 }
+                while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+                return String(decoding: bytes[start..<end], as: UTF8.self)
+            }
+        }
+        return headers[HTTPField.Name("x-api-key")!]
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+
+    static func isEventStream(_ headers: HTTPFields) -> Bool {
+        headers[.contentType]?.lowercased().hasPrefix("text/event-stream") ?? false
+    }
+
+    static func gatewayError(_ error: any Error) -> GatewayError {
+        switch error {
+        case let error as GatewayError: error
+        default: .internalError(String(describing: type(of: error)))
+        }
+    }
+
+    static func errorResponse(_ error: GatewayError, format: ErrorFormat) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(
+            status: .init(code: error.status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: format.body(for: error))))
+    }
+}

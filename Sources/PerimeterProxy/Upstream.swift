@@ -1,0 +1,72 @@
+import HTTPTypes
+import NIOCore
+import PerimeterCore
+import PerimeterProviders
+import PerimeterUpstream
+
+/// Sends a call to a provider and hands back its answer as a stream of body chunks.
+package protocol Upstream: Sendable {
+    /// Returns once the response head has arrived. Throws ``UpstreamError`` when upstream cannot be
+    /// reached or does not answer in time.
+    func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse
+}
+
+package struct UpstreamRequest: Sendable {
+    package var method: HTTPRequest.Method
+    package var url: String
+    package var headers: HTTPFields
+    package var body: ByteBuffer?
+    /// What the gateway learnt of the call; a simulated upstream answers from it.
+    package var operation: CallOperation
+    package var facts: RequestFacts
+}
+
+package struct UpstreamResponse: Sendable {
+    package var status: Int
+    package var headers: HTTPFields
+    package var body: UpstreamBody
+}
+
+/// A response body: the upstream connection's stream, or chunks already in memory. An enum rather than an
+/// existential so iterating it costs no allocation per chunk.
+package struct UpstreamBody: AsyncSequence, Sendable {
+    package typealias Element = ByteBuffer
+
+    enum Storage: Sendable {
+        case stream(UpstreamResponseStart.Body)
+        case buffers([ByteBuffer])
+    }
+
+    let storage: Storage
+
+    static func stream(_ body: UpstreamResponseStart.Body) -> UpstreamBody { UpstreamBody(storage: .stream(body)) }
+    package static func buffers(_ buffers: [ByteBuffer]) -> UpstreamBody { UpstreamBody(storage: .buffers(buffers)) }
+
+    package struct AsyncIterator: AsyncIteratorProtocol {
+        enum State {
+            case stream(UpstreamResponseStart.Body.AsyncIterator)
+            case buffers(IndexingIterator<[ByteBuffer]>)
+        }
+        var state: State
+
+        package mutating func next() async throws -> ByteBuffer? {
+            switch state {
+            case .stream(var iterator):
+                let next = try await iterator.next()
+                state = .stream(iterator)
+                return next
+            case .buffers(var iterator):
+                let next = iterator.next()
+                state = .buffers(iterator)
+                return next
+            }
+        }
+    }
+
+    package func makeAsyncIterator() -> AsyncIterator {
+        switch storage {
+        case .stream(let body): AsyncIterator(state: .stream(body.makeAsyncIterator()))
+        case .buffers(let buffers): AsyncIterator(state: .buffers(buffers.makeIterator()))
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import PerimeterCore
+import PerimeterSecrets
+
+/// Where rotated virtual keys can be delivered: the built-in store (`store:NAME`), a file
+/// (`file:/ABSOLUTE/PATH`, replaced atomically with mode 0600), and Vault (`vault:MOUNT/PATH#FIELD`) or
+/// AWS Secrets Manager (`aws-sm:ID[#FIELD]`) when the gateway is configured to reach them.
+package struct DeliveryTargets: Sendable {
+    let builtIn: BuiltInSecretStore
+    /// Writable remote stores by scheme.
+    let remote: [String: any WritableSecretStore]
+
+    package init(builtIn: BuiltInSecretStore, remote: [String: any WritableSecretStore]) {
+        self.builtIn = builtIn
+        self.remote = remote
+    }
+
+    /// Checks a target before it is saved on a key.
+    package func validate(_ text: String) throws -> SecretReference {
+        let reference: SecretReference
+        do {
+            reference = try SecretReference(parsing: text)
+        } catch {
+            throw GatewayError.invalidRequest("'deliver_to' is not a secret reference: \(error)")
+        }
+        switch reference.scheme {
+        case "store":
+            return reference
+        case "file":
+            let directory = (reference.path as NSString).deletingLastPathComponent
+            var isDirectory: ObjCBool = false
+            guard reference.path.hasPrefix("/"), FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+                isDirectory.boolValue
+            else {
+                throw GatewayError.invalidRequest("'deliver_to' \(text): the file must be an absolute path in an existing directory.")
+            }
+            return reference
+        case "vault", "aws-sm":
+            guard remote[reference.scheme] != nil else {
+                let how = reference.scheme == "vault" ? "secrets.vault (or VAULT_ADDR and VAULT_TOKEN)" : "AWS credentials and region"
+                throw GatewayError.invalidRequest(
+                    "'deliver_to' \(text): this gateway is not configured for \(reference.scheme): (set \(how)).")
+            }
+            if reference.scheme == "vault", reference.field == nil {
+                throw GatewayError.invalidRequest("'deliver_to' \(text): name the field to write, vault:MOUNT/PATH#FIELD.")
+            }
+            return reference
+        default:
+            throw GatewayError.invalidRequest(
+                "'deliver_to' \(text): a key cannot be delivered into \(reference.scheme):; use store:, file:, vault: or aws-sm:.")
+        }
+    }
+
+    /// Writes a key's new secret to its target; a failure leaves the key unchanged.
+    package func deliver(_ secret: Secret, to target: String) async throws {
+        let reference = try validate(target)
+        do {
+            switch reference.scheme {
+            case "store":
+                if (try? await builtIn.fetch(reference)) == nil {
+                    _ = try await builtIn.put(name: reference.path, value: secret)
+                } else {
+                    _ = try await builtIn.rotate(name: reference.path, value: secret)
+                }
+            case "file":
+                try Self.writeAtomically(secret, to: reference.path)
+            default:
+                _ = try await remote[reference.scheme]!.write(secret, to: reference)
+            }
+        } catch {
+            throw GatewayError.deliveryFailed("Could not deliver the new secret to \(target): \(error). The key was not changed.")
+        }
+    }
+
+    static func writeAtomically(_ secret: Secret, to path: String) throws {
+        let temporary = path + ".perimeter-\(Base62.random(count: 8))"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw DeliveryError(String(cString: strerror(errno))) }
+        let bytes = Array((secret.revealed + "\n").utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        let synced = fsync(descriptor) == 0
+        close(descriptor)
+        guard written == bytes.count, synced, rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw DeliveryError(reason)
+        }
+    }
+
+    struct DeliveryError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+}
