@@ -51,10 +51,9 @@ package struct UpstreamBody: AsyncSequence, Sendable {
 
         package mutating func next() async throws -> ByteBuffer? {
             switch state {
-            case .stream(var iterator):
-                let next = try await iterator.next()
-                state = .stream(iterator)
-                return next
+            case .stream(let iterator):
+                // The producer's iterator is a reference underneath: next() does not mutate the value.
+                return try await iterator.next()
             case .buffers(var iterator):
                 let next = iterator.next()
                 state = .buffers(iterator)

@@ -14,13 +14,13 @@ public struct UsageMeter: Sendable {
     public let isStream: Bool
     public let removesUsageChunk: Bool
 
-    public private(set) var usage = Usage.zero
-    public private(set) var hasUsage = false
+    public internal(set) var usage = Usage.zero
+    public internal(set) var hasUsage = false
     /// True once the body reached its natural end: a whole JSON body, or the stream's final event.
-    public private(set) var isComplete = false
+    public internal(set) var isComplete = false
 
     private var framer = SSEFramer()
-    private var anthropic = AnthropicUsageCounters()
+    var anthropic = AnthropicUsageCounters()
     private var body: [UInt8] = []
     private var tail: [UInt8] = []
     private var bodyOverflowed = false
@@ -72,52 +72,10 @@ public struct UsageMeter: Sendable {
     private mutating func observe(event bytes: ArraySlice<UInt8>) -> Bool {
         let event = SSEEvent(parsing: bytes)
         switch format {
-        case .openAIChat:
-            if event.data.elementsEqual("[DONE]".utf8) {
-                isComplete = true
-                return true
-            }
-            guard event.data.containsBytes(#""usage""#.utf8), let object = ScannedObject(event.data),
-                let usageObject = object.object("usage"), let parsed = format.usage(from: usageObject)
-            else { return true }
-            usage = parsed
-            hasUsage = true
-            let isUsageOnlyChunk = object.isEmptyArray("choices")
-            return !(removesUsageChunk && isUsageOnlyChunk)
-        case .openAIResponses:
-            let type = event.name ?? ""
-            let isFinal = type == "response.completed" || type == "response.incomplete" || type == "response.failed"
-            if isFinal { isComplete = true }
-            if isFinal || event.data.containsBytes(#""usage""#.utf8),
-                let usageObject = ScannedObject(event.data)?.object("response")?.object("usage"),
-                let parsed = format.usage(from: usageObject)
-            {
-                usage = parsed
-                hasUsage = true
-            }
-            return true
-        case .anthropic:
-            switch event.name {
-            case "message_start":
-                if let usageObject = ScannedObject(event.data)?.object("message")?.object("usage") {
-                    anthropic.update(from: usageObject)
-                    usage = anthropic.usage
-                    hasUsage = true
-                }
-            case "message_delta":
-                if let usageObject = ScannedObject(event.data)?.object("usage") {
-                    anthropic.update(from: usageObject)
-                    usage = anthropic.usage
-                    hasUsage = true
-                }
-            case "message_stop":
-                isComplete = true
-            default:
-                break
-            }
-            return true
-        case .none:
-            return true
+        case .openAIChat: return observeOpenAIChat(event)
+        case .openAIResponses: return observeOpenAIResponses(event)
+        case .anthropic: return observeAnthropic(event)
+        case .none: return true
         }
     }
 

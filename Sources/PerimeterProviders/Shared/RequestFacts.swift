@@ -65,41 +65,6 @@ package enum RequestInspector {
         return (facts, members)
     }
 
-    /// The body of a streamed OpenAI chat request, changed to ask upstream for the usage chunk.
-    ///
-    /// Only the `stream_options` member is touched; every other byte goes upstream as the client sent it.
-    package static func requestingStreamUsage(_ body: [UInt8], members: [String: JSONScanner.Member]) -> [UInt8] {
-        let includeUsage = Array(#""include_usage":true"#.utf8)
-        guard let options = members["stream_options"] else {
-            // Insert the member right after the object's opening brace.
-            guard let brace = body.firstIndex(of: UInt8(ascii: "{")) else { return body }
-            var out = [UInt8]()
-            out.reserveCapacity(body.count + 40)
-            out.append(contentsOf: body[...brace])
-            out.append(contentsOf: Array(#""stream_options":{"#.utf8) + includeUsage + [UInt8(ascii: "}")])
-            let hasOtherMembers = !members.isEmpty
-            if hasOtherMembers { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: body[(brace + 1)...])
-            return out
-        }
-        var replacement = [UInt8(ascii: "{")] + includeUsage
-        if case .object = options.kind {
-            // Keep the client's other options; drop its own include_usage, which was false.
-            let original = Array(body[options.range])
-            if let inner = try? JSONScanner.topLevelMembers(of: original) {
-                for (name, member) in inner.sorted(by: { $0.value.range.lowerBound < $1.value.range.lowerBound })
-                where name != "include_usage" {
-                    replacement.append(UInt8(ascii: ","))
-                    replacement.append(contentsOf: jsonString(name))
-                    replacement.append(UInt8(ascii: ":"))
-                    replacement.append(contentsOf: original[member.range])
-                }
-            }
-        }
-        replacement.append(UInt8(ascii: "}"))
-        return Array(body[..<options.range.lowerBound]) + replacement + Array(body[options.range.upperBound...])
-    }
-
     /// Names from `[{"type":"function","function":{"name":…}}]` (Chat Completions),
     /// `[{"name":…}]` (Anthropic, Responses, legacy functions), or a built-in tool's `type`.
     private static func toolNames(in array: [UInt8]) -> [String] {
@@ -116,24 +81,5 @@ package enum RequestInspector {
         guard let inner = try? JSONScanner.topLevelMembers(of: object) else { return false }
         if case .bool(true)? = inner["include_usage"]?.kind { return true }
         return false
-    }
-
-    private static func jsonString(_ value: String) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "\"")]
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                out.append(UInt8(ascii: "\\"))
-                out.append(byte)
-            case ..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8))
-                let digits = Array("0123456789abcdef".utf8)
-                out.append(digits[Int(byte >> 4)])
-                out.append(digits[Int(byte & 0xF)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-        return out
     }
 }
