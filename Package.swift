@@ -218,16 +218,36 @@ let package = Package(
             dependencies: ["PerimeterConfiguration", "PerimeterAlerts", "PerimeterRotation"],
             swiftSettings: swiftSettings
         ),
-        // The composed application's router, through HummingbirdTesting: proxy, limits and admin routes.
+        // Test support, never shipped: a gateway built on the memory store with a scripted upstream, for the
+        // router tests of the proxy and admin modules (HummingbirdTesting, no sockets).
+        .target(
+            name: "PerimeterGatewayTesting",
+            dependencies: [
+                "PerimeterGateway", "PerimeterProxy", "PerimeterConfiguration", "PerimeterUpstream",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/PerimeterGatewayTesting",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PerimeterProxyTests",
+            dependencies: [
+                "PerimeterProxy", "PerimeterGatewayTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PerimeterAdminTests",
+            dependencies: [
+                "PerimeterAdmin", "PerimeterGatewayTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "PerimeterAlertsTests", dependencies: ["PerimeterAlerts"], swiftSettings: swiftSettings),
+        // The composition root: opening stores and checking secrets as `serve` does.
         .testTarget(
             name: "PerimeterGatewayTests",
-            dependencies: [
-                "PerimeterGateway", "PerimeterProxy", "PerimeterAdmin", "PerimeterAlerts", "PerimeterRotation",
-                "PerimeterConfiguration", "PerimeterUpstream",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
+            dependencies: ["PerimeterGateway", "PerimeterConfiguration"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -25,6 +25,12 @@ package struct UpstreamResponse: Sendable {
     package var status: Int
     package var headers: HTTPFields
     package var body: UpstreamBody
+
+    package init(status: Int, headers: HTTPFields, body: UpstreamBody) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
 }
 
 /// A response body: the upstream connection's stream, or chunks already in memory. An enum rather than an

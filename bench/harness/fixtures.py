@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 
-BENCH_DIR = Path(__file__).resolve().parent
+BENCH_DIR = Path(__file__).resolve().parent.parent  # bench/, this file being bench/harness/fixtures.py
 REPO = BENCH_DIR.parent
 LOOPBACK = "127.0.0.1"
 

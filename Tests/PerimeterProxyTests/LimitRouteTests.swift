@@ -4,15 +4,10 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PerimeterCore
-import PerimeterUpstream
+import PerimeterGatewayTesting
 import Testing
 
-@testable import PerimeterAdmin
-@testable import PerimeterAlerts
-@testable import PerimeterConfiguration
-@testable import PerimeterGateway
 @testable import PerimeterProxy
-@testable import PerimeterRotation
 
 @Suite struct LimitRouteTests {
     /// Creates a key with `limits` (JSON) and returns (id, plaintext).

@@ -4,16 +4,11 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PerimeterCore
+import PerimeterGatewayTesting
 import PerimeterSecrets
-import PerimeterUpstream
 import Testing
 
 @testable import PerimeterAdmin
-@testable import PerimeterAlerts
-@testable import PerimeterConfiguration
-@testable import PerimeterGateway
-@testable import PerimeterProxy
-@testable import PerimeterRotation
 
 @Suite struct SecretRouteTests {
     let chat = #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#

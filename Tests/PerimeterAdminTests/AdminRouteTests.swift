@@ -3,15 +3,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import PerimeterUpstream
+import PerimeterGatewayTesting
 import Testing
 
 @testable import PerimeterAdmin
-@testable import PerimeterAlerts
-@testable import PerimeterConfiguration
-@testable import PerimeterGateway
-@testable import PerimeterProxy
-@testable import PerimeterRotation
 
 @Suite struct AdminRouteTests {
     @Test func everyAdminRouteNeedsTheToken() async throws {

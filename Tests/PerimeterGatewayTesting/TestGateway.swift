@@ -4,37 +4,42 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import PerimeterAdmin
+import PerimeterAlerts
+import PerimeterConfiguration
 import PerimeterCore
+import PerimeterGateway
 import PerimeterProviders
+import PerimeterProxy
+import PerimeterRotation
 import PerimeterSecrets
 import PerimeterUpstream
 import Synchronization
-import Testing
-
-@testable import PerimeterAdmin
-@testable import PerimeterAlerts
-@testable import PerimeterConfiguration
-@testable import PerimeterGateway
-@testable import PerimeterProxy
-@testable import PerimeterRotation
 
 /// An upstream double in process: records what it was sent and answers as scripted.
-final class ScriptedUpstream: Upstream, Sendable {
-    struct Answer: Sendable {
-        var status = 200
-        var contentType = "application/json"
-        var chunks: [String] = []
-        var error: UpstreamError? = nil
+package final class ScriptedUpstream: Upstream, Sendable {
+    package struct Answer: Sendable {
+        package var status: Int
+        package var contentType: String
+        package var chunks: [String]
+        package var error: UpstreamError?
+
+        package init(status: Int = 200, contentType: String = "application/json", chunks: [String] = [], error: UpstreamError? = nil) {
+            self.status = status
+            self.contentType = contentType
+            self.chunks = chunks
+            self.error = error
+        }
     }
 
     private let answer: Mutex<Answer>
-    let requests = Mutex<[UpstreamRequest]>([])
+    package let requests = Mutex<[UpstreamRequest]>([])
 
-    init(_ answer: Answer) {
+    package init(_ answer: Answer) {
         self.answer = Mutex(answer)
     }
 
-    func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
+    package func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
         requests.withLock { $0.append(request) }
         let answer = answer.withLock { $0 }
         if let error = answer.error { throw error }
@@ -45,15 +50,15 @@ final class ScriptedUpstream: Upstream, Sendable {
     }
 }
 
-enum TestGateway {
-    static let adminToken = "prmadm_test-admin-token"
-    static let providerKey = "sk-upstream-provider-key-1234567890"
+package enum TestGateway {
+    package static let adminToken = "prmadm_test-admin-token"
+    package static let providerKey = "sk-upstream-provider-key-1234567890"
 
-    static var adminHeaders: HTTPFields { [.authorization: "Bearer \(adminToken)", .contentType: "application/json"] }
+    package static var adminHeaders: HTTPFields { [.authorization: "Bearer \(adminToken)", .contentType: "application/json"] }
 
     /// A gateway on the memory store with a fixed admin token, and either the demo provider or `upstream`
     /// behind an `openai` and an `anthropic` provider whose key is ``providerKey``.
-    static func make(
+    package static func make(
         demo: Bool = false, upstream: (any Upstream)? = nil, configure: (inout GatewayConfiguration) -> Void = { _ in }
     ) async throws -> some ApplicationProtocol {
         var configuration = GatewayConfiguration()
@@ -80,19 +85,24 @@ enum TestGateway {
     }
 
     /// Creates a key through the admin API and returns (id, plaintext).
-    static func createKey(_ client: some TestClientProtocol, name: String = "svc", env: String = "dev") async throws -> (String, String) {
+    package static func createKey(_ client: some TestClientProtocol, name: String = "svc", env: String = "dev") async throws -> (
+        String, String
+    ) {
         try await client.execute(
             uri: "/admin/v1/keys", method: .post, headers: adminHeaders,
             body: ByteBuffer(string: #"{"name":"\#(name)","env":"\#(env)","owner":"team-a"}"#)
         ) { response in
-            #expect(response.status == .created)
+            guard response.status == .created else { throw TestGatewayError("POST /admin/v1/keys answered \(response.status)") }
             let object = try json(response.body)
-            return (try #require(object["id"] as? String), try #require(object["key"] as? String))
+            guard let id = object["id"] as? String, let key = object["key"] as? String else {
+                throw TestGatewayError("POST /admin/v1/keys answered no id and key")
+            }
+            return (id, key)
         }
     }
 
     /// The call log's newest records, waiting briefly for the writer's next batch.
-    static func calls(_ client: some TestClientProtocol, expecting count: Int) async throws -> [[String: Any]] {
+    package static func calls(_ client: some TestClientProtocol, expecting count: Int) async throws -> [[String: Any]] {
         for _ in 0..<200 {
             let calls = try await client.execute(uri: "/admin/v1/calls", method: .get, headers: adminHeaders) { response in
                 try json(response.body)["data"] as? [[String: Any]] ?? []
@@ -100,16 +110,27 @@ enum TestGateway {
             if calls.count >= count { return calls }
             try await Task.sleep(for: .milliseconds(10))
         }
-        Issue.record("the call log did not reach \(count) records")
-        return []
+        throw TestGatewayError("the call log did not reach \(count) records")
     }
 
     /// `error.code` of an OpenAI-shaped error body.
-    static func errorCode(_ buffer: ByteBuffer) throws -> String? {
+    package static func errorCode(_ buffer: ByteBuffer) throws -> String? {
         (try json(buffer)["error"] as? [String: Any])?["code"] as? String
     }
 
-    static func json(_ buffer: ByteBuffer) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
+    package static func json(_ buffer: ByteBuffer) throws -> [String: Any] {
+        guard let object = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any] else {
+            throw TestGatewayError("the body is not a JSON object: \(String(buffer: buffer))")
+        }
+        return object
+    }
+}
+
+/// A test gateway's helper did not get what it needed; the test fails with this message.
+package struct TestGatewayError: Error, CustomStringConvertible {
+    package let description: String
+
+    package init(_ description: String) {
+        self.description = description
     }
 }

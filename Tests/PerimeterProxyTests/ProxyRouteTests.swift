@@ -4,15 +4,11 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PerimeterCore
+import PerimeterGatewayTesting
 import PerimeterUpstream
 import Testing
 
-@testable import PerimeterAdmin
-@testable import PerimeterAlerts
-@testable import PerimeterConfiguration
-@testable import PerimeterGateway
 @testable import PerimeterProxy
-@testable import PerimeterRotation
 
 @Suite struct ProxyRouteTests {
     let requestID = HTTPField.Name("x-perimeter-request-id")!
