@@ -16,9 +16,8 @@ package struct AdminRoutes: Sendable {
     let cache: KeyCache
     let calls: any CallLog
     let authority: AdminAuthority
-    let ledger: LocalLedger
+    let budgets: BudgetBook
     let writer: CallLogWriter
-    let environmentBudgets: [String: Budget]
     let secrets: SecretRoutes
     let governance: GovernanceRoutes
     let audit: AdminAudit
@@ -26,17 +25,16 @@ package struct AdminRoutes: Sendable {
     let alerts: AlertRoutes
 
     package init(
-        keys: any KeyStore, cache: KeyCache, calls: any CallLog, authority: AdminAuthority, ledger: LocalLedger, writer: CallLogWriter,
-        environmentBudgets: [String: Budget], secrets: SecretRoutes, governance: GovernanceRoutes, audit: AdminAudit,
+        keys: any KeyStore, cache: KeyCache, calls: any CallLog, authority: AdminAuthority, budgets: BudgetBook, writer: CallLogWriter,
+        secrets: SecretRoutes, governance: GovernanceRoutes, audit: AdminAudit,
         targets: DeliveryTargets, alerts: AlertRoutes
     ) {
         self.keys = keys
         self.cache = cache
         self.calls = calls
         self.authority = authority
-        self.ledger = ledger
+        self.budgets = budgets
         self.writer = writer
-        self.environmentBudgets = environmentBudgets
         self.secrets = secrets
         self.governance = governance
         self.audit = audit
@@ -131,7 +129,7 @@ package struct AdminRoutes: Sendable {
         if let target = schedule?.deliverTo { try await targets.deliver(secret, to: target) }
         try await keys.insert(key)
         cache.store(key)
-        if let budget = policy.budget { ledger.seed(BudgetClaim(.key(key.id), budget), spent: .zero, at: Date()) }
+        if let claim = budgets.keyClaim(for: key) { await budgets.ledger.seed(claim, spent: .zero, at: Date()) }
         try await audit.record(
             "key.create", target: key.id,
             details: [
@@ -174,10 +172,10 @@ package struct AdminRoutes: Sendable {
                 })
         else { throw GatewayError.notFound("No key with id '\(id)'.") }
         cache.store(updated)
-        if let budget = updated.policy.budget, budget != current.policy.budget {
+        if let claim = budgets.keyClaim(for: updated), updated.policy.budget != current.policy.budget {
             // The new budget starts from what the call log says this key spent in its period.
             await writer.flush()
-            try await ledger.recover([BudgetClaim(.key(id), budget)], from: calls, at: Date())
+            try await budgets.ledger.recover([claim], from: calls, at: Date())
         }
         try await audit.record(
             "key.update", target: id,
@@ -197,13 +195,8 @@ package struct AdminRoutes: Sendable {
             key.lastUsedAt = used
         }
         let now = Date()
-        var budget: BudgetStatus?
-        if let limit = key.policy.budget { budget = await ledger.status(of: BudgetClaim(.key(key.id), limit), at: now) }
-        var environment: BudgetStatus?
-        if let limit = environmentBudgets[key.env] {
-            environment = await ledger.status(of: BudgetClaim(.environment(key.env), limit), at: now)
-        }
-        return KeyView(key, budget: budget, environmentBudget: environment, now: now)
+        let status = await budgets.status(for: key, at: now)
+        return KeyView(key, budget: status.key, environmentBudget: status.environment, now: now)
     }
 
     static func decode<Value: Decodable>(_ type: Value.Type, from request: Request, expecting: String) async throws -> Value {

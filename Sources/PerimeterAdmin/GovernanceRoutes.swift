@@ -19,7 +19,7 @@ package struct GovernanceRoutes: Sendable {
     let audit: AdminAudit
     let rotator: KeyRotator
     let cache: KeyCache
-    let ledger: LocalLedger
+    let budgets: BudgetBook
     let resolver: SecretResolver
     let references: [(reference: SecretReference, usedBy: [String])]
     let policy: RotationPolicy
@@ -27,7 +27,7 @@ package struct GovernanceRoutes: Sendable {
 
     package init(
         keys: any KeyStore, calls: any CallLog, adminTokens: any AdminTokenStore, authority: AdminAuthority, auditLog: any AuditLog,
-        audit: AdminAudit, rotator: KeyRotator, cache: KeyCache, ledger: LocalLedger, resolver: SecretResolver,
+        audit: AdminAudit, rotator: KeyRotator, cache: KeyCache, budgets: BudgetBook, resolver: SecretResolver,
         references: [(reference: SecretReference, usedBy: [String])], policy: RotationPolicy, findings: any FindingStore
     ) {
         self.keys = keys
@@ -38,7 +38,7 @@ package struct GovernanceRoutes: Sendable {
         self.audit = audit
         self.rotator = rotator
         self.cache = cache
-        self.ledger = ledger
+        self.budgets = budgets
         self.resolver = resolver
         self.references = references
         self.policy = policy
@@ -184,7 +184,7 @@ package struct GovernanceRoutes: Sendable {
         for var key in stored {
             if let used = cache.key(id: key.id)?.lastUsedAt, key.lastUsedAt.map({ $0 < used }) ?? true { key.lastUsedAt = used }
             var budget: BudgetStatus?
-            if let limit = key.policy.budget { budget = await ledger.status(of: BudgetClaim(.key(key.id), limit), at: now) }
+            if let claim = budgets.keyClaim(for: key) { budget = await budgets.status(of: claim, at: now) }
             facts.append(
                 InventoryReport.KeyFacts(
                     key: key, lastClientIP: addresses[key.id], spend: monthSpend[key.id] ?? .zero, spendSince: monthStart,

@@ -22,8 +22,7 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
     let settings: AlertSettings
     private let store: any AlertStore & CallLog
     private let cache: KeyCache
-    private let ledger: any Ledger
-    private let environmentBudgets: [String: Budget]
+    private let budgets: BudgetBook
     private let dispatcher: AlertDispatcher
     private let logger: Logger
     private let metrics: GatewayMetrics?
@@ -35,15 +34,14 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
     let raised = Atomic<Int>(0)
 
     package init(
-        settings: AlertSettings, store: any AlertStore & CallLog, cache: KeyCache, ledger: any Ledger,
-        environmentBudgets: [String: Budget], dispatcher: AlertDispatcher, logger: Logger, metrics: GatewayMetrics? = nil
+        settings: AlertSettings, store: any AlertStore & CallLog, cache: KeyCache, budgets: BudgetBook,
+        dispatcher: AlertDispatcher, logger: Logger, metrics: GatewayMetrics? = nil
     ) {
         self.metrics = metrics
         self.settings = settings
         self.store = store
         self.cache = cache
-        self.ledger = ledger
-        self.environmentBudgets = environmentBudgets
+        self.budgets = budgets
         self.dispatcher = dispatcher
         self.logger = logger
         rules = Mutex(
@@ -100,25 +98,14 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
             }
         }
         let now = Date()
-        for (scope, claim) in budgetClaims(forKey: nil, env: nil, all: true) {
-            let status = await ledger.status(of: claim, at: now)
+        for claim in budgets.allClaims(keys: cache.allKeys()) {
+            let scope = claim.scope.label
+            let status = await budgets.status(of: claim, at: now)
             let fraction = status.budget.limit.nanos > 0 ? Double(status.spent.nanos) / Double(status.budget.limit.nanos) : 0
             rules.withLock {
                 $0.thresholds.prime(scope: scope, periodStart: status.periodStart, fraction: fraction, thresholds: settings.thresholds)
             }
         }
-    }
-
-    private func budgetClaims(forKey key: VirtualKey?, env: String?, all: Bool = false) -> [(String, BudgetClaim)] {
-        var claims: [(String, BudgetClaim)] = []
-        let keys = all ? cache.allKeys() : key.map { [$0] } ?? []
-        for key in keys where !key.isRevoked {
-            if let budget = key.policy.budget { claims.append(("key:\(key.id)", BudgetClaim(.key(key.id), budget))) }
-        }
-        for (name, budget) in environmentBudgets where all || name == env {
-            claims.append(("env:\(name)", BudgetClaim(.environment(name), budget)))
-        }
-        return claims
     }
 
     private func process(_ record: CallRecord) async {
@@ -184,8 +171,11 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
 
     private func thresholdAlerts(key: VirtualKey, time: Date) async -> [Alert] {
         var alerts: [Alert] = []
-        for (scope, claim) in budgetClaims(forKey: key, env: key.env) {
-            let status = await ledger.status(of: claim, at: time)
+        // A revoked key's own budget no longer matters; its environment's still does.
+        let claims = key.isRevoked ? [budgets.environmentClaim(key.env)].compactMap { $0 } : budgets.claims(for: key)
+        for claim in claims {
+            let scope = claim.scope.label
+            let status = await budgets.status(of: claim, at: time)
             guard status.budget.limit.nanos > 0 else { continue }
             let fraction = Double(status.spent.nanos) / Double(status.budget.limit.nanos)
             let crossed = rules.withLock {

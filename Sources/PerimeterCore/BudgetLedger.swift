@@ -11,6 +11,14 @@ public enum BudgetScope: Sendable, Hashable, CustomStringConvertible {
         case .environment(let name): "environment \(name)"
         }
     }
+
+    /// `key:ID` or `env:NAME`: how alerts and metrics name a budget.
+    public var label: String {
+        switch self {
+        case .key(let id): "key:\(id)"
+        case .environment(let name): "env:\(name)"
+        }
+    }
 }
 
 /// Why a reservation did not fit: which budget, its limit, what is committed, and when it resets.

@@ -99,11 +99,8 @@ private func assemble(
     let writer = CallLogWriter(
         log: store, keys: store, cache: cache, interval: configuration.callLogFlushInterval, logger: logger)
     // Budgets resume where the call log left them.
-    let ledger = LocalLedger()
-    let claims =
-        keys.filter { !$0.isRevoked }.compactMap { key in key.policy.budget.map { BudgetClaim(.key(key.id), $0) } }
-        + configuration.environmentBudgets.map { BudgetClaim(.environment($0.key), $0.value) }
-    try await ledger.recover(claims, from: store, at: Date())
+    let budgets = BudgetBook(ledger: LocalLedger(), environmentBudgets: configuration.environmentBudgets)
+    try await budgets.recover(keys: keys, from: store, at: Date())
 
     var upstreamConfiguration = UpstreamClient.Configuration(
         connectTimeout: configuration.upstreamConnectTimeout, readTimeout: configuration.upstreamTimeout)
@@ -162,12 +159,11 @@ private func assemble(
     let dispatcher = AlertDispatcher(
         store: store, channels: configuration.alerts.channels, resolver: secrets, client: client, logger: logger, metrics: metrics)
     let alertCenter = AlertCenter(
-        settings: configuration.alerts, store: store, cache: cache, ledger: ledger,
-        environmentBudgets: configuration.environmentBudgets, dispatcher: dispatcher, logger: logger, metrics: metrics)
+        settings: configuration.alerts, store: store, cache: cache, budgets: budgets,
+        dispatcher: dispatcher, logger: logger, metrics: metrics)
     let proxy = ProxyHandler(
         authenticator: Authenticator(cache: cache), directory: ProviderDirectory(providers: routes), secrets: secrets,
-        prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer, ledger: ledger, rateLimiter: rateLimiter,
-        environmentBudgets: configuration.environmentBudgets,
+        prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer, budgets: budgets, rateLimiter: rateLimiter,
         clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies), maximumBodySize: configuration.maximumBodySize,
         alerts: alertCenter, metrics: metrics)
 
@@ -180,17 +176,16 @@ private func assemble(
     let rotator = KeyRotator(keys: store, cache: cache, targets: targets, policy: configuration.rotation)
     let authority = AdminAuthority(tokens: admin.tokens)
     AdminRoutes(
-        keys: store, cache: cache, calls: store, authority: authority, ledger: ledger, writer: writer,
-        environmentBudgets: configuration.environmentBudgets,
+        keys: store, cache: cache, calls: store, authority: authority, budgets: budgets, writer: writer,
         secrets: SecretRoutes(builtIn: secretSetup.builtIn, resolver: secrets, references: references, audit: audit),
         governance: GovernanceRoutes(
             keys: store, calls: store, adminTokens: store, authority: authority, auditLog: store, audit: audit, rotator: rotator,
-            cache: cache, ledger: ledger, resolver: secrets, references: references, policy: configuration.rotation,
+            cache: cache, budgets: budgets, resolver: secrets, references: references, policy: configuration.rotation,
             findings: store),
         audit: audit, targets: targets, alerts: AlertRoutes(store: store, settings: configuration.alerts)
     ).register(on: router)
     MetricsRoute(
-        metrics: metrics, cache: cache, ledger: ledger, environmentBudgets: configuration.environmentBudgets,
+        metrics: metrics, cache: cache, budgets: budgets,
         perKeyLabels: configuration.metricsPerKeyLabels
     ).register(on: router)
     HealthRoutes(store: store, providers: routes, secrets: secrets).register(on: router)

@@ -25,7 +25,7 @@ extension ProxyHandler {
             }
         }
 
-        let claims = budgetClaims(for: key)
+        let claims = budgets.claims(for: key)
         guard !claims.isEmpty else { return }
         let model = facts.model ?? ""
         let worstCase = OutputCeiling.worstCaseUsage(
@@ -33,17 +33,9 @@ extension ProxyHandler {
         guard worstCase.totalTokens > 0 else { return }
         // A call that cannot be priced cannot be held to a budget, so it is not let through at $0.
         guard let price = prices.price(for: model) else { throw GatewayError.priceUnknown(model) }
-        if let denial = try await ledger.reserve(id: call.record.id, amount: price.cost(of: worstCase), against: claims, at: now) {
+        if let denial = try await budgets.ledger.reserve(id: call.record.id, amount: price.cost(of: worstCase), against: claims, at: now) {
             throw GatewayError.budgetExceeded(denial)
         }
         call.holdsReservation = true
-    }
-
-    /// The key's own budget and its environment's, if any.
-    func budgetClaims(for key: VirtualKey) -> [BudgetClaim] {
-        var claims: [BudgetClaim] = []
-        if let budget = key.policy.budget { claims.append(BudgetClaim(.key(key.id), budget)) }
-        if let budget = environmentBudgets[key.env] { claims.append(BudgetClaim(.environment(key.env), budget)) }
-        return claims
     }
 }

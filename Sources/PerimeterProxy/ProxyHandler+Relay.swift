@@ -154,7 +154,12 @@ extension ProxyHandler {
             record.cost = record.model.flatMap { prices.cost(of: record.usage, model: $0) }
         }
         if call.holdsReservation {
-            await ledger.settle(id: record.id, actual: record.cost ?? .zero)
+            if call.sentUpstream == nil {
+                // Refused or failed before anything reached the provider: nothing was consumed.
+                await budgets.ledger.release(id: record.id)
+            } else {
+                await budgets.ledger.settle(id: record.id, actual: record.cost ?? .zero)
+            }
         }
         if let key = call.key {
             rateLimiter.charge(key, tokens: record.usage.totalTokens, now: Date())

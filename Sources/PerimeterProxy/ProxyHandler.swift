@@ -16,9 +16,8 @@ package struct ProxyHandler: Sendable {
     let secrets: SecretResolver
     let prices: PriceTable
     let callLog: CallLogWriter
-    let ledger: any Ledger
+    let budgets: BudgetBook
     let rateLimiter: RateLimiter
-    let environmentBudgets: [String: Budget]
     let clientAddress: ClientAddress
     let maximumBodySize: Int
     let alerts: (any CallWatcher)?
@@ -26,7 +25,7 @@ package struct ProxyHandler: Sendable {
 
     package init(
         authenticator: Authenticator, directory: ProviderDirectory, secrets: SecretResolver, prices: PriceTable,
-        callLog: CallLogWriter, ledger: any Ledger, rateLimiter: RateLimiter, environmentBudgets: [String: Budget],
+        callLog: CallLogWriter, budgets: BudgetBook, rateLimiter: RateLimiter,
         clientAddress: ClientAddress, maximumBodySize: Int, alerts: (any CallWatcher)? = nil, metrics: GatewayMetrics? = nil
     ) {
         self.alerts = alerts
@@ -36,9 +35,8 @@ package struct ProxyHandler: Sendable {
         self.secrets = secrets
         self.prices = prices
         self.callLog = callLog
-        self.ledger = ledger
+        self.budgets = budgets
         self.rateLimiter = rateLimiter
-        self.environmentBudgets = environmentBudgets
         self.clientAddress = clientAddress
         self.maximumBodySize = maximumBodySize
     }

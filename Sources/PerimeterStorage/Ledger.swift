@@ -26,6 +26,30 @@ public protocol Ledger: Sendable {
     /// Drops the reservation: the call failed before upstream usage.
     func release(id: String) async
     func status(of claim: BudgetClaim, at now: Date) async -> BudgetStatus
+    /// Sets a budget's settled spend in its current period (a new budget starts at zero; a changed one
+    /// from what the call log says).
+    func seed(_ claim: BudgetClaim, spent: Money, at now: Date) async
+}
+
+extension Ledger {
+    /// Reads each claim's spend in its current period from `log` and seeds it: how spend survives a
+    /// restart, since every settled call is in the call log.
+    public func recover(_ claims: [BudgetClaim], from log: any CallLog, at now: Date) async throws {
+        var cache: [SpendQuery: [String: Money]] = [:]
+        for claim in claims {
+            let grouping: SpendGrouping
+            let group: String
+            switch claim.scope {
+            case .key(let id): (grouping, group) = (.key, id)
+            case .environment(let name): (grouping, group) = (.env, name)
+            }
+            let query = SpendQuery(groupBy: grouping, since: claim.budget.period.start(containing: now))
+            if cache[query] == nil {
+                cache[query] = Dictionary(try await log.spend(query).map { ($0.group, $0.cost) }, uniquingKeysWith: +)
+            }
+            await seed(claim, spent: cache[query]?[group] ?? .zero, at: now)
+        }
+    }
 }
 
 /// The ledger of a single gateway instance: the ``BudgetLedger`` state machine behind a mutex.
@@ -52,29 +76,10 @@ public final class LocalLedger: Ledger, Sendable {
         state.withLock { $0.status(of: claim.scope, budget: claim.budget, at: now) }
     }
 
-    /// Sets a budget's settled spend in its current period from the call log.
     public func seed(_ claim: BudgetClaim, spent: Money, at now: Date) {
         state.withLock {
             $0.seed(claim.scope, budget: claim.budget, at: now, spent: spent)
             $0.prune(at: now)
-        }
-    }
-
-    /// Reads each claim's spend in its current period from `log` and seeds it.
-    public func recover(_ claims: [BudgetClaim], from log: any CallLog, at now: Date) async throws {
-        var cache: [SpendQuery: [String: Money]] = [:]
-        for claim in claims {
-            let grouping: SpendGrouping
-            let group: String
-            switch claim.scope {
-            case .key(let id): (grouping, group) = (.key, id)
-            case .environment(let name): (grouping, group) = (.env, name)
-            }
-            let query = SpendQuery(groupBy: grouping, since: claim.budget.period.start(containing: now))
-            if cache[query] == nil {
-                cache[query] = Dictionary(try await log.spend(query).map { ($0.group, $0.cost) }, uniquingKeysWith: +)
-            }
-            seed(claim, spent: cache[query]?[group] ?? .zero, at: now)
         }
     }
 }
