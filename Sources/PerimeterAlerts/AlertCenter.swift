@@ -29,8 +29,6 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
     private let rules: Mutex<Rules>
     private let queue: AsyncStream<CallRecord>
     private let input: AsyncStream<CallRecord>.Continuation
-    /// Addresses sending bursts of unknown keys, and until when they are slowed down.
-    private let tarpit = Mutex<[String: Date]>([:])
     let raised = Atomic<Int>(0)
 
     package init(
@@ -55,12 +53,6 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
     /// Called by the request path for every finished call; never waits.
     package func observe(_ record: CallRecord) {
         input.yield(record)
-    }
-
-    /// Whether unknown keys from `address` are answered slowly (a key-guessing burst is under way).
-    package func isTarpitted(_ address: String?, now: Date = Date()) -> Bool {
-        guard let address else { return false }
-        return tarpit.withLock { $0[address].map { now < $0 } ?? false }
     }
 
     package func run() async throws {
@@ -129,7 +121,6 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
         if record.keyID == nil, record.errorCode == GatewayError.invalidKey.code, let address = record.clientIP {
             let burst = rules.withLock { $0.invalidKeys.record(address, at: time) }
             if let count = burst {
-                tarpit.withLock { $0[address] = time.addingTimeInterval(settings.invalidKeyBurst.window) }
                 alerts.append(
                     Alert(
                         type: .invalidKeyBurst, severity: .warning, time: time, keyID: nil, env: nil,
@@ -220,7 +211,6 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
             rules.invalidKeys.prune(now: now)
             return rules.spikes.tick(now: now)
         }
-        tarpit.withLock { $0 = $0.filter { $0.value > now } }
         await raise(spikes.map(spikeAlert))
     }
 

@@ -164,6 +164,8 @@ private func assemble(
     let proxy = ProxyHandler(
         authenticator: Authenticator(cache: cache), directory: ProviderDirectory(providers: routes), secrets: secrets,
         prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer, budgets: budgets, rateLimiter: rateLimiter,
+        unknownKeys: UnknownKeyGuard(
+            count: configuration.alerts.invalidKeyBurst.count, window: configuration.alerts.invalidKeyBurst.window),
         clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies), maximumBodySize: configuration.maximumBodySize,
         alerts: alertCenter, metrics: metrics)
 

@@ -18,6 +18,7 @@ package struct ProxyHandler: Sendable {
     let callLog: CallLogWriter
     let budgets: BudgetBook
     let rateLimiter: RateLimiter
+    let unknownKeys: UnknownKeyGuard
     let clientAddress: ClientAddress
     let maximumBodySize: Int
     let alerts: (any CallWatcher)?
@@ -25,7 +26,7 @@ package struct ProxyHandler: Sendable {
 
     package init(
         authenticator: Authenticator, directory: ProviderDirectory, secrets: SecretResolver, prices: PriceTable,
-        callLog: CallLogWriter, budgets: BudgetBook, rateLimiter: RateLimiter,
+        callLog: CallLogWriter, budgets: BudgetBook, rateLimiter: RateLimiter, unknownKeys: UnknownKeyGuard,
         clientAddress: ClientAddress, maximumBodySize: Int, alerts: (any CallWatcher)? = nil, metrics: GatewayMetrics? = nil
     ) {
         self.alerts = alerts
@@ -37,6 +38,7 @@ package struct ProxyHandler: Sendable {
         self.callLog = callLog
         self.budgets = budgets
         self.rateLimiter = rateLimiter
+        self.unknownKeys = unknownKeys
         self.clientAddress = clientAddress
         self.maximumBodySize = maximumBodySize
     }
@@ -131,8 +133,9 @@ package struct ProxyHandler: Sendable {
             call.record.outcome = gatewayError.status >= 500 ? .upstreamError : .denied
             await finish(call)
             // An address guessing keys gets its answers slowly.
-            if gatewayError == .invalidKey, call.record.keyID == nil, alerts?.isTarpitted(clientIP, now: Date()) == true {
-                try? await Task.sleep(for: .seconds(1))
+            if gatewayError == .invalidKey, call.record.keyID == nil {
+                unknownKeys.recordUnknownKey(from: clientIP, at: now)
+                if unknownKeys.isSlowed(clientIP, at: now) { try? await Task.sleep(for: .seconds(1)) }
             }
             var response = Self.errorResponse(gatewayError, format: endpoint.errorFormat)
             call.rateLimits?.apply(to: &response.headers)
