@@ -268,10 +268,7 @@ struct AdminAuthMiddleware: RouterMiddleware {
         -> Response
     {
         var context = context
-        let presented = request.headers[.authorization].flatMap { value -> String? in
-            let parts = value.split(separator: " ", maxSplits: 1)
-            return parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : nil
-        }
+        let presented = request.headers[.authorization].flatMap(BearerToken.parse)
         guard let admin = authority.authenticate(presented) else { throw GatewayError.unauthorizedAdmin }
         if admin.role == .viewer, request.method != .get {
             throw GatewayError.forbidden("This admin token has the viewer role and may only read.")

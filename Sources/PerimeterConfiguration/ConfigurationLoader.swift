@@ -46,18 +46,12 @@ public enum ConfigurationLoader {
         var reader = NodeReader(file: file)
         let top = try reader.mapping(root, field: "(top level)", allowed: topLevelFields)
         if let node = top["listen"] {
-            let text = try reader.string(node, field: "listen")
-            guard let (host, port) = parseListen(text) else {
-                throw reader.error(node, "listen", "'\(text)' is not HOST:PORT", fix: "write for example 127.0.0.1:8080")
-            }
-            (configuration.host, configuration.port) = (host, port)
+            try reader.locating(node) { try setListen(try reader.string(node, field: "listen"), field: "listen", on: &configuration) }
         }
         if let node = top["database"] {
-            let text = try reader.string(node, field: "database")
-            guard let location = DatabaseLocation(parsing: text) else {
-                throw reader.error(node, "database", "'\(text)' is not a supported database", fix: "write sqlite:PATH or memory")
+            try reader.locating(node) {
+                try setDatabase(try reader.string(node, field: "database"), field: "database", on: &configuration)
             }
-            configuration.database = location
         }
         if let node = top["admin_token"] {
             configuration.adminToken = .reference(try reader.secretReference(node, field: "admin_token"))
@@ -121,27 +115,35 @@ public enum ConfigurationLoader {
 
     static func applyEnvironment(_ environment: [String: String], to configuration: inout GatewayConfiguration) throws {
         if let listen = environment["PERIMETER_LISTEN"], !listen.isEmpty {
-            guard let (host, port) = parseListen(listen) else {
-                throw ConfigurationError(
-                    field: "PERIMETER_LISTEN", problem: "'\(listen)' is not HOST:PORT", fix: "write for example 127.0.0.1:8080")
-            }
-            (configuration.host, configuration.port) = (host, port)
+            try setListen(listen, field: "PERIMETER_LISTEN", on: &configuration)
         }
         if let database = environment["PERIMETER_DATABASE"], !database.isEmpty {
-            guard let location = DatabaseLocation(parsing: database) else {
-                throw ConfigurationError(
-                    field: "PERIMETER_DATABASE", problem: "'\(database)' is not a supported database",
-                    fix: "write sqlite:PATH or memory")
-            }
-            configuration.database = location
+            try setDatabase(database, field: "PERIMETER_DATABASE", on: &configuration)
         }
         if let token = environment["PERIMETER_ADMIN_TOKEN"], !token.isEmpty {
             configuration.adminToken = .literal(Secret(token))
         }
     }
 
+    /// Sets the listen address from `text`, which came from `field` (the YAML field, the environment
+    /// variable or the flag): the one parser and the one message for all three.
+    public static func setListen(_ text: String, field: String, on configuration: inout GatewayConfiguration) throws {
+        guard let (host, port) = parseListen(text) else {
+            throw ConfigurationError(field: field, problem: "'\(text)' is not HOST:PORT", fix: "write for example 127.0.0.1:8080")
+        }
+        (configuration.host, configuration.port) = (host, port)
+    }
+
+    /// Sets the database from `text`, which came from `field`.
+    public static func setDatabase(_ text: String, field: String, on configuration: inout GatewayConfiguration) throws {
+        guard let location = DatabaseLocation(parsing: text) else {
+            throw ConfigurationError(field: field, problem: "'\(text)' is not a supported database", fix: "write sqlite:PATH or memory")
+        }
+        configuration.database = location
+    }
+
     /// `HOST:PORT`, `:PORT` or `[IPv6]:PORT`.
-    public static func parseListen(_ text: String) -> (String, Int)? {
+    static func parseListen(_ text: String) -> (String, Int)? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
             (0...65535).contains(port)
         else { return nil }
@@ -273,6 +275,17 @@ struct NodeReader {
 
     func error(_ node: Node, _ field: String, _ problem: String, fix: String) -> ConfigurationError {
         ConfigurationError(file: file, line: node.mark.map { $0.line }, field: field, problem: problem, fix: fix)
+    }
+
+    /// Runs `body`, placing a ``ConfigurationError`` it throws at `node`'s file and line.
+    func locating(_ node: Node, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch var error as ConfigurationError {
+            error.file = error.file ?? file
+            error.line = error.line ?? node.mark.map { $0.line }
+            throw error
+        }
     }
 
     /// A mapping's fields by name; with `allowed`, an unknown field is an error.

@@ -11,7 +11,17 @@ package struct Endpoint: Sendable {
     package var usageFormat: UsageFormat
     package var hasBody: Bool
 
+    /// The JSON shape of this route family's errors.
     package var errorFormat: ErrorFormat { kind == .anthropic ? .anthropic : .openAI }
+
+    /// The error shape for a request that may have matched no route: its endpoint's family when the
+    /// path is one (the model list by the SDK's headers), Anthropic's under `/v1/messages`, else OpenAI's,
+    /// which the admin API uses too.
+    package static func errorFormat(path: String, headers: HTTPFields) -> ErrorFormat {
+        if path == "/v1/models" || path.hasPrefix("/v1/models/") { return models(for: headers).errorFormat }
+        if let endpoint = all.first(where: { $0.path == path }) { return endpoint.errorFormat }
+        return path.hasPrefix("/v1/messages") ? .anthropic : .openAI
+    }
 
     /// OpenAI base URLs end in `/v1` (`https://api.openai.com/v1`), Anthropic's do not.
     package func upstreamPath(for clientPath: String) -> String {

@@ -127,7 +127,7 @@ package struct ProxyHandler: Sendable {
             }
             return relay(response, meter: meter, call: call)
         } catch {
-            let gatewayError = Self.gatewayError(error)
+            let gatewayError = GatewayError(error, request: request, context: context)
             call.record.status = gatewayError.status
             call.record.errorCode = gatewayError.code
             call.record.outcome = gatewayError.status >= 500 ? .upstreamError : .denied
@@ -137,7 +137,7 @@ package struct ProxyHandler: Sendable {
                 unknownKeys.recordUnknownKey(from: clientIP, at: now)
                 if unknownKeys.isSlowed(clientIP, at: now) { try? await Task.sleep(for: .seconds(1)) }
             }
-            var response = Self.errorResponse(gatewayError, format: endpoint.errorFormat)
+            var response = gatewayError.response(format: endpoint.errorFormat)
             call.rateLimits?.apply(to: &response.headers)
             if case .rateLimited(_, let retryAfter) = gatewayError {
                 response.headers[.retryAfter] = String(max(1, Int(retryAfter.rounded(.up))))
@@ -197,38 +197,12 @@ package struct ProxyHandler: Sendable {
 
     /// The virtual key from `Authorization: Bearer` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
     static func presentedKey(_ headers: HTTPFields) -> String? {
-        if let authorization = headers[.authorization] {
-            // "Bearer <token>", the scheme in any case; no Foundation on the request path.
-            let bytes = Array(authorization.utf8)
-            if bytes.count > 7, bytes[6] == UInt8(ascii: " "), bytes[..<6].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }) {
-                var start = 7
-                var end = bytes.count
-                while start < end, isBlank(bytes[start]) { start += 1 }
-                while end > start, isBlank(bytes[end - 1]) { end -= 1 }
-                return String(decoding: bytes[start..<end], as: UTF8.self)
-            }
-        }
+        if let token = headers[.authorization].flatMap(BearerToken.parse) { return token }
         return headers[HTTPField.Name("x-api-key")!]
     }
-
-    private static func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
 
     static func isEventStream(_ headers: HTTPFields) -> Bool {
         headers[.contentType]?.lowercased().hasPrefix("text/event-stream") ?? false
     }
 
-    static func gatewayError(_ error: any Error) -> GatewayError {
-        switch error {
-        case let error as GatewayError: error
-        default: .internalError(String(describing: type(of: error)))
-        }
-    }
-
-    static func errorResponse(_ error: GatewayError, format: ErrorFormat) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(
-            status: .init(code: error.status), headers: headers,
-            body: .init(byteBuffer: ByteBuffer(bytes: format.body(for: error))))
-    }
 }

@@ -56,18 +56,8 @@ struct Serve: AsyncParsableCommand {
             config ?? environment["PERIMETER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (FileManager.default.fileExists(atPath: "perimeter.yaml") ? "perimeter.yaml" : nil)
         var configuration = try ConfigurationLoader.load(file: file, environment: environment)
-        if let listen {
-            guard let (host, port) = ConfigurationLoader.parseListen(listen) else {
-                throw ValidationError("--listen must be HOST:PORT, for example 127.0.0.1:8080")
-            }
-            (configuration.host, configuration.port) = (host, port)
-        }
-        if let database {
-            guard let location = DatabaseLocation(parsing: database) else {
-                throw ValidationError("--database must be sqlite:PATH or memory")
-            }
-            configuration.database = location
-        }
+        if let listen { try ConfigurationLoader.setListen(listen, field: "--listen", on: &configuration) }
+        if let database { try ConfigurationLoader.setDatabase(database, field: "--database", on: &configuration) }
         configuration.demo = demo
 
         if check {

@@ -275,6 +275,34 @@ import Testing
         }
     }
 
+    /// Errors raised before or outside a route take the shape of the family the path belongs to,
+    /// the same one the route itself answers in.
+    @Test func errorsOutsideARouteTakeTheRouteFamilysShape() async throws {
+        let app = try await TestGateway.make(demo: true)
+        let anthropic: HTTPFields = [HTTPField.Name("anthropic-version")!: "2023-06-01"]
+        try await app.test(.router) { client in
+            for (uri, method, headers, isAnthropic) in [
+                ("/v1/messages/batches", HTTPRequest.Method.get, HTTPFields(), true),
+                ("/v1/messages", .get, HTTPFields(), true),
+                ("/v1/models/a/b", .get, anthropic, true),
+                ("/v1/models/a/b", .get, HTTPFields(), false),
+                ("/v1/chat/completions", .get, HTTPFields(), false),
+            ] {
+                try await client.execute(uri: uri, method: method, headers: headers) { response in
+                    #expect(response.status == .notFound, "\(method) \(uri)")
+                    let object = try TestGateway.json(response.body)
+                    let error = try #require(object["error"] as? [String: Any])
+                    if isAnthropic {
+                        #expect(object["type"] as? String == "error", "\(uri)")
+                        #expect(error["type"] as? String == "not_found_error", "\(uri)")
+                    } else {
+                        #expect(error["code"] as? String == "not_found", "\(uri)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func unknownRoutesAnswerJSON404() async throws {
         let app = try await TestGateway.make(demo: true)
         try await app.test(.router) { client in
