@@ -32,7 +32,7 @@ let package = Package(
         // scripts/check-imports holds the same table and fails CI on an import against it.
         //   0  PerimeterCore
         //   1  PerimeterProviders, PerimeterStorage, PerimeterUpstream, PerimeterScanner
-        //   2  PerimeterSecrets
+        //   2  PerimeterSecrets, PerimeterAdminModels
         //   3  PerimeterProxy
         //   4  PerimeterAlerts, PerimeterRotation
         //   5  PerimeterAdmin, PerimeterConfiguration
@@ -89,6 +89,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The admin API's request and response bodies, shared by the server and the CLI.
+        .target(
+            name: "PerimeterAdminModels",
+            dependencies: ["PerimeterCore", "PerimeterStorage"],
+            swiftSettings: swiftSettings
+        ),
         // memmem for the scanner's literal prefilter (glibc declares it only under _GNU_SOURCE).
         .target(name: "CMemmem"),
         // The leak scanner: rules, detector, sources (working tree, git history, index), reports, baseline.
@@ -140,7 +146,7 @@ let package = Package(
             name: "PerimeterAdmin",
             dependencies: [
                 "PerimeterCore", "PerimeterStorage", "PerimeterSecrets", "PerimeterProxy", "PerimeterAlerts",
-                "PerimeterRotation",
+                "PerimeterRotation", "PerimeterAdminModels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -177,8 +183,7 @@ let package = Package(
         .executableTarget(
             name: "perimeter",
             dependencies: [
-                "PerimeterGateway", "PerimeterAdmin", "PerimeterConfiguration", "PerimeterProxy", "PerimeterCore",
-                "PerimeterScanner",
+                "PerimeterGateway", "PerimeterAdminModels", "PerimeterConfiguration", "PerimeterCore", "PerimeterScanner",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PerimeterAdminModels
 import PerimeterAlerts
 import PerimeterCore
 import PerimeterProxy

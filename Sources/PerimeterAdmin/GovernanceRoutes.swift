@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import PerimeterAdminModels
 import PerimeterCore
 import PerimeterProxy
 import PerimeterRotation
@@ -49,7 +50,8 @@ package struct GovernanceRoutes: Sendable {
         var grace: String?
     }
 
-    struct RotationView: Encodable {
+    /// The answer to `POST /keys/{id}/rotate`: the key with its new secret, and when the old one retires.
+    struct RotationResult: Encodable {
         var key: KeyView
         var previousGeneration: Int
         var previousRetiresAt: String
@@ -223,7 +225,7 @@ package struct GovernanceRoutes: Sendable {
         var view = KeyView(rotation.key, plaintext: rotation.secret)
         view.key = rotation.secret.revealed
         return try AdminRoutes.json(
-            RotationView(
+            RotationResult(
                 key: view, previousGeneration: rotation.previousGeneration,
                 previousRetiresAt: Timestamp.format(rotation.previousRetiresAt), deliveredTo: rotation.deliveredTo),
             status: replayed ? .ok : .created)

@@ -1,4 +1,5 @@
 import Foundation
+import PerimeterAdminModels
 import PerimeterCore
 import PerimeterRotation
 import PerimeterSecrets

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import PerimeterAdminModels
 import PerimeterCore
 import PerimeterProxy
 import PerimeterSecrets

@@ -4,7 +4,6 @@ import NIOCore
 import NIOHTTP1
 import PerimeterConfiguration
 import PerimeterCore
-import PerimeterGateway
 
 /// The CLI's connection to a gateway's admin API.
 struct AdminClient {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PerimeterCore
-import PerimeterGateway
 
 /// `perimeter alerts`: the alert history, and the rules that raise alerts.
 struct Alerts: AsyncParsableCommand {

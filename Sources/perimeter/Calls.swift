@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
-import PerimeterAdmin
+import PerimeterAdminModels
 import PerimeterCore
-import PerimeterGateway
 
 struct Calls: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the call log, newest first.")

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import NIOHTTP1
 import PerimeterCore
-import PerimeterGateway
 
 /// `perimeter admins`: named admin tokens with a role.
 struct Admins: AsyncParsableCommand {

@@ -1,9 +1,8 @@
 import ArgumentParser
 import Foundation
 import NIOHTTP1
-import PerimeterAdmin
+import PerimeterAdminModels
 import PerimeterCore
-import PerimeterGateway
 
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

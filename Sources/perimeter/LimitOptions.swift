@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
-import PerimeterAdmin
+import PerimeterAdminModels
 import PerimeterCore
-import PerimeterGateway
 
 /// The limit flags shared by `keys create` and `keys update`, turned into the admin API's `limits` JSON.
 struct LimitOptions: ParsableArguments {

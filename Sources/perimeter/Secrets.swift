@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import NIOHTTP1
 import PerimeterCore
-import PerimeterGateway
 
 struct Secrets: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -45,7 +45,7 @@ public struct KeyPolicyPatch: Sendable, Decodable {
     }
 
     /// `policy` with this change applied, or the first problem, naming its field.
-    func applied(to policy: KeyPolicy) throws(GatewayError) -> KeyPolicy {
+    package func applied(to policy: KeyPolicy) throws(GatewayError) -> KeyPolicy {
         var result = policy
         budget.apply(to: &result.budget)
         rpm.apply(to: &result.requestsPerMinute)
@@ -103,7 +103,7 @@ package enum KeyPolicyValidation {
         }
     }
 
-    static func isValidPattern(_ text: String) -> Bool {
+    package static func isValidPattern(_ text: String) -> Bool {
         !text.isEmpty && text.count <= 200
             && text.allSatisfy { $0.isLetter || $0.isNumber || ".-_:/*@".contains($0) }
     }

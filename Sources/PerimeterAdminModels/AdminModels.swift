@@ -1,6 +1,5 @@
 import Foundation
 import PerimeterCore
-import PerimeterRotation
 import PerimeterStorage
 
 /// A virtual key as the admin API shows it. `key` (the plaintext) is present only in the response
@@ -105,7 +104,7 @@ public struct BudgetView: Codable, Sendable, Hashable {
         try c.encode(resetsAt, forKey: .resetsAt)
     }
 
-    init(_ status: BudgetStatus) {
+    package init(_ status: BudgetStatus) {
         limit = status.budget.limit
         period = status.budget.period
         spent = status.spent
@@ -191,25 +190,9 @@ public struct RotationView: Codable, Sendable, Hashable {
         self.deliverTo = deliverTo
     }
 
-    init(_ schedule: RotationSchedule) {
+    package init(_ schedule: RotationSchedule) {
         every = schedule.everySeconds.map { TimeWindow.describe(.seconds($0)) }
         grace = TimeWindow.describe(.seconds(schedule.graceSeconds))
         deliverTo = schedule.deliverTo
-    }
-
-    /// The stored schedule, after checking durations and the delivery target; `nil` when it asks for nothing.
-    func schedule(targets: DeliveryTargets) throws -> RotationSchedule? {
-        func seconds(_ text: String?, _ field: String, minimum: Double) throws -> Int64? {
-            guard let text else { return nil }
-            guard let value = TimeWindow.seconds(text), value >= minimum else {
-                throw GatewayError.invalidRequest("'rotation.\(field)' must be a duration such as 1h, 30d (at least \(Int(minimum))s).")
-            }
-            return Int64(value)
-        }
-        let every = try seconds(every, "every", minimum: 1)
-        let grace = try seconds(grace, "grace", minimum: 0) ?? 86400
-        if let deliverTo { _ = try targets.validate(deliverTo) }
-        guard every != nil || deliverTo != nil else { return nil }
-        return RotationSchedule(everySeconds: every, graceSeconds: grace, deliverTo: deliverTo)
     }
 }
