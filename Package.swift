@@ -244,7 +244,8 @@ let package = Package(
         .testTarget(
             name: "PerimeterAdminTests",
             dependencies: [
-                "PerimeterAdmin", "PerimeterGatewayTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "PerimeterAdmin", "PerimeterGateway", "PerimeterGatewayTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -13,6 +13,20 @@ enum AdminBootstrap {
         /// The plaintext of a token created just now, to print once.
         var createdToken: Secret?
         var savedTo: String?
+
+        /// What the terminal shows once: a token created just now, and where the CLI will find it.
+        var notices: [String] {
+            guard let createdToken else { return [] }
+            return [
+                """
+                Created the first admin token (shown only this once):
+
+                    \(createdToken.revealed)
+
+                \(savedTo.map { "Saved to \($0) (mode 0600), where the perimeter CLI on this machine finds it." } ?? "Could not save it; set PERIMETER_ADMIN_TOKEN for the CLI.")
+                """
+            ]
+        }
     }
 
     static func run(configuration: GatewayConfiguration, store: any AdminTokenStore, secrets: SecretResolver) async throws -> Outcome {

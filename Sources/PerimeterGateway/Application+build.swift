@@ -23,6 +23,8 @@ package struct Gateway: Sendable {
     package let notices: [String]
     /// The Prometheus registry `/metrics` serves; `serve` points swift-metrics at it too.
     package var metrics: GatewayMetrics? = nil
+    /// Every route the router serves, as `METHOD /path` with `{name}` for a parameter.
+    package var routes: [String] = []
 }
 
 /// The composition root: opens the store, loads keys and admin identities, checks provider secrets,
@@ -61,22 +63,39 @@ private func assemble(
     upstreamOverride: (any Upstream)?, onServerRunning: @escaping @Sendable (_ port: Int) async -> Void
 ) async throws -> Gateway {
     var notices = notices
-    let secrets = secretSetup.resolver
+    let admin = try await AdminBootstrap.run(configuration: configuration, store: store, secrets: secretSetup.resolver)
+    notices += admin.notices
+    notices += try await checkProviderSecrets(configuration, secrets: secretSetup.resolver)
 
-    let admin = try await AdminBootstrap.run(configuration: configuration, store: store, secrets: secrets)
-    if let token = admin.createdToken {
-        notices.append(
-            """
-            Created the first admin token (shown only this once):
+    let keys = try await store.allKeys()
+    // Budgets resume where the call log left them.
+    let budgets = BudgetBook(ledger: LocalLedger(), environmentBudgets: configuration.environmentBudgets)
+    try await budgets.recover(keys: keys, from: store, at: Date())
+    let upstreamClient = try makeUpstreamClient(configuration)
 
-                \(token.revealed)
+    // Nothing below throws, so every client is handed to the application, which shuts it down.
+    let parts = GatewayParts(
+        configuration: configuration, logger: logger, store: store, secretSetup: secretSetup, keys: keys, budgets: budgets,
+        adminTokens: admin.tokens, upstreamClient: upstreamClient, upstreamOverride: upstreamOverride)
+    if parts.providers.isEmpty { notices.append(GatewayParts.noProviderNotice) }
 
-            \(admin.savedTo.map { "Saved to \($0) (mode 0600), where the perimeter CLI on this machine finds it." } ?? "Could not save it; set PERIMETER_ADMIN_TOKEN for the CLI.")
-            """)
+    let router = parts.makeRouter()
+    let routes = router.routes.map { route in
+        "\(route.method) " + route.path.description.replacing(/:(\w+)/) { "{\($0.output.1)}" }
     }
+    let application = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
+        services: parts.services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger)
+    return Gateway(application: application, notices: notices, metrics: parts.metrics, routes: routes)
+}
 
-    // A provider whose secret cannot be read stops start-up: better now than on the first call. The
-    // exception is a built-in store secret not put yet, which is put through the running gateway.
+/// A provider whose secret cannot be read stops start-up: better now than on the first call. The
+/// exception is a built-in store secret not put yet, which is put through the running gateway.
+private func checkProviderSecrets(_ configuration: GatewayConfiguration, secrets: SecretResolver) async throws -> [String] {
+    var notices: [String] = []
     for (index, provider) in configuration.providers.enumerated() {
         guard let reference = provider.apiKey else { continue }
         let check = await secrets.refresh(reference)
@@ -93,19 +112,15 @@ private func assemble(
             file: configuration.sourceFile, field: "providers[\(index)].api_key", problem: error,
             fix: "make the secret available to the gateway, or correct the reference")
     }
+    return notices
+}
 
-    let keys = try await store.allKeys()
-    let cache = KeyCache(keys: keys)
-    let writer = CallLogWriter(
-        log: store, keys: store, cache: cache, interval: configuration.callLogFlushInterval, logger: logger)
-    // Budgets resume where the call log left them.
-    let budgets = BudgetBook(ledger: LocalLedger(), environmentBudgets: configuration.environmentBudgets)
-    try await budgets.recover(keys: keys, from: store, at: Date())
-
+/// The gateway's own client for provider calls; its TLS contexts are made (and checked) now, so a bad
+/// CA file stops start-up and names the field.
+private func makeUpstreamClient(_ configuration: GatewayConfiguration) throws -> UpstreamClient {
     var upstreamConfiguration = UpstreamClient.Configuration(
         connectTimeout: configuration.upstreamConnectTimeout, readTimeout: configuration.upstreamTimeout)
     upstreamConfiguration.maximumConnectionsPerOrigin = configuration.upstreamMaxConnections
-    // Provider calls go through the gateway's own client; its TLS contexts are made (and checked) now.
     let upstreamClient = UpstreamClient(configuration: upstreamConfiguration)
     for (index, provider) in configuration.providers.enumerated() where provider.baseURL.hasPrefix("https://") {
         do {
@@ -117,95 +132,7 @@ private func assemble(
                 problem: "\(error)", fix: "give the PEM file of the CA that signed the provider's certificate")
         }
     }
-
-    // Nothing below throws, so both clients are always handed to the application, which shuts them down.
-    // AsyncHTTPClient sends alert webhooks.
-    var clientConfiguration = HTTPClient.Configuration()
-    clientConfiguration.timeout = .init(
-        connect: TimeAmount(configuration.upstreamConnectTimeout), read: TimeAmount(configuration.upstreamTimeout))
-    clientConfiguration.connectionPool.retryConnectionEstablishment = false
-    clientConfiguration.decompression = .disabled
-    clientConfiguration.tracing.tracer = nil
-    let client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: clientConfiguration)
-
-    var routes = configuration.providers.map { provider in
-        ProviderRoute(
-            name: provider.name, kind: provider.kind, baseURL: provider.baseURL, credential: provider.apiKey,
-            models: provider.models,
-            upstream: upstreamOverride
-                ?? HTTPUpstream(client: upstreamClient, timeout: configuration.upstreamTimeout, caFile: provider.caFile))
-    }
-    if configuration.demo {
-        for kind in ProviderKind.allCases {
-            routes.append(
-                ProviderRoute(
-                    name: "demo-\(kind.rawValue)", kind: kind, baseURL: "demo:", credential: nil, models: [ModelPattern("*")],
-                    upstream: DemoUpstream(kind: kind)))
-        }
-    }
-    if routes.isEmpty {
-        notices.append(
-            """
-            No provider is configured, so every call will answer 404 model_not_found.
-            Add one to perimeter.yaml (see the README), for example:
-                providers:
-                  - { name: openai, kind: openai, base_url: https://api.openai.com/v1, api_key: "store:openai" }
-            or restart with --demo to try Perimeter with a simulated provider.
-            """)
-    }
-
-    let rateLimiter = RateLimiter()
-    let metrics = GatewayMetrics(perKeyLabels: configuration.metricsPerKeyLabels)
-    let dispatcher = AlertDispatcher(
-        store: store, channels: configuration.alerts.channels, resolver: secrets, client: client, logger: logger, metrics: metrics)
-    let alertCenter = AlertCenter(
-        settings: configuration.alerts, store: store, cache: cache, budgets: budgets,
-        dispatcher: dispatcher, logger: logger, metrics: metrics)
-    let proxy = ProxyHandler(
-        authenticator: Authenticator(cache: cache), directory: ProviderDirectory(providers: routes), secrets: secrets,
-        prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer, budgets: budgets, rateLimiter: rateLimiter,
-        unknownKeys: UnknownKeyGuard(
-            count: configuration.alerts.invalidKeyBurst.count, window: configuration.alerts.invalidKeyBurst.window),
-        clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies), maximumBodySize: configuration.maximumBodySize,
-        alerts: alertCenter, metrics: metrics)
-
-    let router = Router(context: GatewayContext.self)
-    router.add(middleware: GatewayMiddleware())
-    proxy.register(on: router)
-    let audit = AdminAudit(log: store, clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies))
-    let references = configuration.secretReferences
-    let targets = DeliveryTargets(builtIn: secretSetup.builtIn, remote: secretSetup.writers)
-    let rotator = KeyRotator(keys: store, cache: cache, targets: targets, policy: configuration.rotation)
-    let authority = AdminAuthority(tokens: admin.tokens)
-    AdminRoutes(
-        keys: store, cache: cache, calls: store, authority: authority, budgets: budgets, writer: writer,
-        secrets: SecretRoutes(builtIn: secretSetup.builtIn, resolver: secrets, references: references, audit: audit),
-        governance: GovernanceRoutes(
-            keys: store, calls: store, adminTokens: store, authority: authority, auditLog: store, audit: audit, rotator: rotator,
-            cache: cache, budgets: budgets, resolver: secrets, references: references, policy: configuration.rotation,
-            findings: store),
-        audit: audit, targets: targets, alerts: AlertRoutes(store: store, settings: configuration.alerts)
-    ).register(on: router)
-    MetricsRoute(
-        metrics: metrics, cache: cache, budgets: budgets,
-        perKeyLabels: configuration.metricsPerKeyLabels
-    ).register(on: router)
-    HealthRoutes(store: store, providers: routes, secrets: secrets).register(on: router)
-
-    let application = Application(
-        router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
-        // A ServiceGroup stops its services in reverse order: the refresher stops before the secrets clients.
-        services: [HTTPClientService(client: client), UpstreamClientService(client: upstreamClient), writer]
-            + secretSetup.clients.map { HTTPClientService(client: $0) }
-            + [
-                SecretRefresher(resolver: secrets), RotationScheduler(cache: cache, rotator: rotator, audit: audit, logger: logger),
-                // Stopped in reverse order: the alert center drains into the outbox before the dispatcher stops.
-                dispatcher, alertCenter,
-            ],
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
-        logger: logger)
-    return Gateway(application: application, notices: notices, metrics: metrics)
+    return upstreamClient
 }
 
 typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore & AlertStore

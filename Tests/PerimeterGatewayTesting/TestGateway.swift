@@ -61,6 +61,13 @@ package enum TestGateway {
     package static func make(
         demo: Bool = false, upstream: (any Upstream)? = nil, configure: (inout GatewayConfiguration) -> Void = { _ in }
     ) async throws -> some ApplicationProtocol {
+        try await build(demo: demo, upstream: upstream, configure: configure).application
+    }
+
+    /// The whole built gateway (its application, notices and routes).
+    package static func build(
+        demo: Bool = false, upstream: (any Upstream)? = nil, configure: (inout GatewayConfiguration) -> Void = { _ in }
+    ) async throws -> Gateway {
         var configuration = GatewayConfiguration()
         configuration.database = .memory
         configuration.adminToken = .literal(Secret(adminToken))
@@ -80,8 +87,7 @@ package enum TestGateway {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         return try await buildApplication(
-            configuration: configuration, logger: logger, environment: [reference.path: providerKey], upstreamOverride: upstream
-        ).application
+            configuration: configuration, logger: logger, environment: [reference.path: providerKey], upstreamOverride: upstream)
     }
 
     /// Creates a key through the admin API and returns (id, plaintext).

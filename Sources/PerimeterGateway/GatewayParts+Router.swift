@@ -1,0 +1,44 @@
+import Hummingbird
+import PerimeterAdmin
+import PerimeterAlerts
+import PerimeterCore
+import PerimeterProxy
+
+extension GatewayParts {
+    /// One router for the proxy routes, the admin API, `/metrics` and the health checks; the outermost
+    /// middleware renders every error in the route family's shape.
+    func makeRouter() -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
+        router.add(middleware: GatewayMiddleware())
+        makeProxy().register(on: router)
+        makeAdminRoutes().register(on: router)
+        MetricsRoute(metrics: metrics, cache: cache, budgets: budgets, perKeyLabels: configuration.metricsPerKeyLabels)
+            .register(on: router)
+        HealthRoutes(store: store, providers: providers, secrets: secretSetup.resolver).register(on: router)
+        return router
+    }
+
+    private func makeProxy() -> ProxyHandler {
+        ProxyHandler(
+            authenticator: Authenticator(cache: cache), directory: ProviderDirectory(providers: providers),
+            secrets: secretSetup.resolver, prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer,
+            budgets: budgets, rateLimiter: RateLimiter(),
+            unknownKeys: UnknownKeyGuard(
+                count: configuration.alerts.invalidKeyBurst.count, window: configuration.alerts.invalidKeyBurst.window),
+            clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies),
+            maximumBodySize: configuration.maximumBodySize, alerts: alertCenter, metrics: metrics)
+    }
+
+    private func makeAdminRoutes() -> AdminRoutes {
+        let references = configuration.secretReferences
+        let secrets = secretSetup.resolver
+        return AdminRoutes(
+            keys: store, cache: cache, calls: store, authority: authority, budgets: budgets, writer: writer,
+            secrets: SecretRoutes(builtIn: secretSetup.builtIn, resolver: secrets, references: references, audit: audit),
+            governance: GovernanceRoutes(
+                keys: store, calls: store, adminTokens: store, authority: authority, auditLog: store, audit: audit,
+                rotator: rotator, cache: cache, budgets: budgets, resolver: secrets, references: references,
+                policy: configuration.rotation, findings: store),
+            audit: audit, targets: targets, alerts: AlertRoutes(store: store, settings: configuration.alerts))
+    }
+}

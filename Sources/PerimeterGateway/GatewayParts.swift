@@ -1,0 +1,119 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import PerimeterAdmin
+import PerimeterAlerts
+import PerimeterConfiguration
+import PerimeterCore
+import PerimeterProviders
+import PerimeterProxy
+import PerimeterRotation
+import PerimeterSecrets
+import PerimeterStorage
+import PerimeterUpstream
+import ServiceLifecycle
+
+/// Everything the running gateway is made of, built once from the configuration: the proxy and its
+/// providers, alerting, rotation and the admin API's parts. The router and the services are made from it.
+struct GatewayParts {
+    let configuration: GatewayConfiguration
+    let logger: Logger
+    let store: any Store
+    let secretSetup: SecretSetup
+    let cache: KeyCache
+    let writer: CallLogWriter
+    let budgets: BudgetBook
+    let metrics: GatewayMetrics
+    let providers: [ProviderRoute]
+    let upstreamClient: UpstreamClient
+    /// AsyncHTTPClient sends alert webhooks.
+    let webhookClient: HTTPClient
+    let dispatcher: AlertDispatcher
+    let alertCenter: AlertCenter
+    let audit: AdminAudit
+    let rotator: KeyRotator
+    let targets: DeliveryTargets
+    let authority: AdminAuthority
+
+    init(
+        configuration: GatewayConfiguration, logger: Logger, store: any Store, secretSetup: SecretSetup, keys: [VirtualKey],
+        budgets: BudgetBook, adminTokens: [AdminToken], upstreamClient: UpstreamClient, upstreamOverride: (any Upstream)?
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.store = store
+        self.secretSetup = secretSetup
+        self.budgets = budgets
+        self.upstreamClient = upstreamClient
+        cache = KeyCache(keys: keys)
+        writer = CallLogWriter(log: store, keys: store, cache: cache, interval: configuration.callLogFlushInterval, logger: logger)
+        metrics = GatewayMetrics(perKeyLabels: configuration.metricsPerKeyLabels)
+        providers = Self.providerRoutes(configuration, upstreamClient: upstreamClient, upstreamOverride: upstreamOverride)
+        webhookClient = Self.makeWebhookClient(configuration)
+        dispatcher = AlertDispatcher(
+            store: store, channels: configuration.alerts.channels, resolver: secretSetup.resolver, client: webhookClient,
+            logger: logger, metrics: metrics)
+        alertCenter = AlertCenter(
+            settings: configuration.alerts, store: store, cache: cache, budgets: budgets, dispatcher: dispatcher, logger: logger,
+            metrics: metrics)
+        audit = AdminAudit(log: store, clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies))
+        targets = DeliveryTargets(builtIn: secretSetup.builtIn, remote: secretSetup.writers)
+        rotator = KeyRotator(keys: store, cache: cache, targets: targets, policy: configuration.rotation)
+        authority = AdminAuthority(tokens: adminTokens)
+    }
+
+    /// The long-lived parts, in start order. A ServiceGroup stops them in reverse: the alert center drains
+    /// into the outbox before the dispatcher stops, the refresher stops before the secrets clients, and
+    /// the call-log writer flushes before the clients close.
+    var services: [any Service] {
+        [HTTPClientService(client: webhookClient), UpstreamClientService(client: upstreamClient), writer]
+            + secretSetup.clients.map { HTTPClientService(client: $0) }
+            + [
+                SecretRefresher(resolver: secretSetup.resolver),
+                RotationScheduler(cache: cache, rotator: rotator, audit: audit, logger: logger),
+                dispatcher, alertCenter,
+            ]
+    }
+
+    private static func providerRoutes(
+        _ configuration: GatewayConfiguration, upstreamClient: UpstreamClient, upstreamOverride: (any Upstream)?
+    ) -> [ProviderRoute] {
+        var routes = configuration.providers.map { provider in
+            ProviderRoute(
+                name: provider.name, kind: provider.kind, baseURL: provider.baseURL, credential: provider.apiKey,
+                models: provider.models,
+                upstream: upstreamOverride
+                    ?? HTTPUpstream(client: upstreamClient, timeout: configuration.upstreamTimeout, caFile: provider.caFile))
+        }
+        if configuration.demo {
+            for kind in ProviderKind.allCases {
+                routes.append(
+                    ProviderRoute(
+                        name: "demo-\(kind.rawValue)", kind: kind, baseURL: "demo:", credential: nil, models: [ModelPattern("*")],
+                        upstream: DemoUpstream(kind: kind)))
+            }
+        }
+        return routes
+    }
+
+    static let noProviderNotice = """
+        No provider is configured, so every call will answer 404 model_not_found.
+        Add one to perimeter.yaml (see the README), for example:
+            providers:
+              - { name: openai, kind: openai, base_url: https://api.openai.com/v1, api_key: "store:openai" }
+        or restart with --demo to try Perimeter with a simulated provider.
+        """
+
+    private static func makeWebhookClient(_ configuration: GatewayConfiguration) -> HTTPClient {
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.timeout = .init(
+            connect: TimeAmount(configuration.upstreamConnectTimeout), read: TimeAmount(configuration.upstreamTimeout))
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        clientConfiguration.decompression = .disabled
+        clientConfiguration.tracing.tracer = nil
+        return HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: clientConfiguration)
+    }
+}
