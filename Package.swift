@@ -32,7 +32,7 @@ let package = Package(
         // scripts/check-imports holds the same table and fails CI on an import against it.
         //   0  PerimeterCore
         //   1  PerimeterProviders, PerimeterStorage, PerimeterUpstream, PerimeterScanner
-        //   2  PerimeterSecrets, PerimeterAdminModels
+        //   2  PerimeterSecrets, PerimeterAdminModels, PerimeterSQLite
         //   3  PerimeterProxy
         //   4  PerimeterAlerts, PerimeterRotation
         //   5  PerimeterAdmin, PerimeterConfiguration
@@ -52,11 +52,18 @@ let package = Package(
             dependencies: ["PerimeterCore", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        // KeyStore, Ledger, CallLog and the governance stores: in memory and SQLite (GRDB).
+        // The store protocols (keys, call log, sealed secrets, audit, findings, alerts), MemoryStore, the
+        // Ledger and LocalLedger, BudgetBook.
         .target(
             name: "PerimeterStorage",
+            dependencies: ["PerimeterCore"],
+            swiftSettings: swiftSettings
+        ),
+        // Every store protocol on SQLite through GRDB (WAL): the embedded default.
+        .target(
+            name: "PerimeterSQLite",
             dependencies: [
-                "PerimeterCore",
+                "PerimeterCore", "PerimeterStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -168,8 +175,9 @@ let package = Package(
         .target(
             name: "PerimeterGateway",
             dependencies: [
-                "PerimeterCore", "PerimeterProviders", "PerimeterStorage", "PerimeterSecrets", "PerimeterUpstream",
-                "PerimeterProxy", "PerimeterAlerts", "PerimeterRotation", "PerimeterAdmin", "PerimeterConfiguration",
+                "PerimeterCore", "PerimeterProviders", "PerimeterStorage", "PerimeterSQLite", "PerimeterSecrets",
+                "PerimeterUpstream", "PerimeterProxy", "PerimeterAlerts", "PerimeterRotation", "PerimeterAdmin",
+                "PerimeterConfiguration",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -206,9 +214,11 @@ let package = Package(
         .testTarget(
             name: "PerimeterScannerTests", dependencies: ["PerimeterScanner", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
-        .testTarget(name: "PerimeterStorageTests", dependencies: ["PerimeterStorage"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage"], swiftSettings: swiftSettings),
+            name: "PerimeterStorageTests", dependencies: ["PerimeterStorage", "PerimeterSQLite"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage", "PerimeterSQLite"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterUpstreamTests",
             dependencies: [

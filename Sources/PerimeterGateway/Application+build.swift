@@ -11,6 +11,7 @@ import PerimeterCore
 import PerimeterProviders
 import PerimeterProxy
 import PerimeterRotation
+import PerimeterSQLite
 import PerimeterSecrets
 import PerimeterStorage
 import PerimeterUpstream

@@ -31,7 +31,7 @@ public struct StoreConflict: Error, Sendable, CustomStringConvertible {
 
 extension VirtualKey {
     /// Restores what an update may not change.
-    mutating func keepingIdentity(of original: VirtualKey) {
+    package mutating func keepingIdentity(of original: VirtualKey) {
         id = original.id
         env = original.env
         prefix = original.prefix

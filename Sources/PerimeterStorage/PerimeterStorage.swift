@@ -1,4 +1,5 @@
-/// Where Perimeter keeps its state: virtual keys, admin tokens and the call log. Each concern is a
-/// small protocol with an in-memory implementation for tests and a SQLite one (GRDB, WAL) for the
-/// embedded default; every backend runs the same conformance suite.
+/// Where Perimeter keeps its state, as small protocols (keys, admin tokens, the call log, sealed
+/// secrets, audit log, findings, alerts) with an in-memory implementation beside them, and the
+/// budget ledger of one instance with the BudgetBook over it. Backends live in their own modules
+/// (PerimeterSQLite today); every backend runs the same conformance suite.
 enum PerimeterStorageModule {}

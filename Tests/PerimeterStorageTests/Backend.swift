@@ -1,9 +1,10 @@
 import Foundation
 import PerimeterCore
+import PerimeterSQLite
 import PerimeterStorage
 import Testing
 
-typealias Store = KeyStore & CallLog & AdminTokenStore & AuditLog & FindingStore & AlertStore
+typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore & AlertStore
 
 /// A storage backend under test. The conformance suite runs once per case.
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {

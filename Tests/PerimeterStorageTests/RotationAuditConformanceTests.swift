@@ -1,5 +1,6 @@
 import Foundation
 import PerimeterCore
+import PerimeterSQLite
 import PerimeterStorage
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PerimeterCore
+import PerimeterStorage
 
 /// Keys, admin tokens and calls in one SQLite file through GRDB: a `DatabasePool` in WAL mode, so the
 /// call-log writer's batches never block readers. Times are stored as integer milliseconds (UTC).

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PerimeterCore
+import PerimeterStorage
 
 extension SQLiteStore: CallLog {
     public func append(_ records: [CallRecord]) async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PerimeterCore
+import PerimeterStorage
 
 // The built-in secret store, the audit log, scan findings and the alert outbox, in SQLite.
 
