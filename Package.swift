@@ -91,7 +91,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -107,7 +106,7 @@ let package = Package(
         // The leak scanner: rules, detector, sources (working tree, git history, index), reports, baseline.
         .target(
             name: "PerimeterScanner",
-            dependencies: ["PerimeterCore", "CMemmem", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["PerimeterCore", "CMemmem"],
             swiftSettings: swiftSettings
         ),
         // The path of one call: authenticate (key cache), admit (policy, rates, budgets), forward, relay
@@ -165,8 +164,7 @@ let package = Package(
         .target(
             name: "PerimeterConfiguration",
             dependencies: [
-                "PerimeterCore", "PerimeterProviders", "PerimeterSecrets", "PerimeterProxy", "PerimeterAlerts",
-                "PerimeterRotation",
+                "PerimeterCore", "PerimeterProviders", "PerimeterSecrets", "PerimeterAlerts", "PerimeterRotation",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -207,17 +205,19 @@ let package = Package(
         .testTarget(name: "PerimeterCoreTests", dependencies: ["PerimeterCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterProvidersTests",
-            dependencies: ["PerimeterProviders", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["PerimeterProviders", "PerimeterCore", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "PerimeterScannerTests", dependencies: ["PerimeterScanner", .product(name: "Crypto", package: "swift-crypto")],
+            name: "PerimeterScannerTests",
+            dependencies: ["PerimeterScanner", "PerimeterCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "PerimeterStorageTests", dependencies: ["PerimeterStorage", "PerimeterSQLite"], swiftSettings: swiftSettings),
+            name: "PerimeterStorageTests", dependencies: ["PerimeterStorage", "PerimeterSQLite", "PerimeterCore"],
+            swiftSettings: swiftSettings),
         .testTarget(
-            name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage", "PerimeterSQLite"],
+            name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage", "PerimeterSQLite", "PerimeterCore"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterUpstreamTests",
@@ -230,7 +230,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PerimeterConfigurationTests",
-            dependencies: ["PerimeterConfiguration", "PerimeterAlerts", "PerimeterRotation"],
+            dependencies: ["PerimeterConfiguration", "PerimeterAlerts", "PerimeterCore", "PerimeterProviders", "PerimeterSecrets"],
             swiftSettings: swiftSettings
         ),
         // Test support, never shipped: a gateway built on the memory store with a scripted upstream, for the
@@ -238,7 +238,8 @@ let package = Package(
         .target(
             name: "PerimeterGatewayTesting",
             dependencies: [
-                "PerimeterGateway", "PerimeterProxy", "PerimeterConfiguration", "PerimeterUpstream",
+                "PerimeterGateway", "PerimeterProxy", "PerimeterConfiguration", "PerimeterUpstream", "PerimeterAdmin",
+                "PerimeterAlerts", "PerimeterRotation", "PerimeterSecrets", "PerimeterProviders", "PerimeterCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/PerimeterGatewayTesting",
@@ -247,23 +248,25 @@ let package = Package(
         .testTarget(
             name: "PerimeterProxyTests",
             dependencies: [
-                "PerimeterProxy", "PerimeterGatewayTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "PerimeterProxy", "PerimeterGatewayTesting", "PerimeterCore", "PerimeterUpstream",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PerimeterAdminTests",
             dependencies: [
-                "PerimeterAdmin", "PerimeterGateway", "PerimeterGatewayTesting",
+                "PerimeterAdmin", "PerimeterGateway", "PerimeterGatewayTesting", "PerimeterProxy", "PerimeterRotation",
+                "PerimeterSecrets", "PerimeterCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "PerimeterAlertsTests", dependencies: ["PerimeterAlerts"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerimeterAlertsTests", dependencies: ["PerimeterAlerts", "PerimeterCore"], swiftSettings: swiftSettings),
         // The composition root: opening stores and checking secrets as `serve` does.
         .testTarget(
             name: "PerimeterGatewayTests",
-            dependencies: ["PerimeterGateway", "PerimeterConfiguration"],
+            dependencies: ["PerimeterGateway", "PerimeterConfiguration", "PerimeterSecrets", "PerimeterCore"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -5,7 +5,8 @@ import PerimeterRotation
 import PerimeterSecrets
 import PerimeterStorage
 
-/// `perimeter inventory`: every virtual key and provider credential, with what is wrong with each,
+/// `perimeter inventory`: every virtual key and provider credential, with what is wrong with each, and
+/// the leaked secrets that scans reported,
 /// built as a pure function of what the gateway knows so its rules are tested with a fixed clock.
 package struct InventoryReport: Codable, Sendable {
     package struct Key: Codable, Sendable {

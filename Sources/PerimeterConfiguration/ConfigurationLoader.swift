@@ -15,7 +15,8 @@ public enum ConfigurationLoader {
     static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models", "ca_file"]
     static let priceFields: Set = ["input", "output", "cached_input", "cache_write"]
 
-    /// The configuration from `file` (if any), then the environment, then `flags`.
+    /// The configuration from `file` (if any), then the environment over it. Flags are applied after,
+    /// by the CLI, through ``setListen(_:field:on:)`` and ``setDatabase(_:field:on:)``.
     public static func load(
         file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> GatewayConfiguration {

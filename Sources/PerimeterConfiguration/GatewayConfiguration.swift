@@ -24,7 +24,8 @@ public struct GatewayConfiguration: Sendable {
     public var priceOverrides: [String: ModelPrice] = [:]
     /// `max_body_bytes`. Default 10 MiB.
     public var maximumBodySize = 10 << 20
-    /// `upstream_timeout` (seconds): how long to wait for upstream's response head. Default 600.
+    /// `upstream_timeout` (seconds): how long to wait for upstream's response head, and then for each
+    /// next byte of its body (a stream that pauses longer is cut). Default 600.
     public var upstreamTimeout: Duration = .seconds(600)
     /// `upstream_max_connections`: connections per provider host; each streaming call holds one. Default 10000.
     public var upstreamMaxConnections = 10_000

@@ -1,7 +1,8 @@
 import AsyncHTTPClient
 import ServiceLifecycle
 
-/// Owns the shared upstream client and shuts it down after the server has drained.
+/// Shuts an AsyncHTTPClient down after the server has drained: the alert webhooks' client and the
+/// secret stores' clients (Vault, AWS). Provider calls use ``UpstreamClient`` instead.
 struct HTTPClientService: Service {
     let client: HTTPClient
 

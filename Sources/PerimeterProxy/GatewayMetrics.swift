@@ -155,11 +155,6 @@ package final class GatewayMetrics: Sendable {
         ).set(status.remaining.usd)
     }
 
-    package func setCounter(_ name: String, help: String, labels: [(String, String)] = [], to value: Int) {
-        registry.makeGauge(descriptor: .init(namespace: "perimeter", metricName: name, unitName: "total", helpText: help), labels: labels)
-            .set(Double(value))
-    }
-
     package func alertRaised(_ type: AlertType) {
         registry.makeCounter(
             descriptor: .init(namespace: "perimeter", metricName: "alerts_raised", unitName: "total", helpText: "Alerts raised"),

@@ -21,12 +21,6 @@ enum ByteSearch {
         return offsets
     }
 
-    /// Whether `needle` occurs anywhere in `haystack`.
-    static func contains(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let base = haystack.baseAddress, !needle.isEmpty else { return false }
-        return needle.withUnsafeBytes { perimeter_memmem(base, haystack.count, $0.baseAddress, needle.count) != nil }
-    }
-
     /// The spellings a keyword is searched in: a lowercase keyword also UPPERCASE and Capitalized,
     /// which covers `mistral_api_key`, `MISTRAL_API_KEY` and `Mistral(...)` without a case-folding
     /// pass; a keyword with capitals (`AKIA`, `SecretAccessKey`) only as written, so `akia` in

@@ -6,8 +6,6 @@ enum RawDiff {
         var path: String
     }
 
-    static let deletedID = String(repeating: "0", count: 40)
-
     /// The blobs each entry adds or changes; deletions and submodules (mode 160000) are left out.
     static func entries(_ bytes: ArraySlice<UInt8>) -> [Entry] {
         var entries: [Entry] = []

@@ -3,7 +3,6 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import PerimeterCore
 import Synchronization
 
 /// The gateway's HTTP/1.1 client for provider calls, built for the hot path.
