@@ -248,7 +248,8 @@ let package = Package(
         .testTarget(
             name: "PerimeterProxyTests",
             dependencies: [
-                "PerimeterProxy", "PerimeterGatewayTesting", "PerimeterCore", "PerimeterUpstream",
+                "PerimeterProxy", "PerimeterGatewayTesting", "PerimeterCore", "PerimeterUpstream", "PerimeterProviders",
+                "PerimeterSecrets", "PerimeterStorage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -262,7 +263,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "PerimeterAlertsTests", dependencies: ["PerimeterAlerts", "PerimeterCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PerimeterAlertsTests",
+            dependencies: [
+                "PerimeterAlerts", "PerimeterCore", "PerimeterProxy", "PerimeterSecrets", "PerimeterStorage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The composition root: opening stores and checking secrets as `serve` does.
         .testTarget(
             name: "PerimeterGatewayTests",

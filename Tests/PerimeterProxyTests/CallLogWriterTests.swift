@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import PerimeterCore
+import PerimeterStorage
+import Synchronization
+import Testing
+
+@testable import PerimeterProxy
+
+/// A call log that fails its next `failures` appends, like a database that is briefly locked or down.
+final class FlakyCallLog: CallLog, Sendable {
+    let store = MemoryStore()
+    let failures: Mutex<Int>
+    let attempts = Mutex(0)
+
+    init(failures: Int) {
+        self.failures = Mutex(failures)
+    }
+
+    func append(_ records: [CallRecord]) async throws {
+        attempts.withLock { $0 += 1 }
+        let fails = failures.withLock { remaining -> Bool in
+            guard remaining > 0 else { return false }
+            remaining -= 1
+            return true
+        }
+        if fails { throw CocoaError(.fileWriteUnknown) }
+        try await store.append(records)
+    }
+
+    func calls(matching query: CallQuery) async throws -> [CallRecord] { try await store.calls(matching: query) }
+    func spend(_ query: SpendQuery) async throws -> [SpendRow] { try await store.spend(query) }
+    func lastClientAddresses() async throws -> [String: String] { try await store.lastClientAddresses() }
+    func keySources() async throws -> [(keyID: String, address: String, firstSeen: Date)] { try await store.keySources() }
+}
+
+@Suite struct CallLogWriterTests {
+    static let t0 = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func record(_ id: String, key: VirtualKey, at offset: TimeInterval) -> CallRecord {
+        CallRecord(
+            id: id, time: Self.t0.addingTimeInterval(offset), keyID: key.id, env: key.env, operation: .chat, status: 200,
+            outcome: .ok, usage: Usage(inputTokens: 3, outputTokens: 4), cost: Money(nanos: 700))
+    }
+
+    @Test func aBatchThatFailsIsKeptAndWrittenOnceOnTheNextFlushInOrder() async throws {
+        let key = VirtualKey.issue(name: "svc", env: "dev", owner: nil, now: Self.t0).0
+        let keys = MemoryStore()
+        try await keys.insert(key)
+        let cache = KeyCache(keys: [key])
+        let log = FlakyCallLog(failures: 2)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let writer = CallLogWriter(log: log, keys: keys, cache: cache, interval: .seconds(3600), logger: logger)
+
+        writer.record(record("c1", key: key, at: 1))
+        writer.record(record("c2", key: key, at: 2))
+        await writer.flush()
+        #expect(try await log.calls(matching: CallQuery()).isEmpty)
+        // Calls that finish while the database is down queue behind the failed batch.
+        writer.record(record("c3", key: key, at: 3))
+        await writer.flush()
+        #expect(try await log.calls(matching: CallQuery()).isEmpty)
+        #expect(cache.key(id: key.id)?.lastUsedAt == nil)
+
+        await writer.flush()
+        let written = try await log.calls(matching: CallQuery())
+        #expect(Set(written.map(\.id)) == ["c1", "c2", "c3"])
+        #expect(written.count == 3)
+        #expect(log.attempts.withLock { $0 } == 3)
+        // The keys' last use moves to the newest call of the batch, in the cache and the store.
+        #expect(cache.key(id: key.id)?.lastUsedAt == Self.t0.addingTimeInterval(3))
+        #expect(try await keys.key(id: key.id)?.lastUsedAt == Self.t0.addingTimeInterval(3))
+
+        // Nothing queued: a flush writes nothing.
+        await writer.flush()
+        #expect(log.attempts.withLock { $0 } == 3)
+    }
+}
