@@ -29,80 +29,20 @@ struct SecretSetup: Sendable {
         configuration: GatewayConfiguration, storage: any SealedSecretStore, environment: [String: String],
         logger: Logger
     ) async throws -> SecretSetup {
-        var notices: [String] = []
-        let master = try masterKey(configuration, environment: environment)
-        let builtIn = BuiltInSecretStore(storage: storage, master: master.key)
-        let foreign = try await builtIn.secretsSealedWithOtherKeys()
-        if !foreign.isEmpty {
-            if let created = master.createdFile { unlink(created) }
-            throw ConfigurationError(
-                file: configuration.sourceFile, field: "master key",
-                problem:
-                    "the database holds secrets (\(foreign.joined(separator: ", "))) sealed with another master key than the one from \(master.source) (id \(master.key.id))",
-                fix: "start with the master key they were stored under: PERIMETER_MASTER_KEY or PERIMETER_MASTER_KEY_FILE")
-        }
-        if let created = master.createdFile {
-            notices.append(
-                """
-                Created the master key of the built-in secret store at \(created) (mode 0600).
-                Back it up apart from the database: without it, secrets stored with `perimeter secrets put` cannot be read.
-                """)
-        }
-
+        let (builtIn, notices) = try await openBuiltIn(configuration, storage: storage, environment: environment)
         var stores: [String: any SecretStore] = [
             "env": EnvironmentSecretStore(environment: environment), "file": FileSecretStore(), "store": builtIn,
         ]
-        let bootstrap = SecretResolver(stores: stores, logger: logger)
-        let schemes = Set(configuration.secretReferences.map(\.reference.scheme))
-        let settings = configuration.secrets
-        let vaultAddress = settings.vault.address ?? environment["VAULT_ADDR"].flatMap { $0.isEmpty ? nil : $0 }
-        // Every setting is checked before the HTTP client exists, so a refused configuration leaves
+        // Every setting is checked before an HTTP client exists, so a refused configuration leaves
         // nothing to shut down.
-        // Vault and AWS are set up when a reference needs them (and then must be configured), or when
-        // configured at all, so rotated keys can be delivered into them.
-        var vault: VaultConfiguration?
-        let vaultToken = settings.vault.token != nil || settings.vault.appRole != nil || !(environment["VAULT_TOKEN"] ?? "").isEmpty
-        if schemes.contains("vault") || (vaultAddress != nil && vaultToken) {
-            guard let vaultAddress, let address = URL(string: vaultAddress) else {
-                throw ConfigurationError(
-                    file: configuration.sourceFile, field: "secrets.vault.address",
-                    problem: "vault: references need Vault's address", fix: "set secrets.vault.address or VAULT_ADDR")
-            }
-            let auth: VaultConfiguration.Auth
-            if let appRole = settings.vault.appRole {
-                let secretID = try await resolve(appRole.secretID, with: bootstrap, configuration, field: "secrets.vault.approle.secret_id")
-                auth = .appRole(mount: appRole.mount, roleID: appRole.roleID, secretID: secretID)
-            } else if let reference = settings.vault.token {
-                auth = .token(try await resolve(reference, with: bootstrap, configuration, field: "secrets.vault.token"))
-            } else if let token = environment["VAULT_TOKEN"], !token.isEmpty {
-                auth = .token(Secret(token))
-            } else {
-                throw ConfigurationError(
-                    file: configuration.sourceFile, field: "secrets.vault",
-                    problem: "vault: references need a way to log in to Vault",
-                    fix: "set VAULT_TOKEN, secrets.vault.token (a reference such as env:VAULT_TOKEN) or secrets.vault.approle")
-            }
-            let namespace = settings.vault.namespace ?? environment["VAULT_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 }
-            vault = VaultConfiguration(address: address, namespace: namespace, auth: auth)
-        }
-        var aws: AWSSecretsManagerConfiguration?
-        if schemes.contains("aws-sm") {
-            do {
-                aws = try AWSSecretsManagerConfiguration.from(
-                    environment: environment, region: settings.aws.region, endpoint: settings.aws.endpoint)
-            } catch {
-                throw ConfigurationError(
-                    file: configuration.sourceFile, field: "secrets.aws", problem: error.description,
-                    fix: "set the AWS variables in the gateway's environment, or secrets.aws in the config")
-            }
-        } else if settings.aws.region != nil || settings.aws.endpoint != nil {
-            aws = try? AWSSecretsManagerConfiguration.from(
-                environment: environment, region: settings.aws.region, endpoint: settings.aws.endpoint)
-        }
+        let bootstrap = SecretResolver(stores: stores, logger: logger)
+        let vault = try await vaultConfiguration(configuration, environment: environment, bootstrap: bootstrap)
+        let aws = try awsConfiguration(configuration, environment: environment)
         // Vault gets a client of its own: its CA file replaces the trusted roots, which must not apply to AWS.
         var clients: [HTTPClient] = []
         if let vault {
-            let caFile = settings.vault.caFile ?? environment["VAULT_CACERT"].flatMap { $0.isEmpty ? nil : $0 }
+            let settings = configuration.secrets.vault
+            let caFile = settings.caFile ?? environment["VAULT_CACERT"].flatMap { $0.isEmpty ? nil : $0 }
             let http = try makeClient(caFile: caFile, configuration: configuration)
             clients.append(http)
             stores["vault"] = VaultSecretStore(configuration: vault, transport: AsyncHTTPSecretTransport(client: http))
@@ -118,12 +58,94 @@ struct SecretSetup: Sendable {
             clients.append(http)
             stores["aws-sm"] = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: http))
         }
+        let settings = configuration.secrets
         let resolver = SecretResolver(stores: stores, timeToLive: settings.cacheTTL, grace: settings.grace, logger: logger)
         var writers: [String: any WritableSecretStore] = [:]
         for scheme in ["vault", "aws-sm"] {
             if let writable = stores[scheme] as? any WritableSecretStore { writers[scheme] = writable }
         }
         return SecretSetup(resolver: resolver, builtIn: builtIn, clients: clients, writers: writers, notices: notices)
+    }
+
+    /// The built-in store under its master key, refusing a key other than the one the database's
+    /// secrets were sealed with; a master key file created just now is reported once.
+    private static func openBuiltIn(
+        _ configuration: GatewayConfiguration, storage: any SealedSecretStore, environment: [String: String]
+    ) async throws -> (BuiltInSecretStore, notices: [String]) {
+        let master = try masterKey(configuration, environment: environment)
+        let builtIn = BuiltInSecretStore(storage: storage, master: master.key)
+        let foreign = try await builtIn.secretsSealedWithOtherKeys()
+        if !foreign.isEmpty {
+            if let created = master.createdFile { unlink(created) }
+            throw ConfigurationError(
+                file: configuration.sourceFile, field: "master key",
+                problem:
+                    "the database holds secrets (\(foreign.joined(separator: ", "))) sealed with another master key than the one from \(master.source) (id \(master.key.id))",
+                fix: "start with the master key they were stored under: PERIMETER_MASTER_KEY or PERIMETER_MASTER_KEY_FILE")
+        }
+        guard let created = master.createdFile else { return (builtIn, []) }
+        return (
+            builtIn,
+            [
+                """
+                Created the master key of the built-in secret store at \(created) (mode 0600).
+                Back it up apart from the database: without it, secrets stored with `perimeter secrets put` cannot be read.
+                """
+            ]
+        )
+    }
+
+    /// Vault is set up when a reference needs it (and then must be configured), or when it is
+    /// configured at all, so rotated keys can be delivered into it.
+    private static func vaultConfiguration(
+        _ configuration: GatewayConfiguration, environment: [String: String], bootstrap: SecretResolver
+    ) async throws -> VaultConfiguration? {
+        let settings = configuration.secrets
+        let schemes = Set(configuration.secretReferences.map(\.reference.scheme))
+        let vaultAddress = settings.vault.address ?? environment["VAULT_ADDR"].flatMap { $0.isEmpty ? nil : $0 }
+        let vaultToken = settings.vault.token != nil || settings.vault.appRole != nil || !(environment["VAULT_TOKEN"] ?? "").isEmpty
+        guard schemes.contains("vault") || (vaultAddress != nil && vaultToken) else { return nil }
+        guard let vaultAddress, let address = URL(string: vaultAddress) else {
+            throw ConfigurationError(
+                file: configuration.sourceFile, field: "secrets.vault.address",
+                problem: "vault: references need Vault's address", fix: "set secrets.vault.address or VAULT_ADDR")
+        }
+        let auth: VaultConfiguration.Auth
+        if let appRole = settings.vault.appRole {
+            let secretID = try await resolve(appRole.secretID, with: bootstrap, configuration, field: "secrets.vault.approle.secret_id")
+            auth = .appRole(mount: appRole.mount, roleID: appRole.roleID, secretID: secretID)
+        } else if let reference = settings.vault.token {
+            auth = .token(try await resolve(reference, with: bootstrap, configuration, field: "secrets.vault.token"))
+        } else if let token = environment["VAULT_TOKEN"], !token.isEmpty {
+            auth = .token(Secret(token))
+        } else {
+            throw ConfigurationError(
+                file: configuration.sourceFile, field: "secrets.vault",
+                problem: "vault: references need a way to log in to Vault",
+                fix: "set VAULT_TOKEN, secrets.vault.token (a reference such as env:VAULT_TOKEN) or secrets.vault.approle")
+        }
+        let namespace = settings.vault.namespace ?? environment["VAULT_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 }
+        return VaultConfiguration(address: address, namespace: namespace, auth: auth)
+    }
+
+    /// AWS Secrets Manager, when a reference needs it (then its settings must be complete) or when the
+    /// `secrets.aws` section is there.
+    private static func awsConfiguration(
+        _ configuration: GatewayConfiguration, environment: [String: String]
+    ) throws -> AWSSecretsManagerConfiguration? {
+        let settings = configuration.secrets.aws
+        if configuration.secretReferences.contains(where: { $0.reference.scheme == "aws-sm" }) {
+            do {
+                return try AWSSecretsManagerConfiguration.from(
+                    environment: environment, region: settings.region, endpoint: settings.endpoint)
+            } catch {
+                throw ConfigurationError(
+                    file: configuration.sourceFile, field: "secrets.aws", problem: error.description,
+                    fix: "set the AWS variables in the gateway's environment, or secrets.aws in the config")
+            }
+        }
+        guard settings.region != nil || settings.endpoint != nil else { return nil }
+        return try? AWSSecretsManagerConfiguration.from(environment: environment, region: settings.region, endpoint: settings.endpoint)
     }
 
     private static func masterKey(

@@ -64,86 +64,110 @@ package struct ProxyHandler: Sendable {
             started: .now)
         call.record.userAgent = request.headers[.userAgent]
         do {
-            let key = try authenticate(request, into: &call)
-
-            var body: [UInt8] = []
-            var facts = RequestFacts(model: pathModel)
-            var members: [String: JSONScanner.Member] = [:]
-            if endpoint.hasBody {
-                body = try await collectBody(request)
-                (facts, members) = try RequestInspector.inspect(body)
-                guard let model = facts.model, !model.isEmpty else { throw GatewayError.missingModel }
-            }
-            call.record.model = facts.model
-            call.record.stream = facts.isStream
-
-            try await admit(key, facts: facts, bodySize: body.count, endpoint: endpoint, clientIP: clientIP, now: now, into: &call)
-
-            guard let provider = directory.provider(kind: endpoint.kind, model: facts.model) else {
-                throw GatewayError.modelNotFound(facts.model ?? "")
-            }
-            call.record.provider = provider.name
-            let credential = try await credential(for: provider)
-
-            // A streamed chat call reports usage only when asked; ask for it, and hide the extra chunk.
-            let removesUsageChunk = endpoint.operation == .chat && facts.isStream && !facts.includesUsage
-            if removesUsageChunk {
-                body = RequestInspector.requestingStreamUsage(body, members: members)
-                facts.includesUsage = true
-            }
-
-            var target = provider.baseURL + endpoint.upstreamPath(for: request.uri.path)
-            if let query = request.uri.query, !query.isEmpty { target += "?" + query }
-            let upstreamRequest = UpstreamRequest(
-                method: request.method, url: target,
-                headers: UpstreamHeaders.outbound(
-                    from: request.headers, kind: provider.kind, credential: credential, hasBody: endpoint.hasBody),
-                body: endpoint.hasBody ? ByteBuffer(bytes: body) : nil, operation: endpoint.operation, facts: facts)
-            let response: UpstreamResponse
-            call.sentUpstream = .now
-            do {
-                response = try await provider.upstream.send(upstreamRequest)
-                call.upstreamLatency = call.sentUpstream.map { .now - $0 }
-            } catch {
-                switch error {
-                case .timeout: throw GatewayError.upstreamTimeout(provider: provider.name)
-                case .unreachable(let reason):
-                    context.logger.warning(
-                        "upstream unreachable", metadata: ["perimeter.provider": "\(provider.name)", "error": "\(reason)"])
-                    throw GatewayError.upstreamUnreachable(provider: provider.name)
-                }
-            }
-            call.record.status = response.status
-            if response.status >= 400 {
-                return await relayError(response, credential: credential, call: call)
-            }
-            if endpoint.operation == .models, pathModel == nil, !key.policy.allowedModels.isEmpty {
-                return await relayModelList(response, policy: key.policy, call: call)
-            }
-            let isEventStream = Self.isEventStream(response.headers)
-            let meter = UsageMeter(format: endpoint.usageFormat, isStream: isEventStream, removesUsageChunk: removesUsageChunk)
-            if !isEventStream, let length = response.headers[.contentLength].flatMap(Int.init), length <= Self.wholeBodyLimit {
-                return try await relayWhole(response, length: length, meter: meter, call: call, provider: provider.name)
-            }
-            return relay(response, meter: meter, call: call)
+            return try await serve(request, context: context, endpoint: endpoint, pathModel: pathModel, now: now, call: &call)
         } catch {
-            let gatewayError = GatewayError(error, request: request, context: context)
-            call.record.status = gatewayError.status
-            call.record.errorCode = gatewayError.code
-            call.record.outcome = gatewayError.status >= 500 ? .upstreamError : .denied
-            await finish(call)
-            // An address guessing keys gets its answers slowly.
-            if gatewayError == .invalidKey, call.record.keyID == nil {
-                unknownKeys.recordUnknownKey(from: clientIP, at: now)
-                if unknownKeys.isSlowed(clientIP, at: now) { try? await Task.sleep(for: .seconds(1)) }
-            }
-            var response = gatewayError.response(format: endpoint.errorFormat)
-            call.rateLimits?.apply(to: &response.headers)
-            if case .rateLimited(_, let retryAfter) = gatewayError {
-                response.headers[.retryAfter] = String(max(1, Int(retryAfter.rounded(.up))))
-            }
-            return response
+            return await refuse(error, request: request, context: context, endpoint: endpoint, now: now, call: call)
         }
+    }
+
+    /// Authenticate, inspect, admit, route, forward, answer: every step that can refuse the call throws.
+    private func serve(
+        _ request: Request, context: GatewayContext, endpoint: Endpoint, pathModel: String?, now: Date, call: inout Call
+    ) async throws -> Response {
+        let key = try authenticate(request, into: &call)
+
+        var body: [UInt8] = []
+        var facts = RequestFacts(model: pathModel)
+        var members: [String: JSONScanner.Member] = [:]
+        if endpoint.hasBody {
+            body = try await collectBody(request)
+            (facts, members) = try RequestInspector.inspect(body)
+            guard let model = facts.model, !model.isEmpty else { throw GatewayError.missingModel }
+        }
+        call.record.model = facts.model
+        call.record.stream = facts.isStream
+
+        try await admit(
+            key, facts: facts, bodySize: body.count, endpoint: endpoint, clientIP: call.record.clientIP, now: now, into: &call)
+
+        guard let provider = directory.provider(kind: endpoint.kind, model: facts.model) else {
+            throw GatewayError.modelNotFound(facts.model ?? "")
+        }
+        call.record.provider = provider.name
+        let credential = try await credential(for: provider)
+
+        // A streamed chat call reports usage only when asked; ask for it, and hide the extra chunk.
+        let removesUsageChunk = endpoint.operation == .chat && facts.isStream && !facts.includesUsage
+        if removesUsageChunk {
+            body = RequestInspector.requestingStreamUsage(body, members: members)
+            facts.includesUsage = true
+        }
+
+        var target = provider.baseURL + endpoint.upstreamPath(for: request.uri.path)
+        if let query = request.uri.query, !query.isEmpty { target += "?" + query }
+        let upstreamRequest = UpstreamRequest(
+            method: request.method, url: target,
+            headers: UpstreamHeaders.outbound(
+                from: request.headers, kind: provider.kind, credential: credential, hasBody: endpoint.hasBody),
+            body: endpoint.hasBody ? ByteBuffer(bytes: body) : nil, operation: endpoint.operation, facts: facts)
+        let response = try await forward(upstreamRequest, to: provider, context: context, call: &call)
+
+        call.record.status = response.status
+        if response.status >= 400 {
+            return await relayError(response, credential: credential, call: call)
+        }
+        if endpoint.operation == .models, pathModel == nil, !key.policy.allowedModels.isEmpty {
+            return await relayModelList(response, policy: key.policy, call: call)
+        }
+        let isEventStream = Self.isEventStream(response.headers)
+        let meter = UsageMeter(format: endpoint.usageFormat, isStream: isEventStream, removesUsageChunk: removesUsageChunk)
+        if !isEventStream, let length = response.headers[.contentLength].flatMap(Int.init), length <= Self.wholeBodyLimit {
+            return try await relayWhole(response, length: length, meter: meter, call: call, provider: provider.name)
+        }
+        return relay(response, meter: meter, call: call)
+    }
+
+    /// Sends the call to its provider and waits for the answer's head.
+    private func forward(
+        _ upstreamRequest: UpstreamRequest, to provider: ProviderRoute, context: GatewayContext, call: inout Call
+    ) async throws -> UpstreamResponse {
+        call.sentUpstream = .now
+        do {
+            let response = try await provider.upstream.send(upstreamRequest)
+            call.upstreamLatency = call.sentUpstream.map { .now - $0 }
+            return response
+        } catch {
+            switch error {
+            case .timeout: throw GatewayError.upstreamTimeout(provider: provider.name)
+            case .unreachable(let reason):
+                context.logger.warning(
+                    "upstream unreachable", metadata: ["perimeter.provider": "\(provider.name)", "error": "\(reason)"])
+                throw GatewayError.upstreamUnreachable(provider: provider.name)
+            }
+        }
+    }
+
+    /// Records a refused or failed call and answers it in the route family's error shape.
+    private func refuse(
+        _ error: any Error, request: Request, context: GatewayContext, endpoint: Endpoint, now: Date, call: Call
+    ) async -> Response {
+        var call = call
+        let gatewayError = GatewayError(error, request: request, context: context)
+        call.record.status = gatewayError.status
+        call.record.errorCode = gatewayError.code
+        call.record.outcome = gatewayError.status >= 500 ? .upstreamError : .denied
+        await finish(call)
+        // An address guessing keys gets its answers slowly.
+        if gatewayError == .invalidKey, call.record.keyID == nil {
+            unknownKeys.recordUnknownKey(from: call.record.clientIP, at: now)
+            if unknownKeys.isSlowed(call.record.clientIP, at: now) { try? await Task.sleep(for: .seconds(1)) }
+        }
+        var response = gatewayError.response(format: endpoint.errorFormat)
+        call.rateLimits?.apply(to: &response.headers)
+        if case .rateLimited(_, let retryAfter) = gatewayError {
+            response.headers[.retryAfter] = String(max(1, Int(retryAfter.rounded(.up))))
+        }
+        return response
     }
 
     // MARK: Steps
