@@ -56,9 +56,10 @@ package final class UpstreamClient: Sendable {
         method: HTTPRequest.Method, url: String, headers: HTTPFields, body: ByteBuffer?, headTimeout: Duration,
         caFile: String? = nil, eventLoop: (any EventLoop)? = nil
     ) async throws(UpstreamError) -> UpstreamResponseStart {
-        guard var (origin, target) = UpstreamOrigin.parse(url) else {
+        guard let (parsedOrigin, target) = UpstreamOrigin.parse(url) else {
             throw .unreachable("not an http(s) URL: \(url)")
         }
+        var origin = parsedOrigin
         if origin.tls { origin.caFile = caFile }
         var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method.rawValue), uri: target)
         head.headers.reserveCapacity(headers.count + 2)
@@ -85,14 +86,22 @@ package final class UpstreamClient: Sendable {
         let request = PendingRequest(
             origin: origin, head: head, body: body, headTimeout: TimeAmount(headTimeout), onBodyEnd: release)
         do {
-            do {
-                return try await start(request, pool: pool, reuse: true).get()
-            } catch UpstreamConnectionError.stale {
-                return try await start(request, pool: pool, reuse: false).get()
+            // A caller that stops waiting (its client left) ends the exchange now, not at the head's deadline.
+            return try await withTaskCancellationHandler {
+                do {
+                    return try await start(request, pool: pool, reuse: true).get()
+                } catch UpstreamConnectionError.stale {
+                    return try await start(request, pool: pool, reuse: false).get()
+                }
+            } onCancel: {
+                request.cancellation.cancel()
             }
         } catch UpstreamConnectionError.timeout {
             release()
             throw .timeout
+        } catch UpstreamConnectionError.cancelled {
+            release()
+            throw .unreachable("the call was cancelled before the answer's head")
         } catch {
             release()
             throw .unreachable(String(describing: error))
@@ -127,6 +136,7 @@ package final class UpstreamClient: Sendable {
         UpstreamResponseStart
     > {
         guard !pool.isShutDown else { return loop.makeFailedFuture(UpstreamConnectionError.closed("the gateway is shutting down")) }
+        guard !request.cancellation.isCancelled else { return loop.makeFailedFuture(UpstreamConnectionError.cancelled) }
         if reuse, let handler = pool.take(request.origin) {
             return handler.execute(request, reused: true, on: loop)
         }
@@ -208,6 +218,7 @@ struct PendingRequest: Sendable {
     let headTimeout: TimeAmount
     /// Called once when the exchange ends after its head: the body's end, a dropped body, a failure.
     let onBodyEnd: @Sendable () -> Void
+    let cancellation = UpstreamCancellation()
 }
 
 /// One event loop's idle keep-alive connections, per origin, most recently used first out.

@@ -13,19 +13,6 @@ package struct UpstreamResponseStart: Sendable {
     package let body: Body
 }
 
-enum UpstreamConnectionError: Error {
-    /// A reused keep-alive connection was closed by the server before it sent a byte of the answer; the
-    /// request can go again on a new connection.
-    case stale
-    /// No response head within the deadline, or no bytes for the read timeout while a body streamed.
-    case timeout
-    /// The connection closed or failed while an answer was expected.
-    case closed(String)
-    /// The peer closed or reset the connection (end of file, `ECONNRESET`, `EPIPE`), as a server does
-    /// to a keep-alive connection it no longer wants; the only failure a retry may follow.
-    case lost(String)
-}
-
 /// Backpressure from the body's consumer to the connection: reading resumes when the consumer has
 /// caught up, and a consumer that stops early (the client left) closes the connection, since the rest
 /// of that body would otherwise be read into a connection someone else reuses.
@@ -44,49 +31,34 @@ package struct UpstreamBodyDelegate: NIOAsyncSequenceProducerDelegate {
 
 /// One HTTP/1.1 connection to a provider, one exchange at a time. Confined to its channel's event loop.
 ///
-/// The request's head, body and end are written with one flush (one `writev`); the answer's body is
-/// handed on chunk by chunk as it is read, with reads paused while the consumer is behind.
+/// A shell around ``UpstreamConnectionStateMachine``: it turns the channel's events, the consumer's
+/// signals and its timer into the machine's events, and carries out the actions. The request's head,
+/// body and end are written with one flush (one `writev`); the answer's body is handed on chunk by
+/// chunk as it is read, with reads paused while the consumer is behind.
 final class UpstreamConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    private enum State {
-        case idle
-        case awaitingHead(EventLoopPromise<UpstreamResponseStart>, reused: Bool, onBodyEnd: @Sendable () -> Void)
-        case streaming(UpstreamResponseStart.Body.Source, keepAlive: Bool, onBodyEnd: @Sendable () -> Void)
-        case closed
-    }
-
-    private var state = State.idle
+    private var machine: UpstreamConnectionStateMachine
     private var context: ChannelHandlerContext?
-    /// Numbers the exchanges on this connection, so a late signal from an earlier body is ignored.
-    private var exchange = 0
-    private var consumerWantsMore = true
-    private var readPending = false
-    /// One timer per exchange: the head must come by `headDue`, then bytes at least every `readTimeout`.
-    private let readTimeout: TimeAmount
-    private var headDue = NIODeadline.distantFuture
-    private var lastRead = NIODeadline.now()
+    /// What the current exchange is answered through; the machine says when each is used.
+    private var promise: EventLoopPromise<UpstreamResponseStart>?
+    private var pendingHead: HTTPResponseHead?
+    private var source: UpstreamResponseStart.Body.Source?
+    private var onBodyEnd: (@Sendable () -> Void)?
     private var timer: Scheduled<Void>?
-    private var timerDue = NIODeadline.distantFuture
-    /// When the request was flushed, and whether all of it has been written: a connection goes back to
-    /// the pool only when both its request and its answer are complete.
-    private var sentAt = NIODeadline.now()
-    private var requestWritten = false
-    /// A reused connection that fails this soon after the request left, without an answer byte, was
-    /// closed by the server before it read the request; later failures are never retried.
-    static let staleWindow = TimeAmount.milliseconds(250)
     /// Called when an exchange ended cleanly and the connection can serve another.
     var onIdle: (() -> Void)?
 
+    static var staleWindow: TimeAmount { UpstreamConnectionStateMachine.staleWindow }
+
     init(readTimeout: TimeAmount) {
-        self.readTimeout = readTimeout
+        self.machine = UpstreamConnectionStateMachine(readTimeout: readTimeout)
     }
 
     var isIdle: Bool {
-        if case .idle = state, context?.channel.isActive == true { return true }
-        return false
+        machine.state == .idle && context?.channel.isActive == true
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -100,177 +72,156 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     /// Sends one request. The future succeeds with the answer's head, or fails with
     /// ``UpstreamConnectionError``.
     func execute(_ request: PendingRequest, reused: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<UpstreamResponseStart> {
-        guard case .idle = state, let context, context.channel.isActive else {
-            return eventLoop.makeFailedFuture(reused ? UpstreamConnectionError.stale : UpstreamConnectionError.closed("not connected"))
+        let action = machine.executeRequest(
+            headTimeout: request.headTimeout, reused: reused, isActive: context?.channel.isActive == true, now: eventLoop.now)
+        guard case .writeRequest(let exchange, let timerDue) = action, let context else {
+            if case .rejectRequest(let error) = action { return eventLoop.makeFailedFuture(error) }
+            return eventLoop.makeFailedFuture(UpstreamConnectionError.closed("not connected"))
         }
-        exchange += 1
-        consumerWantsMore = true
         let promise = eventLoop.makePromise(of: UpstreamResponseStart.self)
-        headDue = .now() + request.headTimeout
-        armTimer(at: headDue, context: context)
-        state = .awaitingHead(promise, reused: reused, onBodyEnd: request.onBodyEnd)
-        requestWritten = false
-        sentAt = .now()
+        self.promise = promise
+        onBodyEnd = request.onBodyEnd
+        armTimer(at: timerDue, exchange: exchange)
         context.write(wrapOutboundOut(.head(request.head)), promise: nil)
         if let body = request.body, body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
         let written = eventLoop.makePromise(of: Void.self)
-        let current = exchange
-        written.futureResult.assumeIsolated().whenSuccess { [self] in
-            if exchange == current { requestWritten = true }
-        }
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        written.futureResult.assumeIsolated().whenSuccess { handler.value.machine.requestWritten(exchange: exchange) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        request.cancellation.setHandler { handler.eventLoop.execute { handler.value.cancel(exchange: exchange) } }
         return promise.futureResult
     }
 
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let now = context.eventLoop.now
         switch unwrapInboundIn(data) {
         case .head(let head):
-            // 1xx answers (100 Continue) are followed by the real head. The gateway never asks to switch
-            // protocols, so a 101 means the connection is no longer HTTP.
-            if head.status.code == 101 { return fail(.closed("unexpected 101 Switching Protocols"), context: context) }
-            guard head.status.code >= 200 else { return }
-            guard case .awaitingHead(let promise, _, let onBodyEnd) = state else { return }
-            lastRead = .now()
-            // From here on the read timeout applies; the head's timer is kept when it fires sooner anyway.
-            if timerDue > lastRead + readTimeout { armTimer(at: lastRead + readTimeout, context: context) }
-            let sequence = UpstreamResponseStart.Body.makeSequence(
-                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
-                finishOnDeinit: true,
-                delegate: UpstreamBodyDelegate(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange))
-            state = .streaming(sequence.source, keepAlive: head.isKeepAlive, onBodyEnd: onBodyEnd)
-            promise.succeed(UpstreamResponseStart(head: head, body: sequence.sequence))
+            pendingHead = head
+            run(machine.headReceived(status: Int(head.status.code), keepAlive: head.isKeepAlive, now: now))
+            pendingHead = nil
         case .body(let buffer):
-            guard case .streaming(let source, _, _) = state else { return }
-            lastRead = .now()
-            if source.yield(buffer) == .stopProducing { consumerWantsMore = false }
+            run(machine.bodyReceived(buffer, now: now))
         case .end:
-            guard case .streaming(let source, let keepAlive, let onBodyEnd) = state else { return }
-            // The slot is given back before the consumer can see the end and start its next call.
-            onBodyEnd()
-            source.finish()
-            state = .idle
-            consumerWantsMore = true
-            timer?.cancel()
-            timer = nil
-            // An answer that came before the request was all written (a 413 to a large body) leaves
-            // the rest of the request on the wire; that connection cannot carry another.
-            if keepAlive, requestWritten {
-                onIdle?()
-            } else {
-                close(context: context)
-            }
+            run(machine.endReceived())
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A TLS peer that closes without close_notify while a body streams: the HTTP decoder still
-        // decides, at the close, whether the body was complete (its end) or cut (a parse error).
-        if case .streaming = state, let error = error as? NIOSSLError, error == .uncleanShutdown { return }
-        if let error = error as? IOError, error.errnoCode == ECONNRESET || error.errnoCode == EPIPE {
-            fail(.lost(String(describing: error)), context: context)
+        let description = String(describing: error)
+        let kind: UpstreamConnectionStateMachine.ErrorKind
+        if let error = error as? NIOSSLError, error == .uncleanShutdown {
+            kind = .uncleanTLSShutdown(description)
+        } else if let error = error as? IOError, error.errnoCode == ECONNRESET || error.errnoCode == EPIPE {
+            kind = .reset(description)
         } else {
-            fail(.closed(String(describing: error)), context: context)
+            kind = .other(description)
         }
+        run(machine.errorCaught(kind, now: context.eventLoop.now))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        fail(.lost("connection closed by upstream"), context: context)
+        run(machine.channelInactive(now: context.eventLoop.now))
         context.fireChannelInactive()
     }
 
     // MARK: Outbound
 
     func read(context: ChannelHandlerContext) {
-        if consumerWantsMore {
-            context.read()
-        } else {
-            readPending = true
-        }
+        run(machine.readRequested())
     }
 
     // MARK: Signals
 
     /// Closes the connection unless an exchange is using it.
     func closeIfIdle() {
-        guard case .idle = state, let context else { return }
-        state = .closed
-        context.close(promise: nil)
+        run(machine.closeIfIdle())
     }
 
     func resumeReading(exchange: Int) {
-        guard exchange == self.exchange, !consumerWantsMore else { return }
-        consumerWantsMore = true
-        // The read timeout measures the provider, not a slow client: it starts again from here.
-        lastRead = .now()
-        if readPending, let context {
-            readPending = false
-            context.read()
-        }
+        guard let context else { return }
+        run(machine.consumerDemandsMore(exchange: exchange, now: context.eventLoop.now))
     }
 
     func consumerTerminated(exchange: Int) {
-        guard exchange == self.exchange, case .streaming(let source, _, let onBodyEnd) = state, let context else { return }
-        onBodyEnd()
-        source.finish()
-        state = .closed
-        context.close(promise: nil)
+        run(machine.consumerTerminated(exchange: exchange))
+    }
+
+    func cancel(exchange: Int) {
+        run(machine.cancel(exchange: exchange))
+    }
+
+    private func timerFired(exchange: Int) {
+        guard let context else { return }
+        run(machine.timerFired(exchange: exchange, now: context.eventLoop.now))
+    }
+
+    // MARK: Actions
+
+    private func run(_ action: UpstreamConnectionStateMachine.Action) {
+        guard let context else { return }
+        switch action {
+        case .none, .writeRequest, .rejectRequest:
+            break
+        case .succeedHead(let exchange, let timerDue):
+            guard let head = pendingHead, let promise else { return }
+            if let timerDue { armTimer(at: timerDue, exchange: exchange) }
+            let sequence = UpstreamResponseStart.Body.makeSequence(
+                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
+                finishOnDeinit: true,
+                delegate: UpstreamBodyDelegate(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: exchange))
+            self.promise = nil
+            source = sequence.source
+            promise.succeed(UpstreamResponseStart(head: head, body: sequence.sequence))
+        case .failHead(let error):
+            cancelTimer()
+            let promise = self.promise
+            self.promise = nil
+            onBodyEnd = nil
+            promise?.fail(error)
+            close(context: context)
+        case .yieldBody(let buffer):
+            if source?.yield(buffer) == .stopProducing { machine.consumerIsBehind() }
+        case .finishBody(let error, let after):
+            cancelTimer()
+            let (source, onBodyEnd) = (self.source, self.onBodyEnd)
+            self.source = nil
+            self.onBodyEnd = nil
+            // The slot is given back before the consumer can see the end and start its next call.
+            onBodyEnd?()
+            if let error { source?.finish(error) } else { source?.finish() }
+            switch after {
+            case .returnToPool: onIdle?()
+            case .close: close(context: context)
+            }
+        case .read:
+            context.read()
+        case .armTimer(let due):
+            armTimer(at: due, exchange: machine.exchange)
+        case .close:
+            close(context: context)
+        }
     }
 
     /// Only an exchange in progress has a deadline; an idle pooled connection just waits.
-    private func armTimer(at due: NIODeadline, context: ChannelHandlerContext) {
+    private func armTimer(at due: NIODeadline, exchange: Int) {
+        guard let context else { return }
         timer?.cancel()
-        timerDue = due
-        let exchange = exchange
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(deadline: due) {
             handler.value.timerFired(exchange: exchange)
         }
     }
 
-    private func timerFired(exchange: Int) {
-        guard exchange == self.exchange, let context else { return }
-        let due: NIODeadline
-        switch state {
-        case .awaitingHead: due = headDue
-        // Reads are paused for a slow consumer: the provider is not the one keeping us waiting.
-        case .streaming where !consumerWantsMore: due = NIODeadline.now() + readTimeout
-        case .streaming: due = lastRead + readTimeout
-        case .idle, .closed: return
-        }
-        if NIODeadline.now() >= due {
-            fail(UpstreamConnectionError.timeout, context: context)
-        } else {
-            armTimer(at: due, context: context)
-        }
-    }
-
-    private func fail(_ error: UpstreamConnectionError, context: ChannelHandlerContext) {
-        let previous = state
-        state = .closed
+    private func cancelTimer() {
         timer?.cancel()
         timer = nil
-        switch previous {
-        case .awaitingHead(let promise, let reused, _):
-            if reused, case .lost = error, NIODeadline.now() - sentAt < Self.staleWindow {
-                promise.fail(UpstreamConnectionError.stale)
-            } else {
-                promise.fail(error)
-            }
-        case .streaming(let source, _, let onBodyEnd):
-            onBodyEnd()
-            source.finish(error)
-        case .idle, .closed:
-            break
-        }
-        close(context: context)
     }
 
     private func close(context: ChannelHandlerContext) {
-        state = .closed
         if context.channel.isActive { context.close(promise: nil) }
     }
 }

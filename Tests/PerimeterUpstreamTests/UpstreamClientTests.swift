@@ -72,7 +72,7 @@ import Testing
     @Test func aSlowConsumerIsNotMistakenForASilentProvider() async throws {
         try await withServer(readTimeout: .milliseconds(300)) { server, client in
             let start = try await client.send(method: .get, url: server.url("/burst"), headers: [:], body: nil, headTimeout: .seconds(5))
-            var iterator = start.body.makeAsyncIterator()
+            let iterator = start.body.makeAsyncIterator()
             _ = try await iterator.next()
             // Reads pause while this consumer is behind; the provider keeps sending, slowly.
             try await Task.sleep(for: .milliseconds(700))
@@ -112,7 +112,7 @@ import Testing
     @Test func aStreamThatStallsFailsAfterTheReadTimeout() async throws {
         try await withServer(readTimeout: .milliseconds(300)) { server, client in
             let start = try await client.send(method: .get, url: server.url("/stall"), headers: [:], body: nil, headTimeout: .seconds(5))
-            var iterator = start.body.makeAsyncIterator()
+            let iterator = start.body.makeAsyncIterator()
             let first = try await iterator.next()
             #expect(first.map { String(buffer: $0) } == "data: first\n\n")
             await #expect(throws: (any Error).self) { _ = try await iterator.next() }
@@ -148,7 +148,7 @@ import Testing
             do {
                 let start = try await client.send(
                     method: .get, url: server.url("/endless"), headers: [:], body: nil, headTimeout: .seconds(5), eventLoop: server.loop)
-                var iterator = start.body.makeAsyncIterator()
+                let iterator = start.body.makeAsyncIterator()
                 _ = try await iterator.next()
             }
             // The rest of that body is never read into a connection someone else would reuse.
