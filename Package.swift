@@ -223,6 +223,7 @@ let package = Package(
             name: "PerimeterUpstreamTests",
             dependencies: [
                 "PerimeterUpstream",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
