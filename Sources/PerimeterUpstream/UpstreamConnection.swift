@@ -51,8 +51,6 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     /// Called when an exchange ended cleanly and the connection can serve another.
     var onIdle: (() -> Void)?
 
-    static var staleWindow: TimeAmount { UpstreamConnectionStateMachine.staleWindow }
-
     init(readTimeout: TimeAmount) {
         self.machine = UpstreamConnectionStateMachine(readTimeout: readTimeout)
     }
