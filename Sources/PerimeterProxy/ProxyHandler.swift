@@ -133,6 +133,9 @@ package struct ProxyHandler: Sendable {
     ) async throws -> UpstreamResponse {
         call.sentUpstream = .now
         do {
+            // The client leaving does not cancel this wait yet (the upstream client does stop a cancelled
+            // call at once): Hummingbird's only signal for it, RequestBody.consumeWithCancellationOnInboundClose,
+            // ends the client's keep-alive connection after every response.
             let response = try await provider.upstream.send(upstreamRequest)
             call.upstreamLatency = call.sentUpstream.map { .now - $0 }
             return response
