@@ -34,9 +34,14 @@ public struct KeyPolicyPatch: Sendable, Decodable {
             if try c.decodeNil(forKey: key) { return .clear }
             return .set(try c.decode(Value.self, forKey: key))
         }
+        func wholeNumber(_ key: KeyPolicy.CodingKeys) throws -> Change<Int> {
+            guard c.contains(key) else { return .keep }
+            if try c.decodeNil(forKey: key) { return .clear }
+            return .set(try c.decodeWholeNumber(forKey: key))
+        }
         budget = try change(.budget, Budget.self)
-        rpm = try change(.rpm, Int.self)
-        tpm = try change(.tpm, Int.self)
+        rpm = try wholeNumber(.rpm)
+        tpm = try wholeNumber(.tpm)
         allowedIPs = try change(.allowedIPs, [CIDR].self)
         models = try change(.models, [String].self)
         operations = try change(.operations, [CallOperation].self)

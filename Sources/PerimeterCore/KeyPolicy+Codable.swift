@@ -13,8 +13,8 @@ extension KeyPolicy: Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
         budget = try c.decodeIfPresent(Budget.self, forKey: .budget)
-        requestsPerMinute = try c.decodeIfPresent(Int.self, forKey: .rpm)
-        tokensPerMinute = try c.decodeIfPresent(Int.self, forKey: .tpm)
+        requestsPerMinute = try c.decodeWholeNumberIfPresent(forKey: .rpm)
+        tokensPerMinute = try c.decodeWholeNumberIfPresent(forKey: .tpm)
         allowedIPs = try c.decodeIfPresent([CIDR].self, forKey: .allowedIPs) ?? []
         allowedModels = try (c.decodeIfPresent([String].self, forKey: .models) ?? []).map(ModelPattern.init)
         allowedOperations = try c.decodeIfPresent([CallOperation].self, forKey: .operations).map(Set.init)

@@ -18,12 +18,22 @@ public struct ModelPrice: Sendable, Hashable, Codable {
     ///
     /// Computed in integers: a price of USD per million tokens is picodollars per token × 10⁻⁶, exact
     /// for any price with up to six decimals, so 0.40 × 8 + 0.10 × 3 is 3.5 µ$, not 3.5000000000000004.
+    ///
+    /// Token counts and prices come from outside (a provider's usage fields, the config), so every step
+    /// saturates: an absurd count costs the most a `Money` holds, never a trap.
     public func cost(of usage: Usage) -> Money {
-        func picodollarsPerToken(_ price: Double) -> Int64 { Int64((price * 1_000_000).rounded()) }
-        let uncached = Int64(max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens))
-        let picodollars =
-            uncached * picodollarsPerToken(input) + Int64(usage.cachedInputTokens) * picodollarsPerToken(cachedInput)
-            + Int64(usage.cacheWriteTokens) * picodollarsPerToken(cacheWrite) + Int64(usage.outputTokens) * picodollarsPerToken(output)
+        func picodollarsPerToken(_ price: Double) -> Int64 {
+            let scaled = (price * 1_000_000).rounded()
+            return scaled.isNaN || scaled <= 0 ? 0 : scaled >= 9.2e18 ? .max : Int64(scaled)
+        }
+        func term(_ tokens: Int, _ price: Double) -> Int64 {
+            Int64.saturating(Int64(clamping: Swift.max(0, tokens)), times: picodollarsPerToken(price))
+        }
+        let uncached = Swift.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens)
+        let picodollars = [
+            term(uncached, input), term(usage.cachedInputTokens, cachedInput), term(usage.cacheWriteTokens, cacheWrite),
+            term(usage.outputTokens, output),
+        ].reduce(0) { Int64.saturating($0, plus: $1) }
         let (nanos, remainder) = picodollars.quotientAndRemainder(dividingBy: 1000)
         return Money(nanos: nanos + (remainder > 0 ? 1 : 0))
     }

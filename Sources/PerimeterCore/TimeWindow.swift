@@ -7,17 +7,23 @@ package enum TimeWindow {
         return seconds(text).map { now.addingTimeInterval(-$0) }
     }
 
-    /// `90s`, `15m`, `1h`, `7d`, `4w` in seconds; `nil` for anything else.
+    /// The longest window or duration accepted anywhere: 100 years, in seconds. Longer ones are
+    /// refused as input, so every conversion of a duration to whole seconds is in range.
+    package static let maximumSeconds: Double = 100 * 366 * 86400
+
+    /// `90s`, `15m`, `1h`, `7d`, `4w` in seconds; `nil` for anything else, or for more than 100 years.
     package static func seconds(_ text: String) -> Double? {
         guard let unit = text.last, let amount = Double(text.dropLast()), amount >= 0, amount.isFinite else { return nil }
+        let seconds: Double
         switch unit {
-        case "s": return amount
-        case "m": return amount * 60
-        case "h": return amount * 3600
-        case "d": return amount * 86400
-        case "w": return amount * 7 * 86400
+        case "s": seconds = amount
+        case "m": seconds = amount * 60
+        case "h": seconds = amount * 3600
+        case "d": seconds = amount * 86400
+        case "w": seconds = amount * 7 * 86400
         default: return nil
         }
+        return seconds <= maximumSeconds ? seconds : nil
     }
 }
 

@@ -168,7 +168,9 @@ package struct ProxyHandler: Sendable {
         var response = gatewayError.response(format: endpoint.errorFormat)
         call.rateLimits?.apply(to: &response.headers)
         if case .rateLimited(_, let retryAfter) = gatewayError {
-            response.headers[.retryAfter] = String(max(1, Int(retryAfter.rounded(.up))))
+            // Bounded before the conversion: a wait is a few minutes at most, and NaN is never one.
+            let seconds = retryAfter.isNaN ? 1 : Swift.min(Swift.max(retryAfter, 1), 86400)
+            response.headers[.retryAfter] = String(Int(seconds.rounded(.up)))
         }
         return response
     }

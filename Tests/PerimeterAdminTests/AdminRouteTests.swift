@@ -75,6 +75,31 @@ import Testing
         }
     }
 
+    /// Numbers no limit can hold are refused with a 400 naming the field, and the gateway goes on.
+    @Test(arguments: [
+        (#"{"name":"x","env":"dev","limits":{"budget":{"usd":1.6e308,"period":"week"}}}"#, "limits.budget.usd"),
+        (#"{"name":"x","env":"dev","limits":{"budget":{"usd":-1e300,"period":"week"}}}"#, "limits.budget.usd"),
+        (#"{"name":"x","env":"dev","limits":{"rpm":1e30}}"#, "rpm"),
+        (#"{"name":"x","env":"dev","limits":{"tpm":-1}}"#, "tpm"),
+        (#"{"name":"x","env":"dev","rotation":{"every":"1e300d"}}"#, "rotation.every"),
+        (#"{"name":"x","env":"dev","rotation":{"every":"30d","grace":"9e99w"}}"#, "rotation.grace"),
+    ])
+    func hostileNumbersAreRefusedAndTheGatewayGoesOn(body: String, field: String) async throws {
+        let app = try await TestGateway.make(demo: true)
+        try await app.test(.router) { client in
+            try await client.execute(
+                uri: "/admin/v1/keys", method: .post, headers: TestGateway.adminHeaders, body: ByteBuffer(string: body)
+            ) { response in
+                #expect(response.status == .badRequest, "\(body)")
+                let message = try #require((try TestGateway.json(response.body)["error"] as? [String: Any])?["message"] as? String)
+                #expect(message.contains(field), "\(message)")
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
     @Test func spendAndCallsValidateTheirQueries() async throws {
         let app = try await TestGateway.make(demo: true)
         try await app.test(.router) { client in
