@@ -14,6 +14,9 @@ public enum GatewayError: Error, Sendable, Hashable {
     case toolsNotAllowed(String?)
     case budgetExceeded(BudgetDenial)
     case priceUnknown(String)
+    /// A request feature the provider bills per use (hosted web search, image generation, audio), for a
+    /// key with a budget.
+    case featureUnpriced(String)
     case rateLimited(RateLimitKind, retryAfter: Double)
     case malformedJSON(String)
     case missingModel
@@ -33,7 +36,7 @@ public enum GatewayError: Error, Sendable, Hashable {
     public var status: Int {
         switch self {
         case .missingKey, .invalidKey, .keyRevoked, .keyRotated, .keyExpired, .unauthorizedAdmin: 401
-        case .ipNotAllowed, .operationNotAllowed, .modelNotAllowed, .toolsNotAllowed, .priceUnknown: 403
+        case .ipNotAllowed, .operationNotAllowed, .modelNotAllowed, .toolsNotAllowed, .priceUnknown, .featureUnpriced: 403
         case .budgetExceeded, .rateLimited: 429
         case .malformedJSON, .missingModel, .invalidRequest: 400
         case .modelNotFound, .notFound: 404
@@ -58,7 +61,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .modelNotAllowed: "model_not_allowed"
         case .toolsNotAllowed: "tools_not_allowed"
         case .budgetExceeded: "budget_exceeded"
-        case .priceUnknown: "price_unknown"
+        case .priceUnknown, .featureUnpriced: "price_unknown"
         case .rateLimited: "rate_limited"
         case .malformedJSON: "invalid_json"
         case .missingModel: "missing_model"
@@ -95,6 +98,8 @@ public enum GatewayError: Error, Sendable, Hashable {
             "Budget exceeded: the \(denial.budget.period.rawValue == "total" ? "total" : denial.budget.period.rawValue + "ly")"
                 + " budget of \(denial.scope) is \(denial.budget.limit) and \(denial.committed) is spent or reserved"
                 + (denial.resetsAt.map { "; it resets at \(Timestamp.format($0))." } ?? "; it does not reset.")
+        case .featureUnpriced(let feature):
+            "'\(feature)' is billed per use at a price the gateway does not know, and this key has a budget; use a key without a budget for it, or leave it out."
         case .priceUnknown(let model):
             "The model '\(model)' has no known price, and this key has a budget; an operator must add its price to the gateway's config."
         case .rateLimited(let kind, let retryAfter):

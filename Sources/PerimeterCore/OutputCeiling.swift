@@ -25,14 +25,17 @@ public enum OutputCeiling {
     }
 
     /// The worst case a request can cost: every body byte an input token (no tokenizer does worse on
-    /// text), plus the request's output limit or the model's.
-    public static func worstCaseUsage(bodyBytes: Int, maxOutputTokens: Int?, model: String, operation: CallOperation) -> Usage {
+    /// text), plus the request's output limit or the model's, once per answer asked for (`n`).
+    public static func worstCaseUsage(
+        bodyBytes: Int, maxOutputTokens: Int?, choices: Int = 1, model: String, operation: CallOperation
+    ) -> Usage {
         switch operation {
         case .models, .countTokens: return .zero
         case .embeddings: return Usage(inputTokens: bodyBytes)
         case .chat, .responses, .messages:
             // The provider enforces the request's own limit; without one, the model's ceiling applies.
-            return Usage(inputTokens: bodyBytes, outputTokens: maxOutputTokens ?? maximumOutputTokens(for: model))
+            let perAnswer = maxOutputTokens ?? maximumOutputTokens(for: model)
+            return Usage(inputTokens: bodyBytes, outputTokens: perAnswer * max(1, choices))
         }
     }
 }

@@ -29,9 +29,12 @@ extension ProxyHandler {
         guard !claims.isEmpty else { return }
         let model = facts.model ?? ""
         let worstCase = OutputCeiling.worstCaseUsage(
-            bodyBytes: bodySize, maxOutputTokens: facts.maxOutputTokens, model: model, operation: endpoint.operation)
+            bodyBytes: bodySize, maxOutputTokens: facts.maxOutputTokens, choices: facts.choices, model: model,
+            operation: endpoint.operation)
+        // A call that cannot be priced cannot be held to a budget, so it is not let through at the token
+        // price alone: neither an unknown model nor a feature billed per use.
+        if let feature = facts.perUseFeatures.first { throw GatewayError.featureUnpriced(feature) }
         guard worstCase.totalTokens > 0 else { return }
-        // A call that cannot be priced cannot be held to a budget, so it is not let through at $0.
         guard let price = prices.price(for: model) else { throw GatewayError.priceUnknown(model) }
         if let denial = try await budgets.ledger.reserve(id: call.record.id, amount: price.cost(of: worstCase), against: claims, at: now) {
             throw GatewayError.budgetExceeded(denial)

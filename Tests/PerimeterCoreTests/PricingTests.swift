@@ -73,3 +73,14 @@ import Testing
         #expect(ModelPattern(pattern).matches(model) == matches)
     }
 }
+
+@Suite struct WorstCaseTests {
+    @Test func everyAnswerAskedForCountsTheWholeOutputLimit() {
+        let one = OutputCeiling.worstCaseUsage(bodyBytes: 100, maxOutputTokens: 50, model: "gpt-4o", operation: .chat)
+        let eight = OutputCeiling.worstCaseUsage(bodyBytes: 100, maxOutputTokens: 50, choices: 8, model: "gpt-4o", operation: .chat)
+        #expect(one == Usage(inputTokens: 100, outputTokens: 50))
+        #expect(eight == Usage(inputTokens: 100, outputTokens: 400))
+        let ceiling = OutputCeiling.worstCaseUsage(bodyBytes: 10, maxOutputTokens: nil, choices: 2, model: "gpt-4o", operation: .chat)
+        #expect(ceiling.outputTokens == 2 * 16_384)
+    }
+}

@@ -19,6 +19,40 @@ import Testing
                     model: "gpt-4o", isStream: true, includesUsage: false, hasTools: true, toolNames: ["f"], maxOutputTokens: 256))
     }
 
+    @Test func countsTheAnswersAskedForAndRefusesANonsenseN() throws {
+        #expect(try inspect(#"{"model":"m","n":8}"#).choices == 8)
+        #expect(try inspect(#"{"model":"m","n":null}"#).choices == 1)
+        #expect(try inspect(#"{"model":"m"}"#).choices == 1)
+        for bad in ["0", "129", "2.5", "-1", "1e300", "\"8\"", "[8]"] {
+            #expect(throws: GatewayError.self, "n: \(bad)") { try inspect(#"{"model":"m","n":\#(bad)}"#) }
+        }
+    }
+
+    @Test func theLargestOutputLimitNamedBoundsTheWorstCase() throws {
+        #expect(try inspect(#"{"model":"m","max_completion_tokens":10,"max_tokens":5000}"#).maxOutputTokens == 5000)
+        #expect(try inspect(#"{"model":"m","max_tokens":64,"max_output_tokens":32}"#).maxOutputTokens == 64)
+    }
+
+    @Test func findsFeaturesBilledPerUse() throws {
+        #expect(
+            try inspect(#"{"model":"m","tools":[{"type":"web_search_preview"},{"type":"function","name":"f"}]}"#).perUseFeatures == [
+                "web_search_preview"
+            ])
+        #expect(
+            try inspect(#"{"model":"m","tools":[{"type":"image_generation"},{"type":"file_search"}]}"#).perUseFeatures == [
+                "image_generation", "file_search",
+            ])
+        #expect(
+            try inspect(#"{"model":"m","tools":[{"type":"code_execution_20250522","name":"code_execution"}]}"#).perUseFeatures == [
+                "code_execution_20250522"
+            ])
+        #expect(try inspect(#"{"model":"m","web_search_options":{}}"#).perUseFeatures == ["web_search_options"])
+        #expect(try inspect(#"{"model":"m","audio":{"voice":"alloy"}}"#).perUseFeatures == ["audio"])
+        #expect(
+            try inspect(#"{"model":"m","audio":null,"tools":[{"type":"function","function":{"name":"web_search"}}]}"#).perUseFeatures
+                .isEmpty)
+    }
+
     @Test func nestedModelFieldsAreNotTheModel() throws {
         let facts = try inspect(#"{"metadata":{"model":"evil"},"model":"claude-haiku-4-5","max_tokens":1024,"tools":[]}"#)
         #expect(facts.model == "claude-haiku-4-5")
@@ -60,7 +94,7 @@ import Testing
     }
 
     @Test func acceptsEveryJSONValueKind() throws {
-        let facts = try inspect(#"{"model":"m","n":-1.5e+3,"b":false,"z":null,"o":{"k":[{},[],"\\"]},"s":"é😀"}"#)
+        let facts = try inspect(#"{"model":"m","num":-1.5e+3,"b":false,"z":null,"o":{"k":[{},[],"\\"]},"s":"é😀"}"#)
         #expect(facts.model == "m")
     }
 

@@ -59,6 +59,55 @@ import Testing
         }
     }
 
+    /// `n` answers may each use the whole output limit: the reservation holds `n` times one answer's.
+    @Test func theWorstCaseCountsEveryAnswerAskedFor() async throws {
+        let app = try await TestGateway.make(demo: true)
+        try await app.test(.router) { client in
+            // One answer's worst case is about $0.00007, eight answers' about $0.0005.
+            let (_, key) = try await createKey(client, limits: #"{"budget":{"usd":0.0001,"period":"day"}}"#)
+            let eight = try await chat(client, key: key, body: #"{"model":"gpt-4o-mini","max_tokens":100,"n":8,"messages":[]}"#)
+            #expect(eight.0 == .tooManyRequests)
+            #expect(eight.1 == "budget_exceeded")
+            let one = try await chat(client, key: key, body: #"{"model":"gpt-4o-mini","max_tokens":100,"n":1,"messages":[]}"#)
+            #expect(one.0 == .ok)
+            let bad = try await chat(client, key: key, body: #"{"model":"gpt-4o-mini","max_tokens":100,"n":1e9,"messages":[]}"#)
+            #expect(bad.0 == .badRequest)
+        }
+    }
+
+    /// Hosted tools billed per call cannot be costed from tokens: refused for a key with a budget,
+    /// passed through for one without.
+    @Test(arguments: [
+        ("/v1/responses", #"{"model":"gpt-4o-mini","input":"hi","tools":[{"type":"web_search"}]}"#),
+        ("/v1/chat/completions", #"{"model":"gpt-4o-mini","messages":[],"web_search_options":{}}"#),
+        ("/v1/chat/completions", #"{"model":"gpt-4o-mini","messages":[],"audio":{"voice":"alloy","format":"wav"}}"#),
+        (
+            "/v1/messages",
+            #"{"model":"claude-haiku-4-5","max_tokens":10,"messages":[],"tools":[{"type":"web_search_20250305","name":"web_search"}]}"#
+        ),
+    ])
+    func featuresBilledPerUseAreRefusedForABudgetedKey(path: String, body: String) async throws {
+        let app = try await TestGateway.make(demo: true)
+        try await app.test(.router) { client in
+            let (_, budgeted) = try await createKey(client, limits: #"{"budget":{"usd":5,"period":"day"}}"#)
+            let (_, open) = try await createKey(client, limits: #"{}"#)
+            for (key, expected) in [(budgeted, HTTPResponse.Status.forbidden), (open, .ok)] {
+                try await client.execute(
+                    uri: path, method: .post,
+                    headers: [.authorization: "Bearer \(key)", HTTPField.Name("anthropic-version")!: "2023-06-01"],
+                    body: ByteBuffer(string: body)
+                ) { response in
+                    #expect(response.status == expected, "\(path) \(String(buffer: response.body))")
+                    if expected == .forbidden {
+                        let object = try TestGateway.json(response.body)
+                        let error = try #require(object["error"] as? [String: Any])
+                        #expect((error["message"] as? String)?.contains("billed per use") == true)
+                    }
+                }
+            }
+        }
+    }
+
     @Test func anUnpricedModelIsRefusedForAKeyWithABudget() async throws {
         let app = try await TestGateway.make(demo: true)
         try await app.test(.router) { client in

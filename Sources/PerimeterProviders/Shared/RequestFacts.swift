@@ -14,6 +14,12 @@ public struct RequestFacts: Sendable, Hashable {
     public var toolNames: [String] = []
     /// The output-token ceiling the request sets, whichever field its API names it by.
     public var maxOutputTokens: Int?
+    /// How many answers the request asks for (`n` on OpenAI chat completions): each may use the whole
+    /// output ceiling, so the worst case is this many times one answer's.
+    public var choices = 1
+    /// Features the provider bills per use, not per token (hosted web search, file search, code
+    /// execution, image generation, audio output): the price table cannot cost them.
+    public var perUseFeatures: [String] = []
 
     public init(
         model: String? = nil, isStream: Bool = false, includesUsage: Bool = false, hasTools: Bool = false,
@@ -44,7 +50,18 @@ package enum RequestInspector {
         for name in ["tools", "functions"] {
             if let member = members[name], case .array(isEmpty: false) = member.kind {
                 facts.hasTools = true
-                facts.toolNames += toolNames(in: Array(body[member.range]))
+                let tools = Array(body[member.range])
+                facts.toolNames += toolNames(in: tools)
+                facts.perUseFeatures += perUseTools(in: tools)
+            }
+        }
+        if members["web_search_options"] != nil { facts.perUseFeatures.append("web_search_options") }
+        if let audio = members["audio"], audio.kind != .null { facts.perUseFeatures.append("audio") }
+        if let choices = members["n"] {
+            switch choices.kind {
+            case .null: break
+            case .number(let value?) where value >= 1 && value <= 128 && value.rounded() == value: facts.choices = Int(value)
+            default: throw .invalidRequest("'n' must be a whole number from 1 to 128.")
             }
         }
         if let choice = members["tool_choice"] {
@@ -53,10 +70,10 @@ package enum RequestInspector {
             default: facts.hasTools = true
             }
         }
+        // With more than one limit named, the largest is the one that bounds the worst case.
         for name in ["max_completion_tokens", "max_tokens", "max_output_tokens"] {
             if case .number(let value?)? = members[name]?.kind, value >= 0, value < 1e9 {
-                facts.maxOutputTokens = Int(value)
-                break
+                facts.maxOutputTokens = max(facts.maxOutputTokens ?? 0, Int(value))
             }
         }
         if let options = members["stream_options"], case .object = options.kind {
@@ -74,6 +91,17 @@ package enum RequestInspector {
             if let function = tool["function"] as? [String: Any], let name = function["name"] as? String { return name }
             if let name = tool["name"] as? String { return name }
             return tool["type"] as? String
+        }
+    }
+
+    /// Hosted tools the provider charges per call: OpenAI's web search, file search, code interpreter
+    /// and image generation; Anthropic's server tools (web search, web fetch, code execution).
+    private static func perUseTools(in array: [UInt8]) -> [String] {
+        let perUse = ["web_search", "web_fetch", "file_search", "code_interpreter", "code_execution", "image_generation"]
+        guard let items = (try? JSONSerialization.jsonObject(with: Data(array))) as? [Any] else { return [] }
+        return items.compactMap { item in
+            guard let type = (item as? [String: Any])?["type"] as? String, perUse.contains(where: type.hasPrefix) else { return nil }
+            return type
         }
     }
 
