@@ -20,6 +20,10 @@ public struct CallRecord: Sendable, Hashable, Codable {
     public var status: Int
     public var outcome: Outcome
     public var usage: Usage
+    /// Where `usage` came from: the provider's own report, or, for a call that ended without it (the
+    /// client left, the stream was cut), the gateway's estimate, which is never below what was relayed.
+    /// `nil` for a call that never reached a provider.
+    public var usageSource: UsageSource?
     /// `nil` when the model has no known price.
     public var cost: Money?
     public var latencyMS: Int
@@ -58,7 +62,8 @@ public struct CallRecord: Sendable, Hashable, Codable {
             provider,
             model, operation, stream, status, outcome, inputTokens = "input_tokens",
             cachedInputTokens = "cached_input_tokens", cacheWriteTokens = "cache_write_tokens",
-            outputTokens = "output_tokens", cost = "cost_usd", latencyMS = "latency_ms", errorCode = "error_code"
+            outputTokens = "output_tokens", usageSource = "usage_source", cost = "cost_usd", latencyMS = "latency_ms",
+            errorCode = "error_code"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -86,6 +91,7 @@ public struct CallRecord: Sendable, Hashable, Codable {
             cachedInputTokens: try c.decode(Int.self, forKey: .cachedInputTokens),
             cacheWriteTokens: try c.decodeIfPresent(Int.self, forKey: .cacheWriteTokens) ?? 0,
             outputTokens: try c.decode(Int.self, forKey: .outputTokens))
+        usageSource = try c.decodeIfPresent(UsageSource.self, forKey: .usageSource)
         cost = try c.decodeIfPresent(Money.self, forKey: .cost)
         latencyMS = try c.decode(Int.self, forKey: .latencyMS)
         errorCode = try c.decodeIfPresent(String.self, forKey: .errorCode)
@@ -111,6 +117,7 @@ public struct CallRecord: Sendable, Hashable, Codable {
         try c.encode(usage.cachedInputTokens, forKey: .cachedInputTokens)
         try c.encode(usage.cacheWriteTokens, forKey: .cacheWriteTokens)
         try c.encode(usage.outputTokens, forKey: .outputTokens)
+        try c.encode(usageSource, forKey: .usageSource)
         try c.encode(cost, forKey: .cost)
         try c.encode(latencyMS, forKey: .latencyMS)
         try c.encode(errorCode, forKey: .errorCode)

@@ -21,3 +21,13 @@ public struct Usage: Sendable, Hashable, Codable {
 
     public var totalTokens: Int { inputTokens + outputTokens }
 }
+
+/// Where a call's usage came from.
+public enum UsageSource: String, Sendable, Hashable, Codable {
+    /// The provider reported it (a JSON body's `usage`, a stream's final usage event).
+    case provider
+    /// The call ended without the provider's report (the client left, the upstream cut the stream, the
+    /// read timed out): input is the request's token ceiling, output what was relayed, counted so it is
+    /// never below the provider's own count.
+    case estimated
+}

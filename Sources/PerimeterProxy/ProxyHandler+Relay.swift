@@ -14,10 +14,14 @@ extension ProxyHandler {
     final class PendingCall: Sendable {
         private let call: Mutex<Call?>
         private let handler: ProxyHandler
+        /// What the call is charged if its body never runs: the provider has the request and has begun
+        /// answering, so its input at least.
+        private let abandonedUsage: Usage?
 
-        init(_ call: Call, handler: ProxyHandler) {
+        init(_ call: Call, handler: ProxyHandler, abandonedUsage: Usage?) {
             self.call = Mutex(call)
             self.handler = handler
+            self.abandonedUsage = abandonedUsage
         }
 
         func take() -> Call? {
@@ -27,6 +31,10 @@ extension ProxyHandler {
         deinit {
             guard var abandoned = call.withLock({ $0.take() }) else { return }
             abandoned.record.outcome = .clientCancelled
+            if let abandonedUsage {
+                abandoned.record.usage = abandonedUsage
+                abandoned.record.usageSource = .estimated
+            }
             let handler = handler
             Task { await handler.finish(abandoned) }
         }
@@ -38,7 +46,8 @@ extension ProxyHandler {
         var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: meter.removesUsageChunk)
         call.rateLimits?.apply(to: &headers)
         let contentLength = meter.removesUsageChunk ? nil : response.headers[.contentLength].flatMap(Int.init)
-        let pending = PendingCall(call, handler: self)
+        let pending = PendingCall(
+            call, handler: self, abandonedUsage: meter.format == .none ? nil : Usage(inputTokens: call.inputCeiling))
         let body = ResponseBody(contentLength: contentLength) { writer in
             var meter = meter
             // Taken once; if the server never runs this closure (the client left before the head was
@@ -68,7 +77,7 @@ extension ProxyHandler {
             if !upstreamBroke, !clientLeft, let rest = meter.finish(), rest.readableBytes > 0 {
                 do { try await writer.write(rest) } catch { clientLeft = true }
             }
-            call.record.usage = meter.usage
+            Self.bill(&call, meter: meter)
             call.record.outcome =
                 clientLeft ? .clientCancelled : upstreamBroke || (meter.isStream && !meter.isComplete) ? .streamCut : .ok
             if call.record.outcome == .streamCut { call.record.errorCode = "stream_cut" }
@@ -104,12 +113,20 @@ extension ProxyHandler {
             throw GatewayError.upstreamUnreachable(provider: provider)
         }
         _ = meter.finish()
-        call.record.usage = meter.usage
+        Self.bill(&call, meter: meter)
         call.record.outcome = .ok
         await finish(call)
         var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: false)
         call.rateLimits?.apply(to: &headers)
         return Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// Puts on the record what the call is charged for: the provider's usage, or, when the call ended
+    /// without it, the meter's estimate (see ``UsageMeter/billableUsage(inputCeiling:)``).
+    static func bill(_ call: inout Call, meter: UsageMeter) {
+        let (usage, source) = meter.billableUsage(inputCeiling: call.inputCeiling)
+        call.record.usage = usage
+        call.record.usageSource = meter.format == .none ? nil : source
     }
 
     /// Passes an upstream error through with its status and body, with the provider key redacted.

@@ -53,6 +53,9 @@ package struct ProxyHandler: Sendable {
         /// When the call was sent upstream, and how long the provider took to answer with its head.
         var sentUpstream: ContinuousClock.Instant?
         var upstreamLatency: Duration?
+        /// The most input tokens the request can be billed for: what a call that ends without the
+        /// provider's usage is charged for its input.
+        var inputCeiling = 0
     }
 
     package func handle(_ request: Request, context: GatewayContext, endpoint: Endpoint, pathModel: String? = nil) async -> Response {
@@ -86,6 +89,7 @@ package struct ProxyHandler: Sendable {
         }
         call.record.model = facts.model
         call.record.stream = facts.isStream
+        call.inputCeiling = facts.inputTokenCeiling
 
         try await admit(
             key, facts: facts, bodySize: body.count, endpoint: endpoint, clientIP: call.record.clientIP, now: now, into: &call)

@@ -12,8 +12,8 @@ extension SQLiteStore: CallLog {
                     INSERT OR IGNORE INTO calls (
                         id, time, key_id, key_name, env, owner, client_ip, provider, model, operation, stream, status,
                         outcome, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost_nanos,
-                        latency_ms, error_code, key_generation
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        latency_ms, error_code, key_generation, usage_source
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for record in records {
                 try statement.execute(arguments: [
@@ -21,7 +21,7 @@ extension SQLiteStore: CallLog {
                     record.clientIP, record.provider, record.model, record.operation.rawValue, record.stream,
                     record.status, record.outcome.rawValue, record.usage.inputTokens, record.usage.cachedInputTokens,
                     record.usage.cacheWriteTokens, record.usage.outputTokens, record.cost?.nanos, record.latencyMS,
-                    record.errorCode, record.keyGeneration,
+                    record.errorCode, record.keyGeneration, record.usageSource?.rawValue,
                 ])
             }
         }
@@ -114,6 +114,7 @@ extension SQLiteStore: CallLog {
             cost: (row["cost_nanos"] as Int64?).map(Money.init(nanos:)), latencyMS: row["latency_ms"],
             errorCode: row["error_code"])
         record.keyGeneration = row["key_generation"]
+        record.usageSource = (row["usage_source"] as String?).flatMap(UsageSource.init(rawValue:))
         return record
     }
 }

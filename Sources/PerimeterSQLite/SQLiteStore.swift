@@ -158,6 +158,9 @@ public final class SQLiteStore: Sendable {
                     CREATE INDEX alert_deliveries_due ON alert_deliveries(delivered_at, next_attempt);
                     """)
         }
+        migrator.registerMigration("v7-usage-source") { db in
+            try db.execute(sql: "ALTER TABLE calls ADD COLUMN usage_source TEXT")
+        }
         return migrator
     }
 }

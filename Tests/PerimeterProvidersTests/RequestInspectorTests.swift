@@ -10,13 +10,24 @@ import Testing
     }
 
     @Test func readsTheFactsPolicyAndMeteringNeed() throws {
-        let facts = try inspect(
+        let body =
             #"{"model":"gpt-4o","messages":[{"role":"user","content":"say \"model\": no"}],"stream":true,"max_completion_tokens":256,"tools":[{"type":"function","function":{"name":"f"}}]}"#
-        )
-        #expect(
-            facts
-                == RequestFacts(
-                    model: "gpt-4o", isStream: true, includesUsage: false, hasTools: true, toolNames: ["f"], maxOutputTokens: 256))
+        let facts = try inspect(body)
+        var expected = RequestFacts(
+            model: "gpt-4o", isStream: true, includesUsage: false, hasTools: true, toolNames: ["f"], maxOutputTokens: 256)
+        expected.inputTokenCeiling = body.utf8.count
+        #expect(facts == expected)
+    }
+
+    @Test func theInputCeilingIsTheBytesPlusAnAllowanceForEveryMediaPart() throws {
+        let text = #"{"model":"m","messages":[{"role":"user","content":"hello"}]}"#
+        #expect(try inspect(text).inputTokenCeiling == text.utf8.count)
+        let images =
+            #"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}},{"type":"text","text":"what?"}]}]}"#
+        // "image_url" names the part twice (type and field): counted twice, which only raises the ceiling.
+        #expect(try inspect(images).inputTokenCeiling == images.utf8.count + 2 * RequestFacts.mediaTokenCeiling)
+        let anthropic = #"{"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"url","url":"u"}}]}]}"#
+        #expect(try inspect(anthropic).inputTokenCeiling == anthropic.utf8.count + RequestFacts.mediaTokenCeiling)
     }
 
     @Test func countsTheAnswersAskedForAndRefusesANonsenseN() throws {

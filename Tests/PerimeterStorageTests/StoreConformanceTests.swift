@@ -135,6 +135,20 @@ import Testing
     }
 
     @Test(arguments: Backend.available)
+    func whereUsageCameFromRoundTrips(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        var reported = call("req_p", key: nil, at: 1)
+        reported.usageSource = .provider
+        var estimated = call("req_e", key: nil, at: 2)
+        estimated.usageSource = .estimated
+        let never = call("req_n", key: nil, at: 3)
+        try await store.append([reported, estimated, never])
+        let byID = Dictionary(uniqueKeysWithValues: try await store.calls(matching: CallQuery()).map { ($0.id, $0) })
+        #expect(byID["req_p"] == reported && byID["req_e"] == estimated && byID["req_n"] == never)
+        #expect(byID["req_n"]?.usageSource == nil)
+    }
+
+    @Test(arguments: Backend.available)
     func appendingTheSameCallTwiceKeepsOneRow(backend: Backend) async throws {
         let store = try backend.makeStore()
         let record = call("req_1", key: nil, at: 0)

@@ -136,6 +136,10 @@ def test_client_cancelling_a_stream(oai, gateway, marker):
     call = gateway.wait_for_call(request_id, timeout=15)
     assert call["outcome"] == "client_cancelled"
     assert call["stream"] is True
+    # The usage chunk never came: the call is charged its input ceiling and what was relayed, never 0.
+    assert call["usage_source"] == "estimated"
+    assert call["input_tokens"] >= up.CHAT_PROMPT_TOKENS
+    assert call["output_tokens"] >= 1
 
 
 def test_health_routes(gateway):

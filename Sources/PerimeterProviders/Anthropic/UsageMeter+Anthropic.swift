@@ -10,16 +10,24 @@ extension UsageMeter {
                 hasUsage = true
             }
         case "message_delta":
-            if let usageObject = ScannedObject(event.data)?.object("usage") {
+            if let object = ScannedObject(event.data), let usageObject = object.object("usage") {
                 anthropic.update(from: usageObject)
                 usage = anthropic.usage
                 hasUsage = true
+                // Counts are cumulative and may come more than once; the one with a stop reason is the last.
+                if let delta = object.object("delta"), case .string? = delta.members["stop_reason"]?.kind { hasFinalUsage = true }
             }
+        case "content_block_delta":
+            relayedOutputTokens += Self.anthropicDeltas.count(in: event.data)
         case "message_stop":
             isComplete = true
+            if hasUsage { hasFinalUsage = true }
         default:
             break
         }
         return true
     }
+
+    /// Text a `content_block_delta` carries: text, tool input JSON, thinking.
+    static let anthropicDeltas = DeltaTokens(keys: ["text", "partial_json", "thinking"])
 }

@@ -20,6 +20,15 @@ public struct RequestFacts: Sendable, Hashable {
     /// Features the provider bills per use, not per token (hosted web search, file search, code
     /// execution, image generation, audio output): the price table cannot cost them.
     public var perUseFeatures: [String] = []
+    /// The most input tokens the request can be billed for: one per body byte (no tokenizer does worse
+    /// on text), plus ``mediaTokenCeiling`` for each image, document, file or audio part, which a URL or
+    /// file id can make far larger than its bytes.
+    public var inputTokenCeiling = 0
+
+    /// Tokens allowed for one image, document, file or audio part referenced by URL or id. An image is at
+    /// most about 1,600 tokens with Anthropic and about 2,500 with OpenAI's patch-based models; a
+    /// document of many pages can be more, which this does not bound.
+    public static let mediaTokenCeiling = 3_000
 
     public init(
         model: String? = nil, isStream: Bool = false, includesUsage: Bool = false, hasTools: Bool = false,
@@ -45,6 +54,7 @@ package enum RequestInspector {
             throw .malformedJSON(error.description)
         }
         var facts = RequestFacts()
+        facts.inputTokenCeiling = body.count + RequestFacts.mediaTokenCeiling * mediaParts(in: body)
         if case .string(let model)? = members["model"]?.kind { facts.model = model }
         if case .bool(true)? = members["stream"]?.kind { facts.isStream = true }
         for name in ["tools", "functions"] {
@@ -92,6 +102,22 @@ package enum RequestInspector {
             if let name = tool["name"] as? String { return name }
             return tool["type"] as? String
         }
+    }
+
+    /// Parts whose tokens are not their bytes: every quoted `image_url`, `input_image`, `input_file`,
+    /// `input_audio`, `image`, `document` or `file_id` (a name or a type); counting a name that is not a
+    /// part only raises the ceiling.
+    private static func mediaParts(in body: [UInt8]) -> Int {
+        let names = ["image_url", "input_image", "input_file", "input_audio", "image", "document", "file_id"].map {
+            Array("\"\($0)\"".utf8)
+        }
+        var count = 0
+        var index = body.startIndex
+        while let quote = body[index...].firstIndex(of: UInt8(ascii: "\"")) {
+            if names.contains(where: { body[quote...].starts(with: $0) }) { count += 1 }
+            index = quote + 1
+        }
+        return count
     }
 
     /// Hosted tools the provider charges per call: OpenAI's web search, file search, code interpreter

@@ -18,6 +18,14 @@ public struct UsageMeter: Sendable {
     public internal(set) var hasUsage = false
     /// True once the body reached its natural end: a whole JSON body, or the stream's final event.
     public internal(set) var isComplete = false
+    /// True once the provider has reported the call's whole usage (a JSON body's `usage`, the stream's
+    /// usage chunk, Anthropic's `message_delta`); until then ``usage`` may be partial or empty.
+    public internal(set) var hasFinalUsage = false
+    /// Output tokens counted from the text relayed so far (see ``DeltaTokens``): what a call that ends
+    /// without its usage is charged for at least.
+    public internal(set) var relayedOutputTokens = 0
+    /// Bytes of a JSON body seen so far.
+    public internal(set) var bodyBytes = 0
 
     private var framer = SSEFramer()
     var anthropic = AnthropicUsageCounters()
@@ -40,6 +48,7 @@ public struct UsageMeter: Sendable {
     public mutating func consume(_ chunk: ByteBuffer) -> ByteBuffer? {
         guard format != .none else { return nil }
         if !isStream {
+            bodyBytes += chunk.readableBytes
             appendBody(chunk.readableBytesView)
             return nil
         }
@@ -102,6 +111,7 @@ public struct UsageMeter: Sendable {
         guard let usageObject, let parsed = format.usage(from: usageObject) else { return }
         usage = parsed
         hasUsage = true
+        hasFinalUsage = true
     }
 
     /// The last top-level-looking `"usage": {...}` object in `tail`. Inside a JSON string the quotes
