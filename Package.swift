@@ -251,6 +251,7 @@ let package = Package(
             dependencies: [
                 "PerimeterProxy", "PerimeterGatewayTesting", "PerimeterCore", "PerimeterUpstream", "PerimeterProviders",
                 "PerimeterSecrets", "PerimeterStorage",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

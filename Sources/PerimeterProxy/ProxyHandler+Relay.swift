@@ -81,7 +81,7 @@ extension ProxyHandler {
             call.record.outcome =
                 clientLeft ? .clientCancelled : upstreamBroke || (meter.isStream && !meter.isComplete) ? .streamCut : .ok
             if call.record.outcome == .streamCut { call.record.errorCode = "stream_cut" }
-            await finish(call)
+            await finish(call, durable: call.record.outcome == .ok)
             // Break the client's connection when upstream broke, so its SDK reports the failure instead of
             // a short answer; when the client left, there is nothing more to send.
             if upstreamBroke || clientLeft { throw StreamInterrupted() }
@@ -115,7 +115,7 @@ extension ProxyHandler {
         _ = meter.finish()
         Self.bill(&call, meter: meter)
         call.record.outcome = .ok
-        await finish(call)
+        await finish(call, durable: true)
         var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: false)
         call.rateLimits?.apply(to: &headers)
         return Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: body))
@@ -160,8 +160,10 @@ extension ProxyHandler {
         return Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: filtered)))
     }
 
-    /// Prices the call, settles its reservation, charges its tokens, and queues its record.
-    func finish(_ call: Call) async {
+    /// Prices the call, settles its reservation, charges its tokens, and queues its record. With
+    /// `durable`, for a completed answer, it returns once the record is committed, so the answer's last
+    /// byte leaves after its record can no longer be lost to a crash.
+    func finish(_ call: Call, durable: Bool = false) async {
         var record = call.record
         let elapsed = ContinuousClock.now - call.started
         record.latencyMS = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
@@ -181,7 +183,7 @@ extension ProxyHandler {
         if let key = call.key {
             rateLimiter.charge(key, tokens: record.usage.totalTokens, now: Date())
         }
-        callLog.record(record)
+        if durable { await callLog.recordDurably(record) } else { callLog.record(record) }
         alerts?.observe(record)
         metrics?.record(record, upstream: call.upstreamLatency, overhead: call.sentUpstream.map { $0 - call.started })
     }

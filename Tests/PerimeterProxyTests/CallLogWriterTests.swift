@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PerimeterCore
 import PerimeterStorage
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -75,5 +76,52 @@ final class FlakyCallLog: CallLog, Sendable {
         // Nothing queued: a flush writes nothing.
         await writer.flush()
         #expect(log.attempts.withLock { $0 } == 3)
+    }
+
+    /// Group commit: an answer's record is in the log when `recordDurably` returns, without waiting for
+    /// the flush interval; many answers at once share commits.
+    @Test func aDurableRecordIsCommittedBeforeItReturnsAndAnswersShareCommits() async throws {
+        let key = VirtualKey.issue(name: "svc", env: "dev", owner: nil, now: Self.t0).0
+        let log = FlakyCallLog(failures: 0)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let writer = CallLogWriter(log: log, keys: MemoryStore(), cache: KeyCache(keys: [key]), interval: .seconds(3600), logger: logger)
+        let group = ServiceGroup(services: [writer], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            await writer.recordDurably(record("d1", key: key, at: 1))
+            #expect(try await log.calls(matching: CallQuery()).map(\.id) == ["d1"])
+            await withTaskGroup(of: Void.self) { answers in
+                for index in 0..<200 {
+                    answers.addTask { await writer.recordDurably(self.record("b\(index)", key: key, at: 2)) }
+                }
+            }
+            #expect(try await log.calls(matching: CallQuery(limit: 1000)).count == 201)
+            // 200 answers at once took far fewer than 200 commits.
+            #expect(log.attempts.withLock { $0 } < 150)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        // After the writer stopped, a late record is written at once rather than waiting forever.
+        await writer.recordDurably(record("late", key: key, at: 3))
+        #expect(try await log.calls(matching: CallQuery(limit: 1000)).contains { $0.id == "late" })
+    }
+
+    @Test func aDatabaseOutageLetsWaitingAnswersGoAndKeepsTheirRecords() async throws {
+        let key = VirtualKey.issue(name: "svc", env: "dev", owner: nil, now: Self.t0).0
+        let log = FlakyCallLog(failures: 1)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let writer = CallLogWriter(log: log, keys: MemoryStore(), cache: KeyCache(keys: [key]), interval: .seconds(3600), logger: logger)
+        let group = ServiceGroup(services: [writer], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            await writer.recordDurably(record("o1", key: key, at: 1))
+            #expect(try await log.calls(matching: CallQuery()).isEmpty)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        // The shutdown flush retried the kept batch.
+        #expect(try await log.calls(matching: CallQuery()).map(\.id) == ["o1"])
     }
 }

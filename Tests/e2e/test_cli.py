@@ -147,14 +147,14 @@ def test_calls_and_spend(gw, upstream):
     expected_fields = {
         "id", "time", "key_id", "key_name", "key_generation", "env", "owner", "client_ip", "provider", "model", "operation", "stream",
         "status", "outcome", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "cost_usd",
-        "latency_ms", "error_code",
+        "latency_ms", "error_code", "usage_source",
     }
     assert set(calls[0]) == expected_fields
 
     # calls, text.
     result = gw.cli("calls")
     rows = parse_table(
-        result.stdout, ["TIME", "KEY", "GEN", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "COST", "MS"]
+        result.stdout, ["TIME", "KEY", "GEN", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "USAGE", "COST", "MS"]
     )
     assert [r["MODEL"] for r in rows] == ["claude-sonnet-4-5", "gpt-4o-mini", "gpt-4o-mini"]
     assert [r["KEY"] for r in rows] == ["svc-b", "svc-a", "svc-a"]
@@ -162,6 +162,7 @@ def test_calls_and_spend(gw, upstream):
     assert rows[0]["IN"] == "20" and rows[0]["OUT"] == "9"
     assert rows[1]["IN"] == "11" and rows[1]["OUT"] == "7"
     assert all(r["STATUS"] == "200" and r["OUTCOME"] == "ok" and r["CLIENT"] == "127.0.0.1" for r in rows)
+    assert all(r["USAGE"] == "provider" for r in rows)
     assert rows[0]["COST"] == "$0.000183"
     assert rows[1]["COST"] == "$0.000006"
 
@@ -222,7 +223,7 @@ def test_calls_and_spend(gw, upstream):
     rows = {r["MODEL"]: r for r in parse_table(gw.cli("spend", "--by", "model").stdout, ["MODEL", "CALLS", "INPUT", "CACHED", "OUTPUT", "COST"])}
     assert rows["gpt-zz-experimental"]["COST"].endswith("(+1 unpriced)")
     assert rows["total"]["COST"].endswith("(+1 unpriced)")
-    calls_rows = parse_table(gw.cli("calls", "--limit", "1").stdout, ["TIME", "KEY", "GEN", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "COST", "MS"])
+    calls_rows = parse_table(gw.cli("calls", "--limit", "1").stdout, ["TIME", "KEY", "GEN", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "USAGE", "COST", "MS"])
     assert calls_rows[0]["MODEL"] == "gpt-zz-experimental" and calls_rows[0]["COST"] == "unpriced"
 
     # Key's last use is recorded.

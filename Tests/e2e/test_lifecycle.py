@@ -3,6 +3,7 @@ or still queued for the call log."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -80,7 +81,8 @@ def test_demo_mode(gateway_factory):
 
 
 def test_sigterm_flushes_queued_calls(gateway_factory, upstream, marker):
-    # With a 60 s flush interval, only the shutdown flush can write these calls.
+    # With a 60 s flush interval, only the shutdown flush can write the refused calls; completed
+    # answers are committed before their last byte leaves, so they are in the log at once.
     gw = gateway_factory("drain", config={"flush_ms": 60000})
     key = gw.create_key("drain", "test")
     client = openai_client(gw, key["key"])
@@ -94,8 +96,16 @@ def test_sigterm_flushes_queued_calls(gateway_factory, upstream, marker):
         model="claude-sonnet-4-5", max_tokens=8, messages=[{"role": "user", "content": f"drain {marker}"}]
     )
     ids.append(raw.headers["x-perimeter-request-id"])
-    # Not written yet.
-    assert gw.calls() == []
+    assert {c["id"] for c in gw.calls()} == set(ids)
+    refused = []
+    for index in range(3):
+        status, headers, _ = gw.http(
+            "POST", "/v1/chat/completions", json.dumps({"model": "gpt-4o-mini", "messages": []}).encode(),
+            {"Authorization": f"Bearer prm_test_not-a-key-{index}", "Content-Type": "application/json"})
+        assert status == 401
+        refused.append(headers["x-perimeter-request-id"])
+    # The refusals are queued, not written yet.
+    assert {c["id"] for c in gw.calls()} == set(ids)
 
     started = time.monotonic()
     assert gw.stop(timeout=10) == 0
@@ -103,8 +113,9 @@ def test_sigterm_flushes_queued_calls(gateway_factory, upstream, marker):
 
     restarted = gateway_factory("drain-restart", config={"flush_ms": 60000}, database=gw.database)
     calls = {c["id"]: c for c in restarted.calls()}
-    assert set(calls) == set(ids), restarted.calls()
-    assert all(c["outcome"] == "ok" for c in calls.values())
+    assert set(calls) == set(ids) | set(refused), restarted.calls()
+    assert all(calls[i]["outcome"] == "ok" for i in ids)
+    assert all(calls[i]["outcome"] == "denied" and calls[i]["error_code"] == "invalid_api_key" for i in refused)
     assert calls[ids[0]]["input_tokens"] == up.CHAT_PROMPT_TOKENS
     assert calls[ids[-1]]["output_tokens"] == up.MESSAGES_OUTPUT_TOKENS
     assert calls[ids[0]]["key_id"] == key["id"]
