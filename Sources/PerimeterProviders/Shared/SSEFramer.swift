@@ -4,6 +4,9 @@
 /// bytes (terminator included) so a caller that forwards it changes nothing on the wire.
 package struct SSEFramer: Sendable {
     private var pending: [UInt8] = []
+    /// An "event" that grows past this without a blank line is handed out as it is, so a stream that
+    /// never ends its event cannot make the gateway hold unbounded memory.
+    static let maximumEventSize = 8 << 20
 
     package init() {}
 
@@ -21,6 +24,10 @@ package struct SSEFramer: Sendable {
             } else {
                 index += 1
             }
+        }
+        if pending.count - eventStart > Self.maximumEventSize {
+            body(pending[eventStart...])
+            eventStart = pending.count
         }
         if eventStart > 0 { pending.removeFirst(eventStart) }
     }
