@@ -23,6 +23,8 @@ public enum GatewayError: Error, Sendable, Hashable {
     case invalidRequest(String)
     case modelNotFound(String)
     case notFound(String)
+    /// The path exists, the method does not: the response carries `Allow` with `allowed`.
+    case methodNotAllowed(method: String, path: String, allowed: [String])
     case bodyTooLarge(limit: Int)
     case upstreamUnreachable(provider: String)
     case upstreamTimeout(provider: String)
@@ -40,6 +42,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .budgetExceeded, .rateLimited: 429
         case .malformedJSON, .missingModel, .invalidRequest: 400
         case .modelNotFound, .notFound: 404
+        case .methodNotAllowed: 405
         case .forbidden: 403
         case .conflict: 409
         case .bodyTooLarge: 413
@@ -68,6 +71,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .invalidRequest: "invalid_request"
         case .modelNotFound: "model_not_found"
         case .notFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
         case .bodyTooLarge: "request_too_large"
         case .upstreamUnreachable: "upstream_unreachable"
         case .upstreamTimeout: "upstream_timeout"
@@ -109,6 +113,8 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .invalidRequest(let detail): detail
         case .modelNotFound(let model): "No provider configured on this gateway serves the model '\(model)'."
         case .notFound(let what): what
+        case .methodNotAllowed(let method, let path, let allowed):
+            "\(method) is not supported on \(path); it answers \(allowed.joined(separator: ", "))."
         case .bodyTooLarge(let limit): "The request body is larger than this gateway's limit of \(limit) bytes."
         case .upstreamUnreachable(let provider): "The upstream provider '\(provider)' could not be reached."
         case .upstreamTimeout(let provider): "The upstream provider '\(provider)' did not answer in time."
@@ -128,7 +134,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case 401: "invalid_request_error"
         case 429: "rate_limit_error"
         case 403: "permission_error"
-        case 400, 404, 409, 413: "invalid_request_error"
+        case 400, 404, 405, 409, 413: "invalid_request_error"
         default: "api_error"
         }
     }
@@ -136,7 +142,7 @@ public enum GatewayError: Error, Sendable, Hashable {
     /// The `error.type` an Anthropic client expects for this status.
     public var anthropicType: String {
         switch status {
-        case 400, 409: "invalid_request_error"
+        case 400, 405, 409: "invalid_request_error"
         case 401: "authentication_error"
         case 403: "permission_error"
         case 404: "not_found_error"

@@ -24,7 +24,7 @@ package struct Gateway: Sendable {
     package let notices: [String]
     /// The Prometheus registry `/metrics` serves; `serve` points swift-metrics at it too.
     package var metrics: GatewayMetrics? = nil
-    /// Every route the router serves, as `METHOD /path` with `{name}` for a parameter.
+    /// Every route the router serves, as `METHOD /path` with `{name}` for a parameter (Hummingbird's form).
     package var routes: [String] = []
 }
 
@@ -81,9 +81,7 @@ private func assemble(
     if parts.providers.isEmpty { notices.append(GatewayParts.noProviderNotice) }
 
     let router = parts.makeRouter()
-    let routes = router.routes.map { route in
-        "\(route.method) " + route.path.description.replacing(/:(\w+)/) { "{\($0.output.1)}" }
-    }
+    let routes = router.routes.map { "\($0.method) \($0.path)" }
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),

@@ -9,12 +9,14 @@ extension GatewayParts {
     /// middleware renders every error in the route family's shape.
     func makeRouter() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
-        router.add(middleware: GatewayMiddleware())
+        let index = RouteIndex()
+        router.add(middleware: GatewayMiddleware(routes: index))
         makeProxy().register(on: router)
         makeAdminRoutes().register(on: router)
         MetricsRoute(metrics: metrics, cache: cache, budgets: budgets, perKeyLabels: configuration.metricsPerKeyLabels)
             .register(on: router)
         HealthRoutes(store: store, providers: providers, secrets: secretSetup.resolver).register(on: router)
+        index.load(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
         return router
     }
 

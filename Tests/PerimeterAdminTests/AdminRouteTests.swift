@@ -36,6 +36,22 @@ import Testing
         }
     }
 
+    /// A path the admin API has, with a method it does not answer: 405 naming what it answers.
+    @Test func anUndeclaredMethodIs405WithAllow() async throws {
+        let app = try await TestGateway.make(demo: true)
+        try await app.test(.router) { client in
+            for (uri, method, allow) in [
+                ("/admin/v1/audit", HTTPRequest.Method.post, "GET"), ("/admin/v1/keys/key_x", .put, "DELETE, GET, PATCH"),
+                ("/admin/v1/keys", .delete, "GET, POST"), ("/admin/v1/nothing", .get, nil),
+            ] {
+                try await client.execute(uri: uri, method: method, headers: TestGateway.adminHeaders) { response in
+                    #expect(response.status == (allow == nil ? .notFound : .methodNotAllowed), "\(method) \(uri)")
+                    #expect(response.headers[.allow] == allow, "\(method) \(uri)")
+                }
+            }
+        }
+    }
+
     @Test func keyLifecycle() async throws {
         let app = try await TestGateway.make(demo: true)
         try await app.test(.router) { client in

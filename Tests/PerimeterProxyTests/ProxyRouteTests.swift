@@ -281,22 +281,23 @@ import Testing
         let app = try await TestGateway.make(demo: true)
         let anthropic: HTTPFields = [HTTPField.Name("anthropic-version")!: "2023-06-01"]
         try await app.test(.router) { client in
-            for (uri, method, headers, isAnthropic) in [
-                ("/v1/messages/batches", HTTPRequest.Method.get, HTTPFields(), true),
-                ("/v1/messages", .get, HTTPFields(), true),
-                ("/v1/models/a/b", .get, anthropic, true),
-                ("/v1/models/a/b", .get, HTTPFields(), false),
-                ("/v1/chat/completions", .get, HTTPFields(), false),
+            for (uri, method, headers, isAnthropic, status) in [
+                ("/v1/messages/batches", HTTPRequest.Method.get, HTTPFields(), true, HTTPResponse.Status.notFound),
+                ("/v1/messages", .get, HTTPFields(), true, .methodNotAllowed),
+                ("/v1/models/a/b", .get, anthropic, true, .notFound),
+                ("/v1/models/a/b", .get, HTTPFields(), false, .notFound),
+                ("/v1/chat/completions", .get, HTTPFields(), false, .methodNotAllowed),
             ] {
                 try await client.execute(uri: uri, method: method, headers: headers) { response in
-                    #expect(response.status == .notFound, "\(method) \(uri)")
+                    #expect(response.status == status, "\(method) \(uri)")
                     let object = try TestGateway.json(response.body)
                     let error = try #require(object["error"] as? [String: Any])
+                    if status == .methodNotAllowed { #expect(response.headers[.allow] == "POST", "\(uri)") }
                     if isAnthropic {
                         #expect(object["type"] as? String == "error", "\(uri)")
-                        #expect(error["type"] as? String == "not_found_error", "\(uri)")
+                        #expect(error["type"] as? String == (status == .notFound ? "not_found_error" : "invalid_request_error"), "\(uri)")
                     } else {
-                        #expect(error["code"] as? String == "not_found", "\(uri)")
+                        #expect(error["code"] as? String == (status == .notFound ? "not_found" : "method_not_allowed"), "\(uri)")
                     }
                 }
             }
