@@ -97,9 +97,9 @@ extension ProxyHandler {
     /// Answers a small JSON body, whose usage can only be read once it is complete anyway, in one
     /// write: head, body and end leave in one system call instead of three. A body that breaks off
     /// answers 502 rather than a truncated document.
-    func relayWhole(_ response: UpstreamResponse, length: Int, meter: UsageMeter, call: Call, provider: String) async throws
-        -> Response
-    {
+    func relayWhole(
+        _ response: UpstreamResponse, length: Int, meter: UsageMeter, call: Call, provider: String, format: ErrorFormat
+    ) async -> Response {
         var meter = meter
         var call = call
         var body = ByteBuffer()
@@ -110,7 +110,17 @@ extension ProxyHandler {
                 body.writeBuffer(&chunk)
             }
         } catch {
-            throw GatewayError.upstreamUnreachable(provider: provider)
+            // The provider made the whole answer before sending it: what arrived is charged (see
+            // UsageMeter.billableUsage), and the client gets 502 rather than a truncated document.
+            let failure = GatewayError.upstreamUnreachable(provider: provider)
+            Self.bill(&call, meter: meter)
+            call.record.status = failure.status
+            call.record.errorCode = failure.code
+            call.record.outcome = .upstreamError
+            await finish(call)
+            var response = failure.response(format: format)
+            call.rateLimits?.apply(to: &response.headers)
+            return response
         }
         _ = meter.finish()
         Self.bill(&call, meter: meter)

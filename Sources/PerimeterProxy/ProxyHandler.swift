@@ -126,7 +126,8 @@ package struct ProxyHandler: Sendable {
         let isEventStream = Self.isEventStream(response.headers)
         let meter = UsageMeter(format: endpoint.usageFormat, isStream: isEventStream, removesUsageChunk: removesUsageChunk)
         if !isEventStream, let length = response.headers[.contentLength].flatMap(Int.init), length <= Self.wholeBodyLimit {
-            return try await relayWhole(response, length: length, meter: meter, call: call, provider: provider.name)
+            return await relayWhole(
+                response, length: length, meter: meter, call: call, provider: provider.name, format: endpoint.errorFormat)
         }
         return relay(response, meter: meter, call: call)
     }

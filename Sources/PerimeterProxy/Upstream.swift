@@ -40,18 +40,21 @@ package struct UpstreamBody: AsyncSequence, Sendable {
 
     enum Storage: Sendable {
         case stream(UpstreamResponseStart.Body)
-        case buffers([ByteBuffer])
+        /// Chunks in memory, then, when set, a failure: a body that breaks off (for doubles and tests).
+        case buffers([ByteBuffer], failure: (any Error & Sendable)?)
     }
 
     let storage: Storage
 
     static func stream(_ body: UpstreamResponseStart.Body) -> UpstreamBody { UpstreamBody(storage: .stream(body)) }
-    package static func buffers(_ buffers: [ByteBuffer]) -> UpstreamBody { UpstreamBody(storage: .buffers(buffers)) }
+    package static func buffers(_ buffers: [ByteBuffer], thenFailure failure: (any Error & Sendable)? = nil) -> UpstreamBody {
+        UpstreamBody(storage: .buffers(buffers, failure: failure))
+    }
 
     package struct AsyncIterator: AsyncIteratorProtocol {
         enum State {
             case stream(UpstreamResponseStart.Body.AsyncIterator)
-            case buffers(IndexingIterator<[ByteBuffer]>)
+            case buffers(IndexingIterator<[ByteBuffer]>, failure: (any Error & Sendable)?)
         }
         var state: State
 
@@ -60,9 +63,10 @@ package struct UpstreamBody: AsyncSequence, Sendable {
             case .stream(let iterator):
                 // The producer's iterator is a reference underneath: next() does not mutate the value.
                 return try await iterator.next()
-            case .buffers(var iterator):
+            case .buffers(var iterator, let failure):
                 let next = iterator.next()
-                state = .buffers(iterator)
+                state = .buffers(iterator, failure: failure)
+                if next == nil, let failure { throw failure }
                 return next
             }
         }
@@ -71,7 +75,7 @@ package struct UpstreamBody: AsyncSequence, Sendable {
     package func makeAsyncIterator() -> AsyncIterator {
         switch storage {
         case .stream(let body): AsyncIterator(state: .stream(body.makeAsyncIterator()))
-        case .buffers(let buffers): AsyncIterator(state: .buffers(buffers.makeIterator()))
+        case .buffers(let buffers, let failure): AsyncIterator(state: .buffers(buffers.makeIterator(), failure: failure))
         }
     }
 }

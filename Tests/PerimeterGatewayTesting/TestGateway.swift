@@ -23,12 +23,21 @@ package final class ScriptedUpstream: Upstream, Sendable {
         package var contentType: String
         package var chunks: [String]
         package var error: UpstreamError?
+        /// A `content-length` to announce (so a JSON answer is read whole), and whether the body breaks
+        /// off after `chunks` instead of ending.
+        package var contentLength: Int?
+        package var breaksOff: Bool
 
-        package init(status: Int = 200, contentType: String = "application/json", chunks: [String] = [], error: UpstreamError? = nil) {
+        package init(
+            status: Int = 200, contentType: String = "application/json", chunks: [String] = [], error: UpstreamError? = nil,
+            contentLength: Int? = nil, breaksOff: Bool = false
+        ) {
             self.status = status
             self.contentType = contentType
             self.chunks = chunks
             self.error = error
+            self.contentLength = contentLength
+            self.breaksOff = breaksOff
         }
     }
 
@@ -45,8 +54,10 @@ package final class ScriptedUpstream: Upstream, Sendable {
         if let error = answer.error { throw error }
         var headers = HTTPFields()
         headers[.contentType] = answer.contentType
+        if let length = answer.contentLength { headers[.contentLength] = String(length) }
         return UpstreamResponse(
-            status: answer.status, headers: headers, body: .buffers(answer.chunks.map { ByteBuffer(string: $0) }))
+            status: answer.status, headers: headers,
+            body: .buffers(answer.chunks.map { ByteBuffer(string: $0) }, thenFailure: answer.breaksOff ? BrokenBody() : nil))
     }
 }
 
@@ -140,3 +151,6 @@ package struct TestGatewayError: Error, CustomStringConvertible {
         self.description = description
     }
 }
+
+/// The error a scripted body breaks off with.
+struct BrokenBody: Error {}

@@ -304,6 +304,33 @@ import Testing
         }
     }
 
+    /// A JSON answer that breaks off mid-body: the client gets 502, not a truncated document, and the
+    /// call is charged what arrived (the provider made the whole answer before sending it).
+    @Test func aJSONAnswerCutMidBodyIs502AndStillCharged() async throws {
+        let partial =
+            #"{"id":"chatcmpl-1","object":"chat.completion","choices":[{"message":{"content":""# + String(repeating: "word ", count: 80)
+        let upstream = ScriptedUpstream(.init(chunks: [partial], contentLength: 4096, breaksOff: true))
+        let app = try await TestGateway.make(upstream: upstream)
+        try await app.test(.router) { client in
+            let (_, key) = try await TestGateway.createKey(client)
+            let callID = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#)
+            ) { response in
+                #expect(response.status == .badGateway)
+                let code = try TestGateway.errorCode(response.body)
+                #expect(code == "upstream_unreachable")
+                return response.headers[requestID]
+            }
+            let calls = try await TestGateway.calls(client, expecting: 1)
+            let call = try #require(calls.first { $0["id"] as? String == callID })
+            #expect(call["outcome"] as? String == "upstream_error")
+            #expect(call["usage_source"] as? String == "estimated")
+            #expect((call["output_tokens"] as? Int ?? 0) >= partial.utf8.count / 4)
+            #expect((call["cost_usd"] as? Double ?? 0) > 0)
+        }
+    }
+
     @Test func unknownRoutesAnswerJSON404() async throws {
         let app = try await TestGateway.make(demo: true)
         try await app.test(.router) { client in
