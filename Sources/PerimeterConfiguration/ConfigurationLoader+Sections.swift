@@ -12,7 +12,8 @@ extension ConfigurationLoader {
             .seconds(Int64(try reader.duration(node, field: field, example: "90d, 12h or 4w")))
         }
         let fields = try reader.mapping(
-            node, field: "rotation", allowed: ["max_age", "stale_after", "expiring_within", "credential_max_age"])
+            node, field: "rotation",
+            allowed: ["max_age", "stale_after", "expiring_within", "credential_max_age", "delivery_directories"])
         for (name, value) in fields {
             let path = "rotation.\(name)"
             switch name {
@@ -31,10 +32,51 @@ extension ConfigurationLoader {
                 }
             case "stale_after": policy.staleAfter = try duration(value, path)
             case "expiring_within": policy.expiringWithin = try duration(value, path)
+            case "delivery_directories":
+                guard let list = value.sequence else {
+                    throw reader.error(value, path, "must be a list of directories", fix: "write [/etc/myapp]")
+                }
+                for item in list {
+                    let directory = try reader.string(item, field: path)
+                    var isDirectory: ObjCBool = false
+                    guard directory.hasPrefix("/"), FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+                        isDirectory.boolValue
+                    else {
+                        throw reader.error(
+                            item, path, "'\(directory)' is not an existing directory given by its absolute path",
+                            fix: "create it or fix the path")
+                    }
+                    policy.deliveryDirectories.append(directory)
+                }
             default: policy.credentialMaxAge = try duration(value, path)
             }
         }
         return policy
+    }
+
+    /// `streams:` what happens to a stream whose client leaves: `on_client_disconnect: estimate` (the
+    /// default: stop reading, charge the estimate) or `drain` (read on, discarding, for up to
+    /// `drain_timeout`, to charge the provider's own usage). The drain time when draining, else `nil`.
+    static func streams(_ node: Node, reader: inout NodeReader) throws -> Duration? {
+        let fields = try reader.mapping(node, field: "streams", allowed: ["on_client_disconnect", "drain_timeout"])
+        var drains = false
+        if let mode = fields["on_client_disconnect"] {
+            switch try reader.string(mode, field: "streams.on_client_disconnect") {
+            case "estimate": drains = false
+            case "drain": drains = true
+            case let other:
+                throw reader.error(mode, "streams.on_client_disconnect", "'\(other)' is not estimate or drain", fix: "write drain")
+            }
+        }
+        var timeout: Duration = .seconds(30)
+        if let value = fields["drain_timeout"] {
+            let seconds = try reader.duration(value, field: "streams.drain_timeout", example: "30s or 2m")
+            guard seconds <= 600 else {
+                throw reader.error(value, "streams.drain_timeout", "must be at most 10m", fix: "write e.g. 30s")
+            }
+            timeout = .seconds(Int64(seconds))
+        }
+        return drains ? timeout : nil
     }
 
     static func secrets(_ node: Node, reader: inout NodeReader) throws -> SecretsSettings {

@@ -60,7 +60,8 @@ struct GatewayParts {
             settings: configuration.alerts, store: store, cache: cache, budgets: budgets, dispatcher: dispatcher, logger: logger,
             metrics: metrics)
         audit = AdminAudit(log: store, clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies))
-        targets = DeliveryTargets(builtIn: secretSetup.builtIn, remote: secretSetup.writers)
+        targets = DeliveryTargets(
+            builtIn: secretSetup.builtIn, remote: secretSetup.writers, fileDirectories: configuration.rotation.deliveryDirectories)
         rotator = KeyRotator(keys: store, cache: cache, targets: targets, policy: configuration.rotation)
         authority = AdminAuthority(tokens: adminTokens)
     }

@@ -9,14 +9,54 @@ package struct DeliveryTargets: Sendable {
     let builtIn: BuiltInSecretStore
     /// Writable remote stores by scheme.
     let remote: [String: any WritableSecretStore]
+    /// The directories `file:` targets may be in, symbolic links resolved.
+    let fileDirectories: [String]
 
-    package init(builtIn: BuiltInSecretStore, remote: [String: any WritableSecretStore]) {
+    package init(builtIn: BuiltInSecretStore, remote: [String: any WritableSecretStore], fileDirectories: [String] = []) {
         self.builtIn = builtIn
         self.remote = remote
+        self.fileDirectories = fileDirectories.map { Self.resolved($0) ?? $0 }
+    }
+
+    /// `path` with every symbolic link and `.`/`..` resolved, or `nil` when it does not exist.
+    static func resolved(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
+    /// Whether a `file:` target's directory is one of the configured delivery directories (or inside
+    /// one), after resolving links, so `..` and symbolic links cannot lead elsewhere.
+    func isAllowedFile(_ path: String) -> Bool {
+        let name = (path as NSString).lastPathComponent
+        guard path.hasPrefix("/"), !path.hasSuffix("/"), !name.isEmpty, name != ".", name != "..",
+            let directory = Self.resolved((path as NSString).deletingLastPathComponent)
+        else { return false }
+        return fileDirectories.contains { allowed in
+            directory == allowed || directory.hasPrefix(allowed.hasSuffix("/") ? allowed : allowed + "/")
+        }
     }
 
     /// Checks a target before it is saved on a key.
+    ///
+    /// A target this gateway is not set up for (file delivery off or outside its directories, Vault or
+    /// AWS not configured) is a conflict with its configuration (409); a malformed one is a 400.
     package func validate(_ text: String) throws -> SecretReference {
+        let scheme = text.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+        switch scheme {
+        case "file":
+            guard !fileDirectories.isEmpty else {
+                throw GatewayError.conflict(
+                    "'deliver_to' \(text): file delivery is off on this gateway; list the directories it may write to in rotation.delivery_directories."
+                )
+            }
+        case "vault", "aws-sm":
+            guard remote[scheme] != nil else {
+                let how = scheme == "vault" ? "secrets.vault (or VAULT_ADDR and VAULT_TOKEN)" : "AWS credentials and region"
+                throw GatewayError.conflict("'deliver_to' \(text): this gateway is not configured for \(scheme): (set \(how)).")
+            }
+        default: break
+        }
         let reference: SecretReference
         do {
             reference = try SecretReference(parsing: text)
@@ -27,20 +67,13 @@ package struct DeliveryTargets: Sendable {
         case "store":
             return reference
         case "file":
-            let directory = (reference.path as NSString).deletingLastPathComponent
-            var isDirectory: ObjCBool = false
-            guard reference.path.hasPrefix("/"), FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
-                isDirectory.boolValue
-            else {
-                throw GatewayError.invalidRequest("'deliver_to' \(text): the file must be an absolute path in an existing directory.")
+            guard isAllowedFile(reference.path) else {
+                throw GatewayError.conflict(
+                    "'deliver_to' \(text): the file must be an absolute path in one of rotation.delivery_directories (\(fileDirectories.joined(separator: ", ")))."
+                )
             }
             return reference
         case "vault", "aws-sm":
-            guard remote[reference.scheme] != nil else {
-                let how = reference.scheme == "vault" ? "secrets.vault (or VAULT_ADDR and VAULT_TOKEN)" : "AWS credentials and region"
-                throw GatewayError.invalidRequest(
-                    "'deliver_to' \(text): this gateway is not configured for \(reference.scheme): (set \(how)).")
-            }
             if reference.scheme == "vault", reference.field == nil {
                 throw GatewayError.invalidRequest("'deliver_to' \(text): name the field to write, vault:MOUNT/PATH#FIELD.")
             }

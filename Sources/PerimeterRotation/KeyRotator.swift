@@ -64,7 +64,8 @@ package actor KeyRotator {
             throw GatewayError.invalidRequest("'grace' must be between 0s and 30d.")
         }
         if let maxAge = policy.maxAge(for: current.env), grace > maxAge {
-            throw GatewayError.invalidRequest(
+            // The request is well formed; it conflicts with the environment's configured policy.
+            throw GatewayError.conflict(
                 "A grace period of \(TimeWindow.describe(grace)) is longer than the maximum key age of \(TimeWindow.describe(maxAge)) in env '\(current.env)'."
             )
         }
@@ -102,6 +103,9 @@ public struct RotationPolicy: Sendable {
     public var expiringWithin: Duration = .seconds(7 * 86400)
     /// `rotation.credential_max_age`: a provider credential whose stored version is older is flagged. Default 90 days.
     public var credentialMaxAge: Duration = .seconds(90 * 86400)
+    /// `rotation.delivery_directories`: the only directories `file:` delivery targets may be in. None
+    /// by default, so an admin token alone cannot write files on the gateway's host.
+    public var deliveryDirectories: [String] = []
 
     public init() {}
 

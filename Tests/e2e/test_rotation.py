@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import time
+from pathlib import Path
 
 import openai
 import pytest
@@ -70,6 +71,12 @@ def test_rotate_is_idempotent_and_refuses_bad_requests(gateway_factory):
     assert bad_grace.returncode != 0 and "grace" in bad_grace.stderr
     bad_target = gw.cli("keys", "update", key["id"], "--deliver-to", "s3:bucket/key", check=False)
     assert bad_target.returncode != 0 and "deliver_to" in bad_target.stderr
+    # An admin token alone cannot write files on the gateway's host: file delivery is off until the
+    # configuration names the directories it may write to.
+    for target in ("file:/etc/perimeter-e2e-key", "file:/tmp/perimeter-e2e-key"):
+        refused = gw.cli("keys", "update", key["id"], "--deliver-to", target, check=False)
+        assert refused.returncode != 0 and "rotation.delivery_directories" in refused.stderr
+    assert not Path("/etc/perimeter-e2e-key").exists() and not Path("/tmp/perimeter-e2e-key").exists()
     gw.cli("keys", "revoke", key["id"])
     revoked = gw.cli("keys", "rotate", key["id"], check=False)
     assert revoked.returncode != 0 and "revoked" in revoked.stderr
@@ -87,15 +94,24 @@ def wait_for(predicate, timeout: float, what: str):
 
 
 def test_scheduled_rotation_delivers_into_a_file_and_the_built_in_store(gateway_factory, tmp_path, marker):
-    gw = gateway_factory("rotation-scheduled")
     target = tmp_path / "app" / "perimeter-key"
     target.parent.mkdir()
+    gw = gateway_factory(
+        "rotation-scheduled", config={"extra_yaml": f"rotation:\n  delivery_directories: [{target.parent}]\n"})
     file_key = gw.cli_json(
         "keys", "create", "--name", "file-app", "--env", "prod", "--owner", "team-a",
         "--rotate-every", "2s", "--rotation-grace", "30s", "--deliver-to", f"file:{target}",
     )
     # The first secret is delivered at creation, with mode 0600.
     assert target.read_text().strip() == file_key["key"]
+    # Outside the delivery directory, by `..` or through a symbolic link, nothing is written.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (target.parent / "link").symlink_to(outside)
+    for escape in (f"{target.parent}/../outside/key", f"{target.parent}/link/key"):
+        refused = gw.cli("keys", "create", "--name", "escape", "--env", "prod", "--deliver-to", f"file:{escape}", check=False)
+        assert refused.returncode != 0 and "delivery_directories" in refused.stderr
+    assert list(outside.iterdir()) == []
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
 
     store_key = gw.cli_json(
