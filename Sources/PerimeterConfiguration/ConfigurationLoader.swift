@@ -10,7 +10,7 @@ public enum ConfigurationLoader {
     static let topLevelFields: Set = [
         "listen", "database", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
         "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies", "upstream_max_connections",
-        "secrets", "rotation", "alerts", "metrics",
+        "secrets", "rotation", "alerts", "metrics", "streams",
     ]
     static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models", "ca_file"]
     static let priceFields: Set = ["input", "output", "cached_input", "cache_write"]
@@ -95,6 +95,9 @@ public enum ConfigurationLoader {
         }
         if let node = top["rotation"] {
             configuration.rotation = try rotation(node, reader: &reader)
+        }
+        if let node = top["streams"] {
+            configuration.streamDrainTimeout = try streams(node, reader: &reader)
         }
         if let node = top["secrets"] {
             configuration.secrets = try secrets(node, reader: &reader)

@@ -37,6 +37,10 @@ public struct GatewayConfiguration: Sendable {
     public var homeDirectory: String = GatewayConfiguration.defaultHomeDirectory()
     /// `call_log_flush_interval` (milliseconds): how often the call-log writer commits a batch. Default 200.
     public var callLogFlushInterval: Duration = .milliseconds(200)
+    /// `streams.on_client_disconnect: drain` with `streams.drain_timeout` (default 30s): how long a stream
+    /// whose client left is read on, its content discarded, for the provider's own usage. `nil` (the
+    /// default, `estimate`): the stream stops at once and is charged the estimate.
+    public var streamDrainTimeout: Duration?
     /// `environments`: budgets shared by all keys of an environment, e.g. `prod: { budget: 500, period: month }`.
     public var environmentBudgets: [String: Budget] = [:]
     /// `trusted_proxies`: CIDRs of reverse proxies whose `X-Forwarded-For` is believed. Default none.

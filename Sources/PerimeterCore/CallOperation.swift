@@ -20,4 +20,12 @@ public enum Outcome: String, Sendable, Hashable, Codable, CaseIterable {
     case streamCut = "stream_cut"
     /// The client went away before the answer was complete.
     case clientCancelled = "client_cancelled"
+    /// Under way: a budgeted call's row, written (and committed) with its reserved worst case before
+    /// the call goes upstream, and replaced by the call's final row when it ends. Spend totals leave
+    /// these rows out, since the ledger holds their reservations.
+    case inFlight = "in_flight"
+    /// The gateway stopped (a crash, kill -9) while the call was under way: at the next start an
+    /// `in_flight` row becomes this, charged its reserved worst case, so budget the provider may have
+    /// spent never comes back as free.
+    case interrupted
 }

@@ -30,4 +30,7 @@ public enum UsageSource: String, Sendable, Hashable, Codable {
     /// read timed out): input is the request's token ceiling, output what was relayed, counted so it is
     /// never below the provider's own count.
     case estimated
+    /// The call's usage is unknown (the gateway stopped while it was under way): it is charged the
+    /// worst case reserved before it went upstream.
+    case reserved
 }

@@ -69,6 +69,13 @@ private func assemble(
     notices += try await checkProviderSecrets(configuration, secrets: secretSetup.resolver)
 
     let keys = try await store.allKeys()
+    // Calls a crash left under way are charged the worst case they reserved, never freed.
+    let interrupted = try await store.closeInFlight()
+    if interrupted > 0 {
+        logger.warning(
+            "calls were under way when the gateway last stopped; each is charged the worst case it reserved (outcome interrupted)",
+            metadata: ["perimeter.calls": "\(interrupted)"])
+    }
     // Budgets resume where the call log left them.
     let budgets = BudgetBook(ledger: LocalLedger(), environmentBudgets: configuration.environmentBudgets)
     try await budgets.recover(keys: keys, from: store, at: Date())

@@ -28,7 +28,8 @@ extension GatewayParts {
             unknownKeys: UnknownKeyGuard(
                 count: configuration.alerts.invalidKeyBurst.count, window: configuration.alerts.invalidKeyBurst.window),
             clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies),
-            maximumBodySize: configuration.maximumBodySize, alerts: alertCenter, metrics: metrics)
+            maximumBodySize: configuration.maximumBodySize, drainTimeout: configuration.streamDrainTimeout, alerts: alertCenter,
+            metrics: metrics)
     }
 
     private func makeAdminRoutes() -> AdminRoutes {

@@ -36,9 +36,11 @@ extension ProxyHandler {
         if let feature = facts.perUseFeatures.first { throw GatewayError.featureUnpriced(feature) }
         guard worstCase.totalTokens > 0 else { return }
         guard let price = prices.price(for: model) else { throw GatewayError.priceUnknown(model) }
-        if let denial = try await budgets.ledger.reserve(id: call.record.id, amount: price.cost(of: worstCase), against: claims, at: now) {
+        let cost = price.cost(of: worstCase)
+        if let denial = try await budgets.ledger.reserve(id: call.record.id, amount: cost, against: claims, at: now) {
             throw GatewayError.budgetExceeded(denial)
         }
         call.holdsReservation = true
+        call.reserved = (worstCase, cost)
     }
 }

@@ -77,6 +77,9 @@ extension ProxyHandler {
             if !upstreamBroke, !clientLeft, let rest = meter.finish(), rest.readableBytes > 0 {
                 do { try await writer.write(rest) } catch { clientLeft = true }
             }
+            if clientLeft, let drainTimeout, meter.isStream, !meter.hasFinalUsage {
+                meter = await Self.drain(iterator, meter: meter, for: drainTimeout)
+            }
             Self.bill(&call, meter: meter)
             call.record.outcome =
                 clientLeft ? .clientCancelled : upstreamBroke || (meter.isStream && !meter.isComplete) ? .streamCut : .ok
@@ -88,6 +91,40 @@ extension ProxyHandler {
             try await writer.finish(nil)
         }
         return Response(status: .init(code: response.status), headers: headers, body: body)
+    }
+
+    /// Reads on after the client left, metering and discarding, until the provider's final usage
+    /// arrives, the stream ends or breaks, or `timeout` passes (the read is then cancelled, which closes
+    /// the upstream connection). Returns the meter, which then has the provider's usage if it came.
+    static func drain(_ iterator: UpstreamBody.AsyncIterator, meter: UsageMeter, for timeout: Duration) async -> UsageMeter {
+        let box = DrainState(iterator: iterator, meter: meter)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await box.run() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+        return box.meter
+    }
+
+    /// The iterator and meter a drain reads with. Only the drain's child task touches them while it
+    /// runs, and ``drain(_:meter:for:)`` reads the meter only after that task has ended.
+    final class DrainState: @unchecked Sendable {
+        var iterator: UpstreamBody.AsyncIterator
+        var meter: UsageMeter
+
+        init(iterator: UpstreamBody.AsyncIterator, meter: UsageMeter) {
+            self.iterator = iterator
+            self.meter = meter
+        }
+
+        func run() async {
+            while !Task.isCancelled, !meter.hasFinalUsage {
+                guard let chunk = try? await iterator.next() else { break }
+                _ = meter.consume(chunk)
+            }
+            if !Task.isCancelled { _ = meter.finish() }
+        }
     }
 
     /// Upstream answers of at most this many bytes, with a `content-length` and not a stream, are read

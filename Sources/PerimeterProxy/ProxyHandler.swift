@@ -21,14 +21,18 @@ package struct ProxyHandler: Sendable {
     let unknownKeys: UnknownKeyGuard
     let clientAddress: ClientAddress
     let maximumBodySize: Int
+    /// How long a stream whose client left is read on for the provider's usage; `nil`: not at all.
+    let drainTimeout: Duration?
     let alerts: (any CallWatcher)?
     let metrics: GatewayMetrics?
 
     package init(
         authenticator: Authenticator, directory: ProviderDirectory, secrets: SecretResolver, prices: PriceTable,
         callLog: CallLogWriter, budgets: BudgetBook, rateLimiter: RateLimiter, unknownKeys: UnknownKeyGuard,
-        clientAddress: ClientAddress, maximumBodySize: Int, alerts: (any CallWatcher)? = nil, metrics: GatewayMetrics? = nil
+        clientAddress: ClientAddress, maximumBodySize: Int, drainTimeout: Duration? = nil, alerts: (any CallWatcher)? = nil,
+        metrics: GatewayMetrics? = nil
     ) {
+        self.drainTimeout = drainTimeout
         self.alerts = alerts
         self.metrics = metrics
         self.authenticator = authenticator
@@ -49,6 +53,9 @@ package struct ProxyHandler: Sendable {
         let started: ContinuousClock.Instant
         var key: VirtualKey?
         var holdsReservation = false
+        /// The worst case reserved, and its cost: what the call's `in_flight` row carries, so a crash
+        /// while it is under way charges it rather than freeing it.
+        var reserved: (usage: Usage, cost: Money)?
         var rateLimits: RateLimiter.Snapshot?
         /// When the call was sent upstream, and how long the provider took to answer with its head.
         var sentUpstream: ContinuousClock.Instant?
@@ -136,6 +143,15 @@ package struct ProxyHandler: Sendable {
     private func forward(
         _ upstreamRequest: UpstreamRequest, to provider: ProviderRoute, context: GatewayContext, call: inout Call
     ) async throws -> UpstreamResponse {
+        if let reserved = call.reserved {
+            // Committed before anything reaches the provider; replaced by the call's final row.
+            var placeholder = call.record
+            placeholder.outcome = .inFlight
+            placeholder.usage = reserved.usage
+            placeholder.usageSource = .reserved
+            placeholder.cost = reserved.cost
+            await callLog.recordDurably(placeholder)
+        }
         call.sentUpstream = .now
         do {
             // The client leaving does not cancel this wait yet (the upstream client does stop a cancelled

@@ -4,16 +4,24 @@ import PerimeterCore
 import PerimeterStorage
 
 extension SQLiteStore: CallLog {
+    /// In the order ``append(_:)`` binds them; `id` first.
+    static let callColumns = [
+        "id", "time", "key_id", "key_name", "env", "owner", "client_ip", "provider", "model", "operation", "stream", "status",
+        "outcome", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "cost_nanos", "latency_ms",
+        "error_code", "key_generation", "usage_source",
+    ]
+
+    /// A record replaces a stored one only when that one is `in_flight` (the call's own placeholder);
+    /// otherwise a repeated id changes nothing, so a retried batch never duplicates or rewrites rows.
     public func append(_ records: [CallRecord]) async throws {
         guard !records.isEmpty else { return }
         try await pool.write { db in
             let statement = try db.cachedStatement(
                 sql: """
-                    INSERT OR IGNORE INTO calls (
-                        id, time, key_id, key_name, env, owner, client_ip, provider, model, operation, stream, status,
-                        outcome, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost_nanos,
-                        latency_ms, error_code, key_generation, usage_source
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO calls (\(Self.callColumns.joined(separator: ", ")))
+                    VALUES (\(Self.callColumns.map { _ in "?" }.joined(separator: ", ")))
+                    ON CONFLICT(id) DO UPDATE SET \(Self.callColumns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+                    WHERE calls.outcome = 'in_flight'
                     """)
             for record in records {
                 try statement.execute(arguments: [
@@ -24,6 +32,13 @@ extension SQLiteStore: CallLog {
                     record.errorCode, record.keyGeneration, record.usageSource?.rawValue,
                 ])
             }
+        }
+    }
+
+    public func closeInFlight() async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE calls SET outcome = 'interrupted', usage_source = 'reserved' WHERE outcome = 'in_flight'")
+            return db.changesCount
         }
     }
 
@@ -59,7 +74,7 @@ extension SQLiteStore: CallLog {
             case .model: "model"
             case .owner: "owner"
             }
-        let filter = query.since == nil ? "" : "WHERE time >= ?"
+        let filter = "WHERE outcome != 'in_flight'" + (query.since == nil ? "" : " AND time >= ?")
         let arguments: StatementArguments = query.since.map { [$0.milliseconds] } ?? []
         let sql = """
             SELECT COALESCE(\(column), '') AS grp, COUNT(*) AS calls, SUM(input_tokens) AS input,

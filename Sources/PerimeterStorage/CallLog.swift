@@ -4,8 +4,12 @@ import PerimeterCore
 /// The call log: finished calls, appended in batches, read back by filters and as spend totals.
 public protocol CallLog: Sendable {
     /// Appends in one transaction. Appending a record whose id is already stored changes nothing, so
-    /// a writer may retry a batch after an error.
+    /// a writer may retry a batch after an error, unless the stored one is `in_flight`: a call's final
+    /// record replaces its placeholder.
     func append(_ records: [CallRecord]) async throws
+    /// Turns every `in_flight` row into `interrupted` (usage source `reserved`, its reserved cost kept):
+    /// run at start, before budgets are recovered, for the calls a crash left under way. Returns how many.
+    func closeInFlight() async throws -> Int
     /// Matching calls, newest first.
     func calls(matching query: CallQuery) async throws -> [CallRecord]
     /// Spend totals per group, largest cost first.

@@ -240,9 +240,25 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
 
     public func append(_ records: [CallRecord]) async throws {
         state.withLock { state in
-            for record in records where state.callIDs.insert(record.id).inserted {
-                state.calls.append(record)
+            for record in records {
+                if state.callIDs.insert(record.id).inserted {
+                    state.calls.append(record)
+                } else if let index = state.calls.firstIndex(where: { $0.id == record.id && $0.outcome == .inFlight }) {
+                    state.calls[index] = record
+                }
             }
+        }
+    }
+
+    public func closeInFlight() async throws -> Int {
+        state.withLock { state in
+            var closed = 0
+            for index in state.calls.indices where state.calls[index].outcome == .inFlight {
+                state.calls[index].outcome = .interrupted
+                state.calls[index].usageSource = .reserved
+                closed += 1
+            }
+            return closed
         }
     }
 
@@ -276,7 +292,7 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
 
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
         let records = state.withLock { state in
-            state.calls.filter { record in query.since.map { record.time >= $0 } ?? true }
+            state.calls.filter { record in record.outcome != .inFlight && (query.since.map { record.time >= $0 } ?? true) }
         }
         var rows: [String: SpendRow] = [:]
         for record in records {

@@ -109,6 +109,19 @@ import Testing
                 """)?.problem.contains("secret reference") == true)
     }
 
+    @Test func readsTheStreamsAndDeliverySettings() throws {
+        #expect(try load("listen: 127.0.0.1:1").streamDrainTimeout == nil)
+        #expect(try load("streams: { on_client_disconnect: estimate }").streamDrainTimeout == nil)
+        #expect(try load("streams: { on_client_disconnect: drain }").streamDrainTimeout == .seconds(30))
+        #expect(try load("streams: { on_client_disconnect: drain, drain_timeout: 2m }").streamDrainTimeout == .seconds(120))
+        #expect(failure("streams: { on_client_disconnect: wait }")?.field == "streams.on_client_disconnect")
+        #expect(failure("streams: { on_client_disconnect: drain, drain_timeout: 1h }")?.field == "streams.drain_timeout")
+        #expect(failure("streams: { drain: true }")?.field == "streams.drain")
+        #expect(try load("rotation: { delivery_directories: [/tmp] }").rotation.deliveryDirectories == ["/tmp"])
+        #expect(failure("rotation: { delivery_directories: [relative] }")?.field == "rotation.delivery_directories")
+        #expect(failure("rotation: { delivery_directories: [/nonexistent-perimeter-dir] }")?.field == "rotation.delivery_directories")
+    }
+
     @Test func readsTheDocumentedExample() throws {
         let configuration = try load(
             """

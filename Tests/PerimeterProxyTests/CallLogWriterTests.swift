@@ -33,6 +33,7 @@ final class FlakyCallLog: CallLog, Sendable {
     func spend(_ query: SpendQuery) async throws -> [SpendRow] { try await store.spend(query) }
     func lastClientAddresses() async throws -> [String: String] { try await store.lastClientAddresses() }
     func keySources() async throws -> [(keyID: String, address: String, firstSeen: Date)] { try await store.keySources() }
+    func closeInFlight() async throws -> Int { try await store.closeInFlight() }
 }
 
 @Suite struct CallLogWriterTests {

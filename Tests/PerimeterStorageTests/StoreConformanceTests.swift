@@ -148,6 +148,34 @@ import Testing
         #expect(byID["req_n"]?.usageSource == nil)
     }
 
+    /// A budgeted call's `in_flight` row: left out of spend while under way, replaced by the final row,
+    /// and, when a crash leaves it, charged its reserved cost as `interrupted`.
+    @Test(arguments: Backend.available)
+    func inFlightRowsAreReplacedOrChargedAfterACrash(backend: Backend) async throws {
+        let store = try backend.makeStore()
+        let a = key("a", env: "prod")
+        func placeholder(_ id: String) -> CallRecord {
+            var record = call(id, key: a, at: 1, input: 900, output: 4000, cost: Money(nanos: 5_000_000))
+            record.outcome = .inFlight
+            record.usageSource = .reserved
+            return record
+        }
+        try await store.append([placeholder("req_done"), placeholder("req_lost")])
+        #expect(try await store.spend(SpendQuery(groupBy: .key)).first?.cost ?? .zero == .zero)
+        var final = call("req_done", key: a, at: 1, cost: Money(nanos: 1000))
+        final.usageSource = .provider
+        try await store.append([final])
+        // A retried batch holding the placeholder again changes nothing.
+        try await store.append([placeholder("req_done")])
+        #expect(try await store.closeInFlight() == 1)
+        #expect(try await store.closeInFlight() == 0)
+        let byID = Dictionary(uniqueKeysWithValues: try await store.calls(matching: CallQuery()).map { ($0.id, $0) })
+        #expect(byID["req_done"] == final)
+        #expect(byID["req_lost"]?.outcome == .interrupted && byID["req_lost"]?.usageSource == .reserved)
+        let spend = try await store.spend(SpendQuery(groupBy: .key))
+        #expect(spend.first?.cost == Money(nanos: 5_001_000) && spend.first?.calls == 2)
+    }
+
     @Test(arguments: Backend.available)
     func appendingTheSameCallTwiceKeepsOneRow(backend: Backend) async throws {
         let store = try backend.makeStore()

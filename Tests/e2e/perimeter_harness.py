@@ -278,12 +278,13 @@ class Gateway:
         return self.cli_json("calls", "--limit", "1000", *args)["data"]
 
     def wait_for_call(self, request_id: str, timeout: float = 10) -> dict:
-        """The call-log row with this id, polling while the writer's batch is pending."""
+        """The call-log row with this id once the call has ended, polling while the writer's batch is
+        pending (a budgeted call's `in_flight` row is replaced by its final row)."""
         assert request_id and request_id.startswith("req_"), f"bad request id {request_id!r}"
         deadline = time.monotonic() + timeout
         while True:
             for call in self.calls():
-                if call["id"] == request_id:
+                if call["id"] == request_id and call["outcome"] != "in_flight":
                     return call
             if time.monotonic() > deadline:
                 raise AssertionError(f"call {request_id} not in the call log after {timeout}s")
@@ -346,6 +347,7 @@ providers:
 prices:
   gpt-4o-mini: {{ input: 0.15, output: 0.60, cached_input: 0.075 }}
   cut-stream: {{ input: 1, output: 2, cached_input: 0.1, cache_write: 1.25 }}
+  slow-stream: {{ input: 1, output: 2 }}
 {extra_yaml}"""
 
 

@@ -8,7 +8,7 @@ import threading
 import time
 
 import upstream_double as up
-from perimeter_harness import nanos
+from perimeter_harness import nanos, openai_client
 
 CLIENTS = 16
 LOAD_SECONDS = 2.0
@@ -56,3 +56,39 @@ def test_kill_9_under_load_loses_no_completed_call(gateway_factory, upstream, ma
     view = restarted.cli_json("keys", "show", key["id"])
     spent = nanos(view["budget"]["spent_usd"])
     assert spent >= sum(nanos(logged[request_id]["cost_usd"]) for request_id in completed)
+
+
+def test_kill_9_charges_calls_under_way_their_reserved_worst_case(gateway_factory, upstream, marker):
+    """A budgeted call's worst case is reserved and committed as an in_flight row before it goes
+    upstream; a crash while it streams leaves that row, and the restarted gateway charges it
+    (outcome interrupted, usage_source reserved) instead of handing the budget back."""
+    gw = gateway_factory("crash-inflight", config={"flush_ms": 5000})
+    key = gw.cli_json("keys", "create", "--name", "inflight", "--env", "test", "--budget", "100", "--period", "month")
+    client = openai_client(gw, key["key"])
+    streams = []
+    for index in range(4):
+        raw = client.chat.completions.with_raw_response.create(
+            model="slow-stream", max_tokens=500, stream=True,
+            messages=[{"role": "user", "content": f"in flight {index} {marker} " + "w " * 20}],
+        )
+        stream = iter(raw.parse())
+        next(stream)  # the call is under way: its first chunk arrived
+        streams.append((raw.headers["x-perimeter-request-id"], raw))
+    reserved = nanos(gw.cli_json("keys", "show", key["id"])["budget"]["reserved_usd"])
+    assert reserved > 0
+    gw.kill()
+    gw.exit_code = -9
+    for _, raw in streams:
+        raw.http_response.close()
+
+    restarted = gateway_factory("crash-inflight-restart", config={"flush_ms": 5000}, database=gw.database)
+    logged = {c["id"]: c for c in restarted.cli_json("calls", "--limit", "100")["data"]}
+    charged = 0
+    for request_id, _ in streams:
+        row = logged[request_id]
+        assert (row["outcome"], row["usage_source"]) == ("interrupted", "reserved"), row
+        assert row["output_tokens"] == 500 and nanos(row["cost_usd"]) > 0
+        charged += nanos(row["cost_usd"])
+    assert charged == reserved
+    budget = restarted.cli_json("keys", "show", key["id"])["budget"]
+    assert nanos(budget["spent_usd"]) == charged and nanos(budget["reserved_usd"]) == 0
