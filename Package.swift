@@ -260,7 +260,7 @@ let package = Package(
             name: "PerimeterAdminTests",
             dependencies: [
                 "PerimeterAdmin", "PerimeterGateway", "PerimeterGatewayTesting", "PerimeterProxy", "PerimeterRotation",
-                "PerimeterSecrets", "PerimeterCore",
+                "PerimeterSecrets", "PerimeterCore", "PerimeterAdminModels",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -107,18 +107,14 @@ package struct AdminRoutes: Sendable {
             CreateKeyRequest.self, from: request, expecting: "'name' and 'env' (and optionally 'owner' and 'limits')")
         let policy = input.limits ?? .unrestricted
         try KeyPolicyValidation.validate(policy)
-        let name = input.name.trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty, name.count <= 128 else {
-            throw GatewayError.invalidRequest("'name' must be 1 to 128 characters.")
-        }
-        guard TokenFormat.isValidEnvironment(input.env) else {
+        let name = try AdminContract.label(input.name, field: "name", maximum: 128)
+        guard AdminContract.environment.matches(input.env), TokenFormat.isValidEnvironment(input.env) else {
             throw GatewayError.invalidRequest(
                 "'env' must be 1 to \(TokenFormat.maximumEnvironmentLength) lowercase letters, digits or '-', such as prod or staging.")
         }
-        let owner = input.owner?.trimmingCharacters(in: .whitespaces)
+        let owner = try AdminContract.optionalLabel(input.owner, field: "owner", maximum: 128)
         let schedule = try input.rotation?.schedule(targets: targets)
-        var (key, secret) = VirtualKey.issue(
-            name: name, env: input.env, owner: owner?.isEmpty == false ? owner : nil, policy: policy, now: Date())
+        var (key, secret) = VirtualKey.issue(name: name, env: input.env, owner: owner, policy: policy, now: Date())
         key.rotation = schedule
         if input.canary == true {
             guard input.limits == nil, schedule == nil else {
@@ -153,21 +149,31 @@ package struct AdminRoutes: Sendable {
             var limits: KeyPolicyPatch?
             /// `{}` removes the schedule; absent leaves it.
             var rotation: RotationView?
+
+            enum CodingKeys: String, CodingKey, CaseIterable { case name, owner, limits, rotation }
+
+            init(from decoder: any Decoder) throws {
+                try decoder.refuseUnknownKeys(of: CodingKeys.self)
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                name = try c.decodeIfPresent(String.self, forKey: .name)
+                owner = try c.decodeIfPresent(String.self, forKey: .owner)
+                limits = try c.decodeIfPresent(KeyPolicyPatch.self, forKey: .limits)
+                rotation = try c.decodeIfPresent(RotationView.self, forKey: .rotation)
+            }
         }
         let id = try context.parameters.require("id")
         let update = try await Self.decode(Update.self, from: request, expecting: "'name', 'owner', 'limits' or 'rotation'")
         guard let current = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
         let policy = try update.limits?.applied(to: current.policy) ?? current.policy
         let schedule = try update.rotation.map { try $0.schedule(targets: targets) } ?? current.rotation
-        if let name = update.name, name.trimmingCharacters(in: .whitespaces).isEmpty || name.count > 128 {
-            throw GatewayError.invalidRequest("'name' must be 1 to 128 characters.")
-        }
+        let name = try update.name.map { text throws(GatewayError) in try AdminContract.label(text, field: "name", maximum: 128) }
+        let owner = try AdminContract.optionalLabel(update.owner, field: "owner", maximum: 128)
         guard
             let updated = try await keys.update(
                 id: id,
                 { key in
-                    if let name = update.name { key.name = name.trimmingCharacters(in: .whitespaces) }
-                    if let owner = update.owner { key.owner = owner.isEmpty ? nil : owner }
+                    if let name { key.name = name }
+                    if update.owner != nil { key.owner = owner }
                     key.policy = policy
                     key.rotation = schedule
                 })
@@ -200,12 +206,14 @@ package struct AdminRoutes: Sendable {
         return KeyView(key, budget: status.key, environmentBudget: status.environment, now: now)
     }
 
-    static func decode<Value: Decodable>(_ type: Value.Type, from request: Request, expecting: String) async throws -> Value {
+    static func decode<Value: Decodable>(
+        _ type: Value.Type, from request: Request, expecting: String, limit: Int = 64 << 10
+    ) async throws -> Value {
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: 64 << 10)
+            body = try await request.body.collect(upTo: limit)
         } catch {
-            throw GatewayError.bodyTooLarge(limit: 64 << 10)
+            throw GatewayError.bodyTooLarge(limit: limit)
         }
         do {
             return try JSONDecoder().decode(Value.self, from: Data(body.readableBytesView))
@@ -234,17 +242,14 @@ package struct AdminRoutes: Sendable {
     /// A list route's `limit`: `fallback` when absent, an error naming the range when not a whole number in it.
     static func limit(_ text: String?, default fallback: Int, maximum: Int) throws -> Int {
         guard let text else { return fallback }
-        guard let value = Int(text), (1...maximum).contains(value) else {
+        guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(text), (1...maximum).contains(value) else {
             throw GatewayError.invalidRequest("'limit' must be a whole number from 1 to \(maximum).")
         }
         return value
     }
 
     static func since(_ text: String) throws -> Date {
-        guard let date = TimeWindow.start(text) else {
-            throw GatewayError.invalidRequest("'since' must be a duration such as 15m, 1h, 30d, or an RFC 3339 time.")
-        }
-        return date
+        try AdminContract.since(text)
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -1,4 +1,5 @@
 import Hummingbird
+import PerimeterAdminModels
 import PerimeterCore
 import PerimeterProxy
 import PerimeterSecrets
@@ -16,6 +17,13 @@ struct FingerprintRoutes: Sendable {
 
     struct Body: Decodable {
         var salt: String
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case salt }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.refuseUnknownKeys(of: CodingKeys.self)
+            salt = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .salt)
+        }
     }
 
     struct KeyRow: Encodable {
@@ -37,7 +45,9 @@ struct FingerprintRoutes: Sendable {
     func register(on authenticated: RouterGroup<GatewayContext>) {
         authenticated.post("fingerprints") { request, context in
             let body = try await AdminRoutes.decode(Body.self, from: request, expecting: "'salt' (64 hex characters)")
-            guard body.salt.utf8.count == 2 * KeyFingerprint.saltLength, let salt = Hex.decode(body.salt) else {
+            guard AdminContract.salt.matches(body.salt), body.salt.utf8.count == 2 * KeyFingerprint.saltLength,
+                let salt = Hex.decode(body.salt)
+            else {
                 throw GatewayError.invalidRequest("'salt' must be 64 hex characters (32 random bytes).")
             }
             // Every secret a key still answers to (rotated ones in their grace period too). Canary keys are

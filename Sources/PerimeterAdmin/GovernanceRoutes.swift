@@ -46,8 +46,18 @@ package struct GovernanceRoutes: Sendable {
         self.findings = findings
     }
 
+    /// Findings per `POST /findings`; `perimeter scan --report` sends more in batches of this size.
+    package static let maximumFindingsPerReport = 1000
+
     struct RotateBody: Decodable {
         var grace: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case grace }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.refuseUnknownKeys(of: CodingKeys.self)
+            grace = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .grace)
+        }
     }
 
     /// The answer to `POST /keys/{id}/rotate`: the key with its new secret, and when the old one retires.
@@ -115,10 +125,18 @@ package struct GovernanceRoutes: Sendable {
             struct Body: Decodable {
                 var name: String
                 var role: String?
+
+                enum CodingKeys: String, CodingKey, CaseIterable { case name, role }
+
+                init(from decoder: any Decoder) throws {
+                    try decoder.refuseUnknownKeys(of: CodingKeys.self)
+                    let c = try decoder.container(keyedBy: CodingKeys.self)
+                    name = try c.decode(String.self, forKey: .name)
+                    role = try c.decodeIfPresent(String.self, forKey: .role)
+                }
             }
             let body = try await AdminRoutes.decode(Body.self, from: request, expecting: "'name' and optionally 'role' (admin or viewer)")
-            let name = body.name.trimmingCharacters(in: .whitespaces)
-            guard !name.isEmpty, name.count <= 64 else { throw GatewayError.invalidRequest("'name' must be 1 to 64 characters.") }
+            let name = try AdminContract.label(body.name, field: "name", maximum: 64)
             guard let role = AdminRole(rawValue: body.role ?? "viewer") else {
                 throw GatewayError.invalidRequest("'role' must be admin or viewer.")
             }
@@ -163,10 +181,20 @@ package struct GovernanceRoutes: Sendable {
         }
 
         authenticated.post("findings") { request, context in
-            struct Body: Decodable { var findings: [ReportedFinding] }
-            let body = try await AdminRoutes.decode(Body.self, from: request, expecting: "'findings', a list")
-            guard body.findings.count <= 10_000 else { throw GatewayError.invalidRequest("At most 10000 findings per report.") }
-            let added = try await findings.recordFindings(body.findings, at: Date())
+            struct Body: Decodable {
+                var findings: [FindingReport]
+                enum CodingKeys: String, CodingKey, CaseIterable { case findings }
+                init(from decoder: any Decoder) throws {
+                    try decoder.refuseUnknownKeys(of: CodingKeys.self)
+                    findings = try decoder.container(keyedBy: CodingKeys.self).decode([FindingReport].self, forKey: .findings)
+                }
+            }
+            let body = try await AdminRoutes.decode(Body.self, from: request, expecting: "'findings', a list", limit: 8 << 20)
+            guard body.findings.count <= Self.maximumFindingsPerReport else {
+                throw GatewayError.invalidRequest("At most \(Self.maximumFindingsPerReport) findings per report; send more in several.")
+            }
+            let reported = try body.findings.enumerated().map { index, finding throws(GatewayError) in try finding.validated(index: index) }
+            let added = try await findings.recordFindings(reported, at: Date())
             try await audit.record(
                 "findings.report", target: nil, details: ["received": .number(Int64(body.findings.count)), "new": .number(Int64(added))],
                 request: request, context: context)
@@ -204,11 +232,11 @@ package struct GovernanceRoutes: Sendable {
         let id = try context.parameters.require("id")
         let body = try await AdminRoutes.decode(RotateBody.self, from: request, expecting: "optionally 'grace', e.g. \"24h\"")
         let graceText = body.grace ?? "24h"
-        guard let seconds = TimeWindow.seconds(graceText) else {
-            throw GatewayError.invalidRequest("'grace' must be a duration such as 0s, 30m, 24h or 7d.")
+        guard AdminContract.rotationGrace.matches(graceText), let seconds = TimeWindow.seconds(graceText) else {
+            throw GatewayError.invalidRequest("'grace' must be a duration from 0s to 30d, such as 0s, 30m, 24h or 7d.")
         }
         let idempotencyKey = request.headers[HTTPField.Name("idempotency-key")!]
-        if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.count > 255 {
+        if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.unicodeScalars.count > 255 {
             throw GatewayError.invalidRequest("'Idempotency-Key' must be 1 to 255 characters.")
         }
         let (rotation, replayed) = try await rotator.rotate(

@@ -27,6 +27,13 @@ package struct SecretRoutes: Sendable {
 
     struct ValueBody: Decodable {
         var value: String
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case value }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.refuseUnknownKeys(of: CodingKeys.self)
+            value = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .value)
+        }
     }
 
     struct SecretView: Codable {
@@ -130,7 +137,7 @@ package struct SecretRoutes: Sendable {
 
     private static func name(_ context: GatewayContext) throws -> String {
         let name = try context.parameters.require("name").removingPercentEncoding ?? ""
-        guard SecretReference.isValidStoreName(name) else {
+        guard SecretReference.isValidStoreName(name), AdminContract.secretName.matches(name) else {
             throw GatewayError.invalidRequest(BuiltInSecretStoreError.invalidName(name).description)
         }
         return name

@@ -130,6 +130,19 @@ public struct CreateKeyRequest: Codable, Sendable {
         self.owner = owner
         self.limits = limits
     }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, env, owner, limits, rotation, canary }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(of: CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        env = try c.decode(String.self, forKey: .env)
+        owner = try c.decodeIfPresent(String.self, forKey: .owner)
+        limits = try c.decodeIfPresent(KeyPolicy.self, forKey: .limits)
+        rotation = try c.decodeIfPresent(RotationView.self, forKey: .rotation)
+        canary = try c.decodeIfPresent(Bool.self, forKey: .canary)
+    }
 }
 
 /// `{"data": [...]}`, the shape of every admin list.
@@ -179,9 +192,17 @@ public struct RotationView: Codable, Sendable, Hashable {
     public var grace: String?
     public var deliverTo: String?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case every, grace
         case deliverTo = "deliver_to"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(of: CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        every = try c.decodeIfPresent(String.self, forKey: .every)
+        grace = try c.decodeIfPresent(String.self, forKey: .grace)
+        deliverTo = try c.decodeIfPresent(String.self, forKey: .deliverTo)
     }
 
     public init(every: String?, grace: String?, deliverTo: String?) {

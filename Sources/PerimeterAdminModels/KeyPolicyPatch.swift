@@ -28,6 +28,7 @@ public struct KeyPolicyPatch: Sendable, Decodable {
     var expiresAt: Change<String> = .keep
 
     public init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(of: KeyPolicy.CodingKeys.self)
         let c = try decoder.container(keyedBy: KeyPolicy.CodingKeys.self)
         func change<Value: Decodable>(_ key: KeyPolicy.CodingKeys, _ type: Value.Type) throws -> Change<Value> {
             guard c.contains(key) else { return .keep }
@@ -98,7 +99,13 @@ package enum KeyPolicyValidation {
         }
         for pattern in policy.allowedModels where !isValidPattern(pattern.description) {
             throw .invalidRequest(
-                "limits.models: '\(pattern)' is not a model pattern; use letters, digits, '.', '-', '_', ':', '/' and '*'.")
+                "limits.models: '\(pattern)' is not a model pattern; use 1 to 200 ASCII letters, digits, '.', '-', '_', ':', '/', '@' and '*'."
+            )
+        }
+        for network in policy.allowedIPs where !AdminContract.cidr.matches(network.description) {
+            throw .invalidRequest(
+                "limits.allowed_ips: '\(network)' is not an IPv4 or IPv6 address or CIDR in its usual form, such as 10.0.0.0/8 or 2001:db8::/32."
+            )
         }
         if let operations = policy.allowedOperations, operations.isEmpty {
             throw .invalidRequest("limits.operations must name at least one operation, or be null for all.")
@@ -109,7 +116,6 @@ package enum KeyPolicyValidation {
     }
 
     package static func isValidPattern(_ text: String) -> Bool {
-        !text.isEmpty && text.count <= 200
-            && text.allSatisfy { $0.isLetter || $0.isNumber || ".-_:/*@".contains($0) }
+        AdminContract.modelPattern.matches(text)
     }
 }

@@ -5,11 +5,12 @@ import Foundation
 ///   "models":["gpt-4o*"],"operations":["chat"],"tools":"deny"|"allow"|["name"],"expires_at":"…"}`.
 /// Absent fields mean no restriction.
 extension KeyPolicy: Codable {
-    package enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey, CaseIterable {
         case budget, rpm, tpm, allowedIPs = "allowed_ips", models, operations, tools, expiresAt = "expires_at"
     }
 
     public init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(of: CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
         budget = try c.decodeIfPresent(Budget.self, forKey: .budget)
@@ -41,9 +42,10 @@ extension KeyPolicy: Codable {
 }
 
 extension Budget {
-    enum CodingKeys: String, CodingKey { case usd, period }
+    enum CodingKeys: String, CodingKey, CaseIterable { case usd, period }
 
     public init(from decoder: any Decoder) throws {
+        try decoder.refuseUnknownKeys(of: CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(limit: Money(usd: try c.decode(Double.self, forKey: .usd)), period: try c.decode(BudgetPeriod.self, forKey: .period))
     }

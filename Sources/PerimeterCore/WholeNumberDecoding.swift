@@ -14,3 +14,32 @@ extension KeyedDecodingContainer {
         return try decodeWholeNumber(forKey: key)
     }
 }
+
+/// A coding key for any member name: how a decoder lists the members an object really has.
+package struct AnyCodingKey: CodingKey {
+    package var stringValue: String
+    package var intValue: Int? { nil }
+    package init(stringValue: String) { self.stringValue = stringValue }
+    package init?(intValue: Int) { nil }
+}
+
+extension Decoder {
+    /// Throws when the object being decoded has a member outside `known`, naming it: a misspelt
+    /// limit (`"budegt"`) is refused instead of silently leaving the key unlimited.
+    package func refuseUnknownKeys(_ known: some Sequence<String>) throws {
+        let container = try container(keyedBy: AnyCodingKey.self)
+        let allowed = Set(known)
+        if let unknown = container.allKeys.first(where: { !allowed.contains($0.stringValue) }) {
+            throw DecodingError.dataCorruptedError(
+                forKey: unknown, in: container,
+                debugDescription: "unknown field; expected one of \(allowed.sorted().joined(separator: ", "))")
+        }
+    }
+}
+
+extension Decoder {
+    /// ``refuseUnknownKeys(_:)`` for a type's own coding keys.
+    package func refuseUnknownKeys<Key: CodingKey & CaseIterable>(of _: Key.Type) throws {
+        try refuseUnknownKeys(Key.allCases.map(\.stringValue))
+    }
+}

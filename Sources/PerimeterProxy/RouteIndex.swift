@@ -27,13 +27,18 @@ package final class RouteIndex: Sendable {
         routes.withLock { $0 = loaded }
     }
 
-    /// The methods `path` answers, sorted; empty when no route has this path.
+    /// The methods `path` answers, sorted; empty when no route has this path. Like the router's trie,
+    /// a segment that matches a route's constant segment never reaches a parameter beside it, so
+    /// `/secrets/reload` answers only what the `reload` route does, not what `/secrets/{name}` does.
     package func allowedMethods(for path: String) -> [String] {
         let segments = path.split(separator: "/")
         let methods = routes.withLock { routes in
-            routes.filter { route in
-                route.segments.count == segments.count && zip(route.segments, segments).allSatisfy { $0 == nil || $0 == $1 }
-            }.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
+            var candidates = routes.filter { $0.segments.count == segments.count }
+            for (index, segment) in segments.enumerated() {
+                let constant = candidates.filter { $0.segments[index] == segment }
+                candidates = constant.isEmpty ? candidates.filter { $0.segments[index] == nil } : constant
+            }
+            return candidates.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
         }
         return methods.sorted()
     }

@@ -60,7 +60,8 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
 
     /// Names of the built-in store: ASCII letters, digits and `._-`, up to 128 characters.
     public static func isValidStoreName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 128 && name != "." && name != ".."
+        // `reload` is the path of POST /admin/v1/secrets/reload, so no secret can be addressed by it.
+        !name.isEmpty && name.count <= 128 && name != "." && name != ".." && name != "reload"
             && name.unicodeScalars.allSatisfy { scalar in
                 ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
                     || "._-".unicodeScalars.contains(scalar)

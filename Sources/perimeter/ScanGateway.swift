@@ -56,15 +56,20 @@ struct ScanGateway {
                 "managed_key_id": finding.managedKeyID ?? NSNull(),
             ]
         }
-        let (status, _) = try await client.exchange(.POST, "/findings", body: JSONObject(members: ["findings": rows]))
-        switch status.code {
-        case 200..<300:
-            FileHandle.standardError.write(Data("Reported \(findings.count) finding(s) to the gateway.\n".utf8))
-        case 404:
-            FileHandle.standardError.write(Data("perimeter scan: this gateway does not accept reports yet.\n".utf8))
-        default:
-            throw CLIError("the gateway answered \(status.code) \(status.reasonPhrase) to the findings report")
+        // The gateway takes at most 1000 findings per request (its OpenAPI document's maxItems).
+        for start in stride(from: 0, to: max(rows.count, 1), by: 1000) {
+            let batch = Array(rows[start..<min(start + 1000, rows.count)])
+            let (status, _) = try await client.exchange(.POST, "/findings", body: JSONObject(members: ["findings": batch]))
+            switch status.code {
+            case 200..<300: continue
+            case 404:
+                FileHandle.standardError.write(Data("perimeter scan: this gateway does not accept reports yet.\n".utf8))
+                return
+            default:
+                throw CLIError("the gateway answered \(status.code) \(status.reasonPhrase) to the findings report")
+            }
         }
+        FileHandle.standardError.write(Data("Reported \(findings.count) finding(s) to the gateway.\n".utf8))
     }
 
     /// RFC 3986 unreserved characters: everything else in a query value is percent-encoded.

@@ -158,6 +158,18 @@ import Testing
                         "/secrets/{name}/rotate", "/secrets/reload", "/admins", "/admins/{id}", "/audit", "/findings", "/inventory",
                         "/alerts", "/alerts/rules", "/fingerprints",
                     ])
+                // Every status the middleware and decoder can answer is declared where it can happen.
+                for (path, item) in paths {
+                    for (method, value) in item where ["get", "post", "put", "patch", "delete"].contains(method) {
+                        let operation = try #require(value as? [String: Any])
+                        let statuses = Set((operation["responses"] as? [String: Any] ?? [:]).keys)
+                        #expect(statuses.contains("401"), "\(method) \(path) does not declare 401")
+                        if method != "get" { #expect(statuses.contains("403"), "\(method) \(path) does not declare 403 (viewer)") }
+                        if operation["requestBody"] != nil {
+                            #expect(statuses.isSuperset(of: ["400", "413"]), "\(method) \(path) does not declare 400 and 413")
+                        }
+                    }
+                }
             }
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)

@@ -1,0 +1,53 @@
+"""The admin API's OpenAPI document is its contract: schemathesis drives every operation from
+/admin/v1/openapi.json (schema-valid and schema-violating requests, stateful sequences over the links
+it infers, undeclared methods) with every check, once as an admin and once as a viewer, with a fixed
+seed so a run is repeatable. Zero failures means: no 5xx, no crash, every answer matches its declared
+schema and status, valid requests are accepted and invalid ones refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SEED = 20261205
+# One check is left out, on purpose: DELETE /keys/{id} revokes a key and keeps its record (the
+# document says so), so GET /keys/{id} still answers 200 with status "revoked" after it.
+EXCLUDED_CHECKS = ["use_after_free"]
+
+
+def schemathesis(gateway, token: str, examples: int, workdir: Path) -> subprocess.CompletedProcess:
+    binary = Path(sys.executable).parent / "schemathesis"
+    report = workdir / "schemathesis.txt"
+    args = [
+        str(binary), "run", f"{gateway.url}/admin/v1/openapi.json", "--url", f"{gateway.url}/admin/v1",
+        "-H", f"Authorization: Bearer {token}", "--checks", "all",
+        *[arg for check in EXCLUDED_CHECKS for arg in ("--exclude-checks", check)],
+        "--seed", str(SEED), "--max-examples", str(examples), "--no-color",
+    ]
+    env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", SCHEMATHESIS_HOOKS="")
+    result = subprocess.run(args, capture_output=True, text=True, timeout=900, env=env, cwd=str(workdir))
+    report.write_text(result.stdout + result.stderr)
+    return result
+
+
+def summary(result: subprocess.CompletedProcess) -> str:
+    text = result.stdout + result.stderr
+    start = text.find("= FAILURES =")
+    return text[start - 40:][:12000] if start >= 0 else text[-6000:]
+
+
+@pytest.mark.parametrize("role,examples", [("admin", 60), ("viewer", 25)])
+def test_schemathesis_finds_nothing(gateway_factory, tmp_path, role, examples):
+    gw = gateway_factory(f"contract-{role}")
+    token = gw.admin_token
+    if role == "viewer":
+        token = gw.cli_json("admins", "create", "--name", "contract-viewer", "--role", "viewer")["token"]
+    result = schemathesis(gw, token, examples, tmp_path)
+    assert result.returncode == 0, summary(result)
+    assert gw.running, "the gateway exited under schemathesis:\n" + gw.stderr_text()[-3000:]
+    # Every operation was reached, not refused wholesale.
+    assert "Tested: 22" in result.stdout, result.stdout[-3000:]
