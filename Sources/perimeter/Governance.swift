@@ -139,7 +139,9 @@ struct Inventory: AsyncParsableCommand {
         let findings = report["findings"] as? [[String: Any]] ?? []
         print("\nUnmanaged keys reported by scans: \(findings.count)")
         for finding in findings {
-            print("  \(Governance.text(finding["rule"]))  \(Governance.text(finding["path"])):\(Governance.text(finding["line"]))")
+            print(
+                Display.printable(
+                    "  \(Governance.text(finding["rule"]))  \(Governance.text(finding["path"])):\(Governance.text(finding["line"]))"))
         }
         print("\nSummary")
         print(

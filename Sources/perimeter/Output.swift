@@ -11,6 +11,7 @@ struct OutputOptions: ParsableArguments {
 /// Text output for people: aligned columns, two spaces apart.
 enum TextTable {
     static func render(headers: [String], rows: [[String]]) -> String {
+        let rows = rows.map { $0.map(Display.printable) }
         var widths = headers.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count {
@@ -27,6 +28,25 @@ enum TextTable {
 }
 
 enum Display {
+    /// `text` with control characters (C0, DEL, C1) written as `\xNN`: a key name or a scanned path
+    /// can hold anything, and printed raw an escape sequence would rewrite the operator's terminal.
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                out += "\\x" + String(scalar.value, radix: 16, uppercase: false).leftPadded(to: 2)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+
     /// `2026-11-29 09:12:03Z` from an RFC 3339 time, `-` for none.
     static func time(_ text: String?) -> String {
         guard let text, let date = Timestamp.parse(text) else { return "-" }
@@ -47,5 +67,11 @@ enum Display {
         } else {
             print(String(decoding: data, as: UTF8.self))
         }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -286,3 +287,17 @@ def test_cli_unreachable_gateway(gw):
         assert time.monotonic() - started < 5
     finally:
         sock.close()
+
+
+def test_text_output_never_prints_control_characters(gateway, marker):
+    """A scanned path can hold any character; printed raw, an escape sequence would rewrite the
+    operator's terminal (hide a line, fake another). Text output writes control characters as \\xNN."""
+    path = f"repo/{marker}\x1b[2K\x1b[1Ainnocent.txt"
+    finding = {"rule": "openai-api-key", "provider": "OpenAI", "path": path, "line": 3, "sha256": "ab" * 32}
+    status, _, _ = gateway.http(
+        "POST", "/admin/v1/findings", json.dumps({"findings": [finding]}).encode(),
+        {"Authorization": f"Bearer {gateway.admin_token}", "Content-Type": "application/json"})
+    assert status == 200
+    shown = gateway.cli("inventory").stdout
+    assert "\x1b" not in shown
+    assert f"repo/{marker}\\x1b[2K\\x1b[1Ainnocent.txt:3" in shown
