@@ -26,13 +26,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The layers, bottom to top; a module imports only modules of a lower layer, and
         // scripts/check-imports holds the same table and fails CI on an import against it.
         //   0  PerimeterCore
         //   1  PerimeterProviders, PerimeterStorage, PerimeterUpstream, PerimeterScanner
-        //   2  PerimeterSecrets, PerimeterAdminModels, PerimeterSQLite
+        //   2  PerimeterSecrets, PerimeterAdminModels, PerimeterSQLite, PerimeterPostgres
         //   3  PerimeterProxy
         //   4  PerimeterAlerts, PerimeterRotation
         //   5  PerimeterAdmin, PerimeterConfiguration
@@ -65,6 +66,18 @@ let package = Package(
             dependencies: [
                 "PerimeterCore", "PerimeterStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The shared backend: every store protocol on PostgreSQL through PostgresNIO's pooled client.
+        .target(
+            name: "PerimeterPostgres",
+            dependencies: [
+                "PerimeterCore", "PerimeterStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -165,6 +178,7 @@ let package = Package(
             name: "PerimeterConfiguration",
             dependencies: [
                 "PerimeterCore", "PerimeterProviders", "PerimeterSecrets", "PerimeterAlerts", "PerimeterRotation",
+                "PerimeterPostgres",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -173,7 +187,7 @@ let package = Package(
         .target(
             name: "PerimeterGateway",
             dependencies: [
-                "PerimeterCore", "PerimeterProviders", "PerimeterStorage", "PerimeterSQLite", "PerimeterSecrets",
+                "PerimeterCore", "PerimeterProviders", "PerimeterStorage", "PerimeterSQLite", "PerimeterPostgres", "PerimeterSecrets",
                 "PerimeterUpstream", "PerimeterProxy", "PerimeterAlerts", "PerimeterRotation", "PerimeterAdmin",
                 "PerimeterConfiguration",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -214,7 +228,12 @@ let package = Package(
             dependencies: ["PerimeterScanner", "PerimeterCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "PerimeterStorageTests", dependencies: ["PerimeterStorage", "PerimeterSQLite", "PerimeterCore"],
+            name: "PerimeterStorageTests",
+            dependencies: [
+                "PerimeterStorage", "PerimeterSQLite", "PerimeterPostgres", "PerimeterCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage", "PerimeterSQLite", "PerimeterCore"],

@@ -1,5 +1,6 @@
 import Foundation
 import PerimeterCore
+import PerimeterPostgres
 import PerimeterProviders
 import PerimeterSecrets
 import Yams
@@ -8,7 +9,7 @@ import Yams
 /// a literal secret stops start-up with a ``ConfigurationError`` naming the file, line and field.
 public enum ConfigurationLoader {
     static let topLevelFields: Set = [
-        "listen", "database", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
+        "listen", "database", "database_password", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
         "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies", "upstream_max_connections",
         "secrets", "rotation", "alerts", "metrics", "streams",
     ]
@@ -56,6 +57,16 @@ public enum ConfigurationLoader {
         }
         if let node = top["admin_token"] {
             configuration.adminToken = .reference(try reader.secretReference(node, field: "admin_token"))
+        }
+        if let node = top["database_password"] {
+            let reference = try reader.secretReference(node, field: "database_password")
+            // Read before the database opens, so not from the built-in store (which lives in it).
+            guard ["env", "file"].contains(reference.scheme) else {
+                throw reader.error(
+                    node, "database_password", "\(reference.scheme): is not read before the database opens",
+                    fix: "write env:NAME or file:PATH")
+            }
+            configuration.databasePassword = reference
         }
         if let node = top["max_body_bytes"] {
             configuration.maximumBodySize = try reader.positiveInt(node, field: "max_body_bytes")
@@ -140,8 +151,14 @@ public enum ConfigurationLoader {
 
     /// Sets the database from `text`, which came from `field`.
     public static func setDatabase(_ text: String, field: String, on configuration: inout GatewayConfiguration) throws {
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"), case .failure(let problem) = PostgresLocation.parse(text) {
+            throw ConfigurationError(
+                field: field, problem: "the PostgreSQL address \(problem)",
+                fix: "write postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full, the password in database_password")
+        }
         guard let location = DatabaseLocation(parsing: text) else {
-            throw ConfigurationError(field: field, problem: "'\(text)' is not a supported database", fix: "write sqlite:PATH or memory")
+            throw ConfigurationError(
+                field: field, problem: "'\(text)' is not a supported database", fix: "write sqlite:PATH, postgres://USER@HOST/DB or memory")
         }
         configuration.database = location
     }

@@ -1,6 +1,7 @@
 import Foundation
 import PerimeterAlerts
 import PerimeterCore
+import PerimeterPostgres
 import PerimeterProviders
 import PerimeterRotation
 import PerimeterSecrets
@@ -41,6 +42,11 @@ public struct GatewayConfiguration: Sendable {
     /// whose client left is read on, its content discarded, for the provider's own usage. `nil` (the
     /// default, `estimate`): the stream stops at once and is charged the estimate.
     public var streamDrainTimeout: Duration?
+    /// `database_password`: the PostgreSQL password as a secret reference (`env:NAME` or `file:PATH`);
+    /// without it, `PGPASSWORD`. Never part of the `database` address.
+    public var databasePassword: SecretReference?
+    /// How long start-up waits for PostgreSQL to answer before it gives up with an error. 30 s.
+    public var databaseStartTimeout: Duration = .seconds(30)
     /// `environments`: budgets shared by all keys of an environment, e.g. `prod: { budget: 500, period: month }`.
     public var environmentBudgets: [String: Budget] = [:]
     /// `trusted_proxies`: CIDRs of reverse proxies whose `X-Forwarded-For` is believed. Default none.
@@ -72,12 +78,18 @@ public struct GatewayConfiguration: Sendable {
 public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
     case sqlite(path: String)
     case memory
+    /// Shared by several instances; the password comes from `database_password` or `PGPASSWORD`.
+    case postgres(PostgresLocation)
 
     public init?(parsing text: String) {
         if text == "memory" || text == "memory:" {
             self = .memory
         } else if text.hasPrefix("sqlite:"), text.count > "sqlite:".count {
             self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
+        } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"),
+            case .success(let location) = PostgresLocation.parse(text)
+        {
+            self = .postgres(location)
         } else {
             return nil
         }
@@ -87,6 +99,7 @@ public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"
         case .memory: "memory"
+        case .postgres(let location): location.description
         }
     }
 }

@@ -8,6 +8,7 @@ import PerimeterAdmin
 import PerimeterAlerts
 import PerimeterConfiguration
 import PerimeterCore
+import PerimeterPostgres
 import PerimeterProviders
 import PerimeterProxy
 import PerimeterRotation
@@ -44,7 +45,7 @@ package func buildApplication(
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) async throws -> Gateway {
     var notices: [String] = []
-    let store = try openStore(configuration.database, file: configuration.sourceFile)
+    let store = try await openStore(configuration, environment: environment, logger: logger)
     let secretSetup = try await SecretSetup.make(
         configuration: configuration, storage: store, environment: environment, logger: logger)
     notices += secretSetup.notices
@@ -55,6 +56,7 @@ package func buildApplication(
     } catch {
         // The secrets client runs until the application's services stop it; if there is no application, stop it here.
         await secretSetup.shutdownClients()
+        await (store as? PostgresStore)?.close()
         throw error
     }
 }
@@ -92,7 +94,9 @@ private func assemble(
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
-        services: parts.services,
+        // The store closes last: services stop in reverse order, so the call-log writer's final flush
+        // still has it.
+        services: [StoreService(store: store)] + parts.services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
     return Gateway(application: application, notices: notices, metrics: parts.metrics, routes: routes)
@@ -143,8 +147,9 @@ private func makeUpstreamClient(_ configuration: GatewayConfiguration) throws ->
 
 typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore & AlertStore
 
-func openStore(_ location: DatabaseLocation, file: String?) throws -> any Store {
-    switch location {
+func openStore(_ configuration: GatewayConfiguration, environment: [String: String], logger: Logger) async throws -> any Store {
+    let file = configuration.sourceFile
+    switch configuration.database {
     case .memory:
         return MemoryStore()
     case .sqlite(let path):
@@ -155,5 +160,39 @@ func openStore(_ location: DatabaseLocation, file: String?) throws -> any Store 
                 file: file, field: "database", problem: "cannot open SQLite database at \(path) (\(error))",
                 fix: "check that the directory exists and is writable, or set PERIMETER_DATABASE")
         }
+    case .postgres(let location):
+        let password = try await databasePassword(configuration, environment: environment)
+        do {
+            try await PostgresStore.checkReachable(location.connectionConfiguration(password: password), logger: logger)
+            let client = try location.clientConfiguration(password: password)
+            return try await PostgresStore(configuration: client, logger: logger, timeout: configuration.databaseStartTimeout)
+        } catch {
+            throw ConfigurationError(
+                file: file, field: "database", problem: "cannot open PostgreSQL at \(location) (\(String(reflecting: error)))",
+                fix: "check that the server is up and the address, user and database_password are right")
+        }
+    }
+}
+
+/// The PostgreSQL password: `database_password` (env: or file:), else `PGPASSWORD`, else none.
+func databasePassword(_ configuration: GatewayConfiguration, environment: [String: String]) async throws -> String? {
+    guard let reference = configuration.databasePassword else { return environment["PGPASSWORD"] }
+    let store: any SecretStore = reference.scheme == "env" ? EnvironmentSecretStore(environment: environment) : FileSecretStore()
+    do {
+        return try await store.fetch(reference).secret.revealed
+    } catch {
+        throw ConfigurationError(
+            file: configuration.sourceFile, field: "database_password", problem: "cannot read \(reference) (\(error))",
+            fix: "set the variable or create the file")
+    }
+}
+
+/// Closes a PostgreSQL store's connection pool once every other service has stopped.
+struct StoreService: Service {
+    let store: any Store
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await (store as? PostgresStore)?.close()
     }
 }

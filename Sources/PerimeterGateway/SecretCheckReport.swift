@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PerimeterAdmin
 import PerimeterConfiguration
+import PerimeterPostgres
 import PerimeterSecrets
 
 /// What `perimeter serve --check` reports: every secret reference of the configuration, which store
@@ -21,13 +22,14 @@ package struct SecretCheckReport: Encodable, Sendable {
         configuration: GatewayConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger
     ) async throws -> SecretCheckReport {
-        let store = try openStore(configuration.database, file: configuration.sourceFile)
+        let store = try await openStore(configuration, environment: environment, logger: logger)
         let setup = try await SecretSetup.make(configuration: configuration, storage: store, environment: environment, logger: logger)
         var rows: [SecretCheckRow] = []
         for (reference, usedBy) in configuration.secretReferences {
             rows.append(SecretCheckRow(await setup.resolver.refresh(reference), usedBy: usedBy))
         }
         await setup.shutdownClients()
+        await (store as? PostgresStore)?.close()
         return SecretCheckReport(ok: rows.allSatisfy { $0.status == "ok" }, secrets: rows, notices: setup.notices)
     }
 }

@@ -20,6 +20,17 @@ public final class SQLiteStore: Sendable {
         try Self.migrator.migrate(pool)
     }
 
+    /// The migrations opening the database at `path` would apply, by name, without opening it for
+    /// writing (a file that does not exist yet would get them all).
+    public static func pendingMigrations(path: String) throws -> [String] {
+        guard FileManager.default.fileExists(atPath: path) else { return migrator.migrations }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        let applied = try queue.read { db in try migrator.appliedIdentifiers(db) }
+        return migrator.migrations.filter { !applied.contains($0) }
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in

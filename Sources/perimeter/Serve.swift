@@ -23,7 +23,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on, HOST:PORT (default 127.0.0.1:8080).")
     var listen: String?
 
-    @Option(help: "sqlite:PATH or memory (default sqlite:./perimeter.db).")
+    @Option(help: "sqlite:PATH, postgres://USER@HOST:PORT/DB or memory (default sqlite:./perimeter.db).")
     var database: String?
 
     @Flag(help: "Add a simulated provider that answers both OpenAI and Anthropic calls, streams included.")

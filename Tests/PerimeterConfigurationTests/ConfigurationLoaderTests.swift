@@ -220,7 +220,9 @@ import Testing
             "providers[0].ca_file", "cannot read"
         ),
         ("listen: nowhere", "listen", "not HOST:PORT"),
-        ("database: postgres://x", "database", "not a supported database"),
+        ("database: postgres://x", "database", "names no user"), ("database: mysql://x", "database", "not a supported database"),
+        ("database: postgres://app:pw@db/p", "database", "holds a password"),
+        ("database_password: store:pg", "database_password", "not read before the database opens"),
         ("prices:\n  m: {input: -1, output: 1}", "prices.m.input", "non-negative"),
         ("max_body_bytes: 0", "max_body_bytes", "positive"),
         ("providers: {a: 1}", "providers", "must be a list"),

@@ -10,13 +10,30 @@ import Testing
 /// What the composition root does before it listens: open the store, open the secret stores and
 /// resolve every reference once, as `serve --check` reports it.
 @Suite struct CompositionTests {
-    @Test func aDatabaseThatCannotBeOpenedNamesTheFieldAndTheFix() throws {
-        let error = try #require(throws: ConfigurationError.self) {
-            try openStore(.sqlite(path: "/nonexistent-directory/perimeter/perimeter.db"), file: "perimeter.yaml")
+    @Test func aDatabaseThatCannotBeOpenedNamesTheFieldAndTheFix() async throws {
+        var configuration = GatewayConfiguration()
+        configuration.database = .sqlite(path: "/nonexistent-directory/perimeter/perimeter.db")
+        configuration.sourceFile = "perimeter.yaml"
+        let error = try await #require(throws: ConfigurationError.self) {
+            try await openStore(configuration, environment: [:], logger: Logger(label: "test"))
         }
         #expect(error.field == "database")
         #expect(error.file == "perimeter.yaml")
         #expect(error.description.contains("/nonexistent-directory/perimeter/perimeter.db"))
+    }
+
+    @Test func aPostgreSQLServerThatIsNotThereIsAClearErrorNotAHang() async throws {
+        var configuration = GatewayConfiguration()
+        try ConfigurationLoader.setDatabase(
+            "postgres://perimeter@127.0.0.1:1/perimeter?sslmode=disable", field: "database", on: &configuration)
+        configuration.databaseStartTimeout = .seconds(2)
+        let started = ContinuousClock.now
+        let error = try await #require(throws: ConfigurationError.self) {
+            try await openStore(configuration, environment: [:], logger: Logger(label: "test"))
+        }
+        #expect(error.field == "database")
+        #expect(error.description.contains("postgres://perimeter@127.0.0.1:1/perimeter"))
+        #expect(ContinuousClock.now - started < .seconds(10))
     }
 
     @Test func serveCheckReportsEveryReferenceWithItsStoreAndNeverAValue() async throws {

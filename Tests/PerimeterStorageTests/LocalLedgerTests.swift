@@ -6,7 +6,7 @@ import Testing
 @Suite struct LocalLedgerTests {
     @Test(arguments: Backend.available)
     func recoversEachBudgetsSpendInItsCurrentPeriodFromTheCallLog(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let now = Timestamp.parse("2025-11-26T12:00:00Z")!
         func call(_ id: String, key: String, env: String, at time: String, nanos: Int64) -> CallRecord {
             CallRecord(

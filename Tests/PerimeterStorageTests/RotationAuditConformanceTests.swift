@@ -9,7 +9,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func rotationReplacesOnlyTheSecretAndRemembersTheOldOne(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         var (key, _) = VirtualKey.issue(name: "svc", env: "prod", owner: "team", now: t0)
         key.rotation = RotationSchedule(everySeconds: 86400, graceSeconds: 3600, deliverTo: "store:svc-key")
         try await store.insert(key)
@@ -33,7 +33,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func theAuditLogKeepsEveryEntryNewestFirst(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         for index in 0..<3 {
             try await store.appendAudit(
                 AuditEntry(
@@ -68,7 +68,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func adminTokensCanBeRevoked(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let token = AdminToken(id: "adm_1", name: "ci", role: .viewer, digest: KeyDigest(of: "t"), createdAt: t0)
         try await store.insertAdminToken(token)
         let revoked = try await store.revokeAdminToken(id: "adm_1", at: t0.addingTimeInterval(5))
@@ -79,7 +79,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func findingsAreKeptOncePerSecretPathAndRule(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let finding = ReportedFinding(
             rule: "openai-project-key", provider: "openai", path: "app/.env", line: 3, commit: "abc1234", sha256: "ab12",
             managedKeyID: nil)
@@ -94,7 +94,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func theAlertOutboxDeliversEachAlertOncePerChannel(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let alert = Alert(
             type: .canaryUsed, severity: .critical, time: t0, keyID: "key_1", env: "prod", message: "canary used",
             details: ["client_ip": "10.0.0.9"])

@@ -16,7 +16,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func versionsAppendAndTheHighestIsLatest(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         #expect(try await store.latestSealedSecret(name: "openai") == nil)
         try await store.appendSealedSecret(sealed("openai", version: 1, at: 0))
         try await store.appendSealedSecret(sealed("openai", version: 2, at: 60, master: "mk_2"))
@@ -27,7 +27,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aVersionWrittenTwiceIsRefusedAndTheFirstKept(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         try await store.appendSealedSecret(sealed("openai", version: 1, at: 0))
         var second = sealed("openai", version: 1, at: 5)
         second.ciphertext = Array("other".utf8)
@@ -39,7 +39,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func summariesByNameWithFirstAndLatestTimes(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         try await store.appendSealedSecret(sealed("openai", version: 1, at: 0))
         try await store.appendSealedSecret(sealed("openai", version: 2, at: 60, master: "mk_2"))
         try await store.appendSealedSecret(sealed("anthropic", version: 1, at: 30))
@@ -56,7 +56,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func deletingRemovesEveryVersionAndSaysHowMany(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         try await store.appendSealedSecret(sealed("openai", version: 1, at: 0))
         try await store.appendSealedSecret(sealed("openai", version: 2, at: 60))
         try await store.appendSealedSecret(sealed("anthropic", version: 1, at: 30))

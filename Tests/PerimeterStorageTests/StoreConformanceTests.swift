@@ -25,7 +25,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func keysRoundTripWithEveryField(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let original = key("billing")
         try await store.insert(original)
         let loaded = try #require(try await store.key(id: original.id))
@@ -35,7 +35,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func listsKeysOldestFirstAndFiltersByEnvironment(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let a = key("a", env: "prod", at: 0)
         let b = key("b", env: "dev", at: 1)
         let c = key("c", env: "prod", owner: nil, at: 2)
@@ -47,7 +47,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func refusesDuplicateIDsAndSecrets(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let original = key("a")
         try await store.insert(original)
         var sameID = key("b")
@@ -60,7 +60,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func revocationIsFirstWinsAndKeepsTheRecord(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let k = key("a")
         try await store.insert(k)
         let first = try #require(try await store.revoke(id: k.id, at: Self.t0.addingTimeInterval(10)))
@@ -73,7 +73,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func updatesChangePolicyAndNamesButNeverIdentity(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let policy = KeyPolicy(
             budget: Budget(limit: Money(usd: 12.5), period: .week), requestsPerMinute: 60, tokensPerMinute: 90_000,
             allowedIPs: [CIDR("10.0.0.0/8")!, CIDR("2001:db8::/32")!], allowedModels: [ModelPattern("gpt-4o*")],
@@ -97,7 +97,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func lastUseOnlyMovesForward(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let k = key("a")
         try await store.insert(k)
         try await store.recordUse([k.id: Self.t0.addingTimeInterval(100), "key_unknown": Self.t0])
@@ -107,7 +107,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func adminTokensRoundTrip(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let token = AdminToken(
             id: "adm_1", name: "initial", role: .viewer, digest: KeyDigest(of: "prmadm_x"), createdAt: Self.t0)
         try await store.insertAdminToken(token)
@@ -116,7 +116,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func callsRoundTripNewestFirstAndFilter(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let a = key("a", env: "prod")
         let b = key("b", env: "dev")
         let records = [
@@ -136,7 +136,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func whereUsageCameFromRoundTrips(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         var reported = call("req_p", key: nil, at: 1)
         reported.usageSource = .provider
         var estimated = call("req_e", key: nil, at: 2)
@@ -152,7 +152,7 @@ import Testing
     /// and, when a crash leaves it, charged its reserved cost as `interrupted`.
     @Test(arguments: Backend.available)
     func inFlightRowsAreReplacedOrChargedAfterACrash(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let a = key("a", env: "prod")
         func placeholder(_ id: String) -> CallRecord {
             var record = call(id, key: a, at: 1, input: 900, output: 4000, cost: Money(nanos: 5_000_000))
@@ -178,7 +178,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func appendingTheSameCallTwiceKeepsOneRow(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let record = call("req_1", key: nil, at: 0)
         try await store.append([record])
         try await store.append([record, call("req_2", key: nil, at: 1)])
@@ -187,7 +187,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func spendGroupsAndRanks(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         let a = key("a", env: "prod", owner: "alice")
         let b = key("b", env: "dev", owner: nil)
         try await store.append([
@@ -220,7 +220,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func concurrentAppendsLoseNothing(backend: Backend) async throws {
-        let store = try backend.makeStore()
+        let store = try await backend.makeStore()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for batch in 0..<20 {
                 group.addTask {

@@ -146,12 +146,10 @@ class Gateway:
     # MARK: lifecycle
 
     def environment(self) -> dict[str, str]:
-        return clean_environment(
-            HOME=str(self.home),
-            PERIMETER_DATABASE=f"sqlite:{self.database}",
-            PERIMETER_ADMIN_TOKEN=self.admin_token,
-            **self.extra_env,
-        )
+        # extra_env may name another database (a postgres:// address) instead of the SQLite file.
+        settings = {"HOME": str(self.home), "PERIMETER_DATABASE": f"sqlite:{self.database}", "PERIMETER_ADMIN_TOKEN": self.admin_token}
+        settings.update(self.extra_env)
+        return clean_environment(**settings)
 
     def start(self, timeout: float = 60) -> "Gateway":
         args = [perimeter_bin(), "serve", "--listen", self.listen]

@@ -17,9 +17,9 @@ providers:
 def serve_expecting_failure(tmp_path, config: str, **env):
     path = tmp_path / "perimeter.yaml"
     path.write_text(config)
-    environment = clean_environment(
-        HOME=str(tmp_path), PERIMETER_DATABASE=f"sqlite:{tmp_path / 'p.db'}", PERIMETER_ADMIN_TOKEN="admin-token-e2e-123", **env
-    )
+    settings = {"HOME": str(tmp_path), "PERIMETER_DATABASE": f"sqlite:{tmp_path / 'p.db'}", "PERIMETER_ADMIN_TOKEN": "admin-token-e2e-123"}
+    settings.update(env)
+    environment = clean_environment(**settings)
     result = run_cli(["serve", "--config", str(path), "--listen", "127.0.0.1:0"], environment, tmp_path, timeout=20)
     assert result.returncode != 0, f"serve started with a bad config:\n{result.stdout}\n{result.stderr}"
     assert "Perimeter is listening" not in result.stdout
@@ -46,3 +46,17 @@ def test_missing_provider_secret_is_refused(tmp_path):
     output = serve_expecting_failure(tmp_path, BASE.format(api_key="env:NOT_SET_ANYWHERE"))
     assert "providers[0].api_key" in output
     assert "NOT_SET_ANYWHERE" in output
+
+
+def test_a_password_in_the_database_address_is_refused_and_never_printed(tmp_path):
+    output = serve_expecting_failure(
+        tmp_path, BASE.format(api_key="env:UPSTREAM_KEY"), UPSTREAM_KEY="sk-x-0123456789",
+        PERIMETER_DATABASE="postgres://app:hunter2secret@127.0.0.1:1/perimeter")
+    assert "database_password" in output and "hunter2secret" not in output
+
+
+def test_an_unreachable_postgres_is_a_clear_error_not_a_hang(tmp_path):
+    output = serve_expecting_failure(
+        tmp_path, BASE.format(api_key="env:UPSTREAM_KEY"), UPSTREAM_KEY="sk-x-0123456789",
+        PERIMETER_DATABASE="postgres://app@127.0.0.1:1/perimeter?sslmode=disable")
+    assert "cannot open PostgreSQL at postgres://app@127.0.0.1:1/perimeter" in output

@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The schema, as named migrations applied in order, each once, in one transaction that holds an
+/// advisory lock: two instances starting together wait for each other and migrate once.
+enum PostgresSchema {
+    /// Any fixed number: the advisory lock every Perimeter instance takes to migrate.
+    static let migrationLock: Int64 = 0x5045_5249_4D45_5445
+
+    static let migrations: [(name: String, statements: [String])] = [
+        (
+            "0001-initial",
+            [
+                """
+                CREATE TABLE virtual_keys (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    env TEXT NOT NULL,
+                    owner TEXT,
+                    prefix TEXT NOT NULL,
+                    key_hash TEXT NOT NULL UNIQUE,
+                    created_at BIGINT NOT NULL,
+                    revoked_at BIGINT,
+                    last_used_at BIGINT,
+                    policy TEXT NOT NULL DEFAULT '{}',
+                    generation BIGINT NOT NULL DEFAULT 1,
+                    retired_secrets TEXT NOT NULL DEFAULT '[]',
+                    rotated_at BIGINT,
+                    rotation TEXT,
+                    canary BOOLEAN NOT NULL DEFAULT FALSE
+                )
+                """,
+                "CREATE INDEX virtual_keys_env ON virtual_keys (env)",
+                """
+                CREATE TABLE admin_tokens (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    created_at BIGINT NOT NULL,
+                    revoked_at BIGINT
+                )
+                """,
+                """
+                CREATE TABLE calls (
+                    id TEXT PRIMARY KEY,
+                    time BIGINT NOT NULL,
+                    key_id TEXT,
+                    key_name TEXT,
+                    env TEXT,
+                    owner TEXT,
+                    client_ip TEXT,
+                    provider TEXT,
+                    model TEXT,
+                    operation TEXT NOT NULL,
+                    stream BOOLEAN NOT NULL,
+                    status BIGINT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    input_tokens BIGINT NOT NULL,
+                    cached_input_tokens BIGINT NOT NULL,
+                    cache_write_tokens BIGINT NOT NULL,
+                    output_tokens BIGINT NOT NULL,
+                    cost_nanos BIGINT,
+                    latency_ms BIGINT NOT NULL,
+                    error_code TEXT,
+                    key_generation BIGINT,
+                    usage_source TEXT
+                )
+                """,
+                "CREATE INDEX calls_time ON calls (time)",
+                "CREATE INDEX calls_key_time ON calls (key_id, time)",
+                "CREATE INDEX calls_env_time ON calls (env, time)",
+                "CREATE INDEX calls_in_flight ON calls (outcome) WHERE outcome = 'in_flight'",
+                """
+                CREATE TABLE sealed_secrets (
+                    name TEXT NOT NULL,
+                    version BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    master_key_id TEXT NOT NULL,
+                    wrapped_key BYTEA NOT NULL,
+                    ciphertext BYTEA NOT NULL,
+                    PRIMARY KEY (name, version)
+                )
+                """,
+                """
+                CREATE TABLE audit_log (
+                    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    time BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    actor_id TEXT,
+                    address TEXT,
+                    action TEXT NOT NULL,
+                    target TEXT,
+                    details TEXT NOT NULL DEFAULT '{}'
+                )
+                """,
+                "CREATE INDEX audit_log_time ON audit_log (time)",
+                // Append-only, enforced by the database: no UPDATE, DELETE or TRUNCATE gets through.
+                """
+                CREATE FUNCTION perimeter_audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION 'the audit log is append-only';
+                END;
+                $$
+                """,
+                """
+                CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+                    FOR EACH ROW EXECUTE FUNCTION perimeter_audit_log_append_only()
+                """,
+                """
+                CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+                    FOR EACH STATEMENT EXECUTE FUNCTION perimeter_audit_log_append_only()
+                """,
+                """
+                CREATE TABLE findings (
+                    sha256 TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    provider TEXT,
+                    line BIGINT,
+                    commit_id TEXT,
+                    managed_key_id TEXT,
+                    reported_at BIGINT NOT NULL,
+                    PRIMARY KEY (sha256, path, rule)
+                )
+                """,
+                """
+                CREATE TABLE alerts (
+                    id TEXT PRIMARY KEY,
+                    type TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    time BIGINT NOT NULL,
+                    key_id TEXT,
+                    env TEXT,
+                    message TEXT NOT NULL,
+                    details TEXT NOT NULL DEFAULT '{}'
+                )
+                """,
+                "CREATE INDEX alerts_time ON alerts (time)",
+                """
+                CREATE TABLE alert_deliveries (
+                    alert_id TEXT NOT NULL REFERENCES alerts (id),
+                    channel TEXT NOT NULL,
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    next_attempt BIGINT NOT NULL,
+                    delivered_at BIGINT,
+                    last_error TEXT,
+                    PRIMARY KEY (alert_id, channel)
+                )
+                """,
+                "CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt) WHERE delivered_at IS NULL",
+            ]
+        )
+    ]
+
+    /// Applies every migration not yet applied, under the advisory lock, in one transaction.
+    static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS perimeter_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+                logger: logger)
+            var applied: Set<String> = []
+            for try await name in try await connection.query("SELECT name FROM perimeter_migrations", logger: logger).decode(String.self) {
+                applied.insert(name)
+            }
+            for migration in migrations where !applied.contains(migration.name) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                let now = Date().milliseconds
+                try await connection.query(
+                    "INSERT INTO perimeter_migrations (name, applied_at) VALUES (\(migration.name), \(now))", logger: logger)
+            }
+        }
+    }
+
+    /// The statements `migrate` would run against a database that has `applied`, for `db migrate --dry-run`.
+    static func pending(applied: Set<String>) -> [(name: String, statements: [String])] {
+        migrations.filter { !applied.contains($0.name) }
+    }
+}

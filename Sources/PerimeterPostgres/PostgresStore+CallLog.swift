@@ -1,0 +1,175 @@
+import Foundation
+import PerimeterCore
+import PerimeterStorage
+import PostgresNIO
+
+extension PostgresStore: CallLog {
+    /// Rows per INSERT: 22 parameters each stays far below PostgreSQL's 65,535 per statement.
+    static let rowsPerInsert = 1000
+
+    /// One multi-row INSERT per thousand records, in one transaction. A record replaces a stored one
+    /// only when that one is `in_flight` (the call's own placeholder); otherwise a repeated id changes
+    /// nothing, so a retried batch never duplicates or rewrites rows.
+    public func append(_ records: [CallRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await transaction { connection in
+            for start in stride(from: 0, to: records.count, by: Self.rowsPerInsert) {
+                let slice = records[start..<min(start + Self.rowsPerInsert, records.count)]
+                try await connection.query(Self.insert(slice), logger: logger)
+            }
+        }
+    }
+
+    static let callColumns = [
+        "id", "time", "key_id", "key_name", "env", "owner", "client_ip", "provider", "model", "operation", "stream", "status",
+        "outcome", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "cost_nanos", "latency_ms",
+        "error_code", "key_generation", "usage_source",
+    ]
+
+    static func insert(_ records: ArraySlice<CallRecord>) -> PostgresQuery {
+        var bindings = PostgresBindings(capacity: records.count * callColumns.count)
+        var rows: [String] = []
+        rows.reserveCapacity(records.count)
+        for record in records {
+            let first = bindings.count + 1
+            bindings.append(record.id)
+            bindings.append(record.time.milliseconds)
+            bindings.append(record.keyID)
+            bindings.append(record.keyName)
+            bindings.append(record.env)
+            bindings.append(record.owner)
+            bindings.append(record.clientIP)
+            bindings.append(record.provider)
+            bindings.append(record.model)
+            bindings.append(record.operation.rawValue)
+            bindings.append(record.stream)
+            bindings.append(record.status)
+            bindings.append(record.outcome.rawValue)
+            bindings.append(record.usage.inputTokens)
+            bindings.append(record.usage.cachedInputTokens)
+            bindings.append(record.usage.cacheWriteTokens)
+            bindings.append(record.usage.outputTokens)
+            bindings.append(record.cost?.nanos)
+            bindings.append(record.latencyMS)
+            bindings.append(record.errorCode)
+            bindings.append(record.keyGeneration)
+            bindings.append(record.usageSource?.rawValue)
+            rows.append("(" + (first..<(first + callColumns.count)).map { "$\($0)" }.joined(separator: ", ") + ")")
+        }
+        let sql = """
+            INSERT INTO calls (\(callColumns.joined(separator: ", "))) VALUES \(rows.joined(separator: ", "))
+            ON CONFLICT (id) DO UPDATE SET \(callColumns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+            WHERE calls.outcome = 'in_flight'
+            """
+        return PostgresQuery(unsafeSQL: sql, binds: bindings)
+    }
+
+    public func closeInFlight() async throws -> Int {
+        var closed = 0
+        let rows = try await client.query(
+            "UPDATE calls SET outcome = 'interrupted', usage_source = 'reserved' WHERE outcome = 'in_flight' RETURNING id",
+            logger: logger)
+        for try await _ in rows { closed += 1 }
+        return closed
+    }
+
+    public func calls(matching query: CallQuery) async throws -> [CallRecord] {
+        var bindings = PostgresBindings()
+        var conditions: [String] = []
+        if let keyID = query.keyID {
+            bindings.append(keyID)
+            conditions.append("key_id = $\(bindings.count)")
+        }
+        if let env = query.env {
+            bindings.append(env)
+            conditions.append("env = $\(bindings.count)")
+        }
+        if let since = query.since {
+            bindings.append(since.milliseconds)
+            conditions.append("time >= $\(bindings.count)")
+        }
+        bindings.append(query.limit)
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT * FROM calls \(filter) ORDER BY time DESC, id DESC LIMIT $\(bindings.count)"
+        var records: [CallRecord] = []
+        for try await row in try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
+            records.append(try Self.callRecord(row.makeRandomAccess()))
+        }
+        return records
+    }
+
+    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
+        let column =
+            switch query.groupBy {
+            case .key: "key_id"
+            case .env: "env"
+            case .model: "model"
+            case .owner: "owner"
+            }
+        var bindings = PostgresBindings()
+        var filter = "WHERE outcome <> 'in_flight'"
+        if let since = query.since {
+            bindings.append(since.milliseconds)
+            filter += " AND time >= $1"
+        }
+        let sql = """
+            SELECT COALESCE(\(column), '') AS grp, COUNT(*) AS calls, SUM(input_tokens)::BIGINT AS input,
+                   SUM(cached_input_tokens)::BIGINT AS cached, SUM(output_tokens)::BIGINT AS output,
+                   COALESCE(SUM(cost_nanos), 0)::BIGINT AS cost, COUNT(*) FILTER (WHERE cost_nanos IS NULL) AS unpriced
+            FROM calls \(filter) GROUP BY grp
+            """
+        var rows: [SpendRow] = []
+        for try await row in try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
+            let row = row.makeRandomAccess()
+            rows.append(
+                SpendRow(
+                    group: try row.value("grp"), calls: try row.value("calls"), inputTokens: try row.value("input"),
+                    cachedInputTokens: try row.value("cached"), outputTokens: try row.value("output"),
+                    cost: Money(nanos: try row.value("cost")), unpricedCalls: try row.value("unpriced")))
+        }
+        return SpendRow.ranked(rows)
+    }
+
+    public func keySources() async throws -> [(keyID: String, address: String, firstSeen: Date)] {
+        var sources: [(keyID: String, address: String, firstSeen: Date)] = []
+        let rows = try await client.query(
+            """
+            SELECT key_id, client_ip, MIN(time) AS first FROM calls
+            WHERE key_id IS NOT NULL AND client_ip IS NOT NULL GROUP BY key_id, client_ip
+            """, logger: logger)
+        for try await (keyID, address, first) in rows.decode((String, String, Int64).self) {
+            sources.append((keyID: keyID, address: address, firstSeen: Date(milliseconds: first)))
+        }
+        return sources
+    }
+
+    public func lastClientAddresses() async throws -> [String: String] {
+        var addresses: [String: String] = [:]
+        let rows = try await client.query(
+            """
+            SELECT DISTINCT ON (key_id) key_id, client_ip FROM calls
+            WHERE key_id IS NOT NULL AND client_ip IS NOT NULL ORDER BY key_id, time DESC
+            """, logger: logger)
+        for try await (keyID, address) in rows.decode((String, String).self) {
+            addresses[keyID] = address
+        }
+        return addresses
+    }
+
+    static func callRecord(_ row: PostgresRandomAccessRow) throws -> CallRecord {
+        var record = CallRecord(
+            id: try row.value("id"), time: Date(milliseconds: try row.value("time")), keyID: try row.value("key_id"),
+            keyName: try row.value("key_name"), env: try row.value("env"), owner: try row.value("owner"),
+            clientIP: try row.value("client_ip"), provider: try row.value("provider"), model: try row.value("model"),
+            operation: CallOperation(rawValue: try row.value("operation")) ?? .chat, stream: try row.value("stream"),
+            status: try row.value("status"), outcome: Outcome(rawValue: try row.value("outcome")) ?? .ok,
+            usage: Usage(
+                inputTokens: try row.value("input_tokens"), cachedInputTokens: try row.value("cached_input_tokens"),
+                cacheWriteTokens: try row.value("cache_write_tokens"), outputTokens: try row.value("output_tokens")),
+            cost: try row.value("cost_nanos", as: Int64?.self).map(Money.init(nanos:)), latencyMS: try row.value("latency_ms"),
+            errorCode: try row.value("error_code"))
+        record.keyGeneration = try row.value("key_generation")
+        record.usageSource = try row.value("usage_source", as: String?.self).flatMap(UsageSource.init(rawValue:))
+        return record
+    }
+}

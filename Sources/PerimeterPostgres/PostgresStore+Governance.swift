@@ -1,0 +1,218 @@
+import Foundation
+import NIOCore
+import PerimeterCore
+import PerimeterStorage
+import PostgresNIO
+
+// The built-in secret store, the audit log, scan findings and the alert outbox, on PostgreSQL.
+
+// MARK: - SealedSecretStore
+
+extension PostgresStore: SealedSecretStore {
+    public func appendSealedSecret(_ secret: SealedSecret) async throws {
+        do {
+            try await client.query(
+                """
+                INSERT INTO sealed_secrets (name, version, created_at, master_key_id, wrapped_key, ciphertext)
+                VALUES (\(secret.name), \(secret.version), \(secret.createdAt.milliseconds), \(secret.masterKeyID),
+                        \(ByteBuffer(bytes: secret.wrappedKey)), \(ByteBuffer(bytes: secret.ciphertext)))
+                """, logger: logger)
+        } catch let error as PSQLError where error.isUniqueViolation {
+            throw SealedSecretStoreError.versionExists(name: secret.name, version: secret.version)
+        }
+    }
+
+    public func latestSealedSecret(name: String) async throws -> SealedSecret? {
+        let rows = try await client.query(
+            "SELECT * FROM sealed_secrets WHERE name = \(name) ORDER BY version DESC LIMIT 1", logger: logger)
+        for try await row in rows {
+            let row = row.makeRandomAccess()
+            return SealedSecret(
+                name: try row.value("name"), version: try row.value("version"),
+                createdAt: Date(milliseconds: try row.value("created_at")), masterKeyID: try row.value("master_key_id"),
+                wrappedKey: Array(buffer: try row.value("wrapped_key", as: ByteBuffer.self)),
+                ciphertext: Array(buffer: try row.value("ciphertext", as: ByteBuffer.self)))
+        }
+        return nil
+    }
+
+    public func sealedSecretSummaries() async throws -> [SealedSecretSummary] {
+        let rows = try await client.query(
+            """
+            SELECT s.name, s.version, s.created_at, s.master_key_id, g.versions, g.first_created
+            FROM sealed_secrets s
+            JOIN (SELECT name, MAX(version) AS latest, COUNT(*) AS versions, MIN(created_at) AS first_created
+                  FROM sealed_secrets GROUP BY name) g
+              ON g.name = s.name AND g.latest = s.version
+            ORDER BY s.name
+            """, logger: logger)
+        var summaries: [SealedSecretSummary] = []
+        for try await row in rows {
+            let row = row.makeRandomAccess()
+            summaries.append(
+                SealedSecretSummary(
+                    name: try row.value("name"), latestVersion: try row.value("version"), versions: try row.value("versions"),
+                    createdAt: Date(milliseconds: try row.value("first_created")),
+                    updatedAt: Date(milliseconds: try row.value("created_at")), masterKeyID: try row.value("master_key_id")))
+        }
+        return summaries
+    }
+
+    public func deleteSealedSecret(name: String) async throws -> Int {
+        var deleted = 0
+        for try await _ in try await client.query("DELETE FROM sealed_secrets WHERE name = \(name) RETURNING version", logger: logger) {
+            deleted += 1
+        }
+        return deleted
+    }
+}
+
+// MARK: - AuditLog
+
+extension PostgresStore: AuditLog {
+    public func appendAudit(_ entry: AuditEntry) async throws {
+        try await client.query(
+            """
+            INSERT INTO audit_log (id, time, actor, actor_id, address, action, target, details)
+            VALUES (\(entry.id), \(entry.time.milliseconds), \(entry.actor), \(entry.actorID), \(entry.address), \(entry.action),
+                    \(entry.target), \(entry.details))
+            """, logger: logger)
+    }
+
+    public func auditEntries(since: Date?, limit: Int) async throws -> [AuditEntry] {
+        let rows = try await client.query(
+            "SELECT * FROM audit_log WHERE time >= \(since?.milliseconds ?? 0) ORDER BY seq DESC LIMIT \(limit)", logger: logger)
+        var entries: [AuditEntry] = []
+        for try await row in rows {
+            let row = row.makeRandomAccess()
+            entries.append(
+                AuditEntry(
+                    id: try row.value("id"), time: Date(milliseconds: try row.value("time")), actor: try row.value("actor"),
+                    actorID: try row.value("actor_id"), address: try row.value("address"), action: try row.value("action"),
+                    target: try row.value("target"), details: try row.value("details")))
+        }
+        return entries
+    }
+}
+
+// MARK: - FindingStore
+
+extension PostgresStore: FindingStore {
+    public func recordFindings(_ findings: [ReportedFinding], at time: Date) async throws -> Int {
+        try await transaction { connection in
+            var added = 0
+            for finding in findings {
+                let rows = try await connection.query(
+                    """
+                    INSERT INTO findings (sha256, path, rule, provider, line, commit_id, managed_key_id, reported_at)
+                    VALUES (\(finding.sha256), \(finding.path), \(finding.rule), \(finding.provider), \(finding.line),
+                            \(finding.commit), \(finding.managedKeyID), \(time.milliseconds))
+                    ON CONFLICT DO NOTHING RETURNING sha256
+                    """, logger: logger)
+                for try await _ in rows { added += 1 }
+            }
+            return added
+        }
+    }
+
+    public func reportedFindings() async throws -> [ReportedFinding] {
+        var findings: [ReportedFinding] = []
+        for try await row in try await client.query("SELECT * FROM findings ORDER BY path, line, rule", logger: logger) {
+            let row = row.makeRandomAccess()
+            findings.append(
+                ReportedFinding(
+                    rule: try row.value("rule"), provider: try row.value("provider"), path: try row.value("path"),
+                    line: try row.value("line"), commit: try row.value("commit_id"), sha256: try row.value("sha256"),
+                    managedKeyID: try row.value("managed_key_id"), reportedAt: Date(milliseconds: try row.value("reported_at"))))
+        }
+        return findings
+    }
+}
+
+// MARK: - AlertStore
+
+extension PostgresStore: AlertStore {
+    public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws {
+        let details = try StoredJSON.encode(alert.details)
+        try await transaction { connection in
+            try await connection.query(
+                """
+                INSERT INTO alerts (id, type, severity, time, key_id, env, message, details)
+                VALUES (\(alert.id), \(alert.type.rawValue), \(alert.severity.rawValue), \(alert.time.milliseconds), \(alert.keyID),
+                        \(alert.env), \(alert.message), \(details))
+                """, logger: logger)
+            for channel in channels {
+                try await connection.query(
+                    "INSERT INTO alert_deliveries (alert_id, channel, next_attempt) VALUES (\(alert.id), \(channel), \(time.milliseconds))",
+                    logger: logger)
+            }
+        }
+    }
+
+    public func dueDeliveries(at time: Date, limit: Int) async throws -> [(Alert, AlertDelivery)] {
+        let rows = try await client.query(
+            """
+            SELECT a.*, d.channel, d.attempts, d.next_attempt, d.delivered_at, d.last_error
+            FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
+            WHERE d.delivered_at IS NULL AND d.next_attempt <= \(time.milliseconds)
+            ORDER BY a.time, a.id LIMIT \(limit)
+            """, logger: logger)
+        var due: [(Alert, AlertDelivery)] = []
+        for try await row in rows {
+            let row = row.makeRandomAccess()
+            let alert = try Self.alert(row)
+            due.append((alert, try Self.delivery(row, alertID: alert.id)))
+        }
+        return due
+    }
+
+    public func markDelivered(alertID: String, channel: String, at time: Date) async throws {
+        try await client.query(
+            """
+            UPDATE alert_deliveries SET delivered_at = \(time.milliseconds), attempts = attempts + 1, last_error = NULL
+            WHERE alert_id = \(alertID) AND channel = \(channel) AND delivered_at IS NULL
+            """, logger: logger)
+    }
+
+    public func markFailed(alertID: String, channel: String, error: String, nextAttempt: Date) async throws {
+        let message = String(error.prefix(500))
+        try await client.query(
+            """
+            UPDATE alert_deliveries SET attempts = attempts + 1, last_error = \(message), next_attempt = \(nextAttempt.milliseconds)
+            WHERE alert_id = \(alertID) AND channel = \(channel) AND delivered_at IS NULL
+            """, logger: logger)
+    }
+
+    public func alerts(since: Date?, limit: Int) async throws -> [StoredAlert] {
+        var alerts: [Alert] = []
+        let rows = try await client.query(
+            "SELECT * FROM alerts WHERE time >= \(since?.milliseconds ?? 0) ORDER BY time DESC, id DESC LIMIT \(limit)",
+            logger: logger)
+        for try await row in rows { alerts.append(try Self.alert(row.makeRandomAccess())) }
+        var stored: [StoredAlert] = []
+        for alert in alerts {
+            var deliveries: [AlertDelivery] = []
+            let rows = try await client.query(
+                "SELECT * FROM alert_deliveries WHERE alert_id = \(alert.id) ORDER BY channel", logger: logger)
+            for try await row in rows { deliveries.append(try Self.delivery(row.makeRandomAccess(), alertID: alert.id)) }
+            stored.append(StoredAlert(alert: alert, deliveries: deliveries))
+        }
+        return stored
+    }
+
+    private static func alert(_ row: PostgresRandomAccessRow) throws -> Alert {
+        Alert(
+            id: try row.value("id"), type: AlertType(rawValue: try row.value("type")) ?? .denialBurst,
+            severity: AlertSeverity(rawValue: try row.value("severity")) ?? .warning, time: Date(milliseconds: try row.value("time")),
+            keyID: try row.value("key_id"), env: try row.value("env"), message: try row.value("message"),
+            details: try StoredJSON.decode([String: String].self, try row.value("details")))
+    }
+
+    private static func delivery(_ row: PostgresRandomAccessRow, alertID: String) throws -> AlertDelivery {
+        AlertDelivery(
+            alertID: alertID, channel: try row.value("channel"), attempts: try row.value("attempts"),
+            nextAttempt: Date(milliseconds: try row.value("next_attempt")),
+            deliveredAt: try row.value("delivered_at", as: Int64?.self).map(Date.init(milliseconds:)),
+            lastError: try row.value("last_error"))
+    }
+}

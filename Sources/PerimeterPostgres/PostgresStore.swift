@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import NIOCore
+import PerimeterCore
+import PerimeterStorage
+import PostgresNIO
+
+/// Every store protocol of PerimeterStorage on PostgreSQL, for instances that share state: one
+/// `PostgresClient` (a connection pool), its schema brought up to date at start under an advisory
+/// lock so instances starting together migrate once. Times are integer milliseconds (UTC), as in
+/// SQLite, so both backends hold the same values.
+public final class PostgresStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    /// Connects with `configuration`, runs the pool, and migrates. Throws when the server cannot be
+    /// reached within `timeout` or the schema cannot be brought up to date; the pool is then stopped.
+    public init(configuration: PostgresClient.Configuration, logger: Logger, timeout: Duration = .seconds(30)) async throws {
+        let client = PostgresClient(configuration: configuration)
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await PostgresSchema.migrate(client, logger: logger) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw PostgresStartTimeout(timeout: timeout)
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            runner.cancel()
+            throw error
+        }
+    }
+
+    /// Opens one connection and closes it: a refused connection, a wrong password or a TLS failure is
+    /// reported at once (the pool would keep retrying).
+    public static func checkReachable(_ configuration: PostgresConnection.Configuration, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        try await connection.close()
+    }
+
+    /// The migrations opening the database would apply, with their statements, without applying them.
+    public static func pendingMigrations(
+        configuration: PostgresConnection.Configuration, logger: Logger
+    ) async throws -> [(name: String, statements: [String])] {
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        do {
+            var applied: Set<String> = []
+            let exists = try await connection.query("SELECT to_regclass('perimeter_migrations') IS NOT NULL", logger: logger)
+            var hasTable = false
+            for try await value in exists.decode(Bool.self) { hasTable = value }
+            if hasTable {
+                for try await name in try await connection.query("SELECT name FROM perimeter_migrations", logger: logger).decode(
+                    String.self)
+                {
+                    applied.insert(name)
+                }
+            }
+            try await connection.close()
+            return PostgresSchema.pending(applied: applied)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// Stops the pool; queries after this fail.
+    public func close() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+
+    /// Runs `body` in a transaction (committed when it returns, rolled back when it throws); the error
+    /// `body` threw reaches the caller as itself, not wrapped.
+    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
+            throw error
+        }
+    }
+
+    /// Runs one statement as given (for tests and `db` commands; never with outside input).
+    package func execute(_ statement: String) async throws {
+        try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+    }
+
+    /// The migrations applied, in order.
+    public func appliedMigrations() async throws -> [String] {
+        var names: [String] = []
+        for try await name in try await client.query("SELECT name FROM perimeter_migrations ORDER BY name", logger: logger)
+            .decode(String.self)
+        {
+            names.append(name)
+        }
+        return names
+    }
+}
+
+/// The server did not answer the start-up queries in time.
+public struct PostgresStartTimeout: Error, CustomStringConvertible {
+    public var timeout: Duration
+    public var description: String { "no answer from the server within \(timeout)" }
+}
+
+extension Date {
+    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
+}
+
+/// Stored JSON, as the SQLite backend writes it: dates as integer milliseconds, keys sorted.
+enum StoredJSON {
+    static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<Value: Decodable>(_ type: Value.Type, _ text: String) throws -> Value {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        return try decoder.decode(type, from: Data(text.utf8))
+    }
+}
+
+extension PostgresRandomAccessRow {
+    /// The value of column `name`.
+    func value<Value: PostgresDecodable>(_ name: String, as type: Value.Type = Value.self) throws -> Value {
+        try self[name].decode(Value.self)
+    }
+}

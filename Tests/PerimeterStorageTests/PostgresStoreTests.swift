@@ -1,0 +1,52 @@
+import Foundation
+import Logging
+import PerimeterCore
+import PerimeterPostgres
+import PerimeterStorage
+import PostgresNIO
+import Testing
+
+/// What only the PostgreSQL backend has: migrations under an advisory lock, the database's own
+/// refusal to change the audit log, and its address's rules. Skipped unless `POSTGRES_URL` is set.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["POSTGRES_URL"]?.isEmpty == false))
+struct PostgresStoreTests {
+    @Test func instancesStartingTogetherMigrateOnce() async throws {
+        var location = try PostgresTestServer.location
+        let name = "perimeter_migrate_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try await PostgresTestServer.withClient(location) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
+        }
+        location.database = name
+        let configuration = try location.clientConfiguration(password: nil)
+        let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
+            for _ in 0..<4 { group.addTask { try await PostgresStore(configuration: configuration, logger: Logger(label: "t")) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(try await stores[0].appliedMigrations() == ["0001-initial"])
+        for store in stores { await store.close() }
+    }
+
+    @Test func theDatabaseRefusesToChangeTheAuditLog() async throws {
+        let store = try await PostgresTestServer.freshStore()
+        try await store.appendAudit(
+            AuditEntry(time: Date(), actor: "a", actorID: nil, address: nil, action: "key.create", target: "k"))
+        for statement in ["UPDATE audit_log SET actor = 'b'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+            await #expect(throws: PSQLError.self) { try await store.execute(statement) }
+        }
+        #expect(try await store.auditEntries(since: nil, limit: 10).map(\.actor) == ["a"])
+        await store.close()
+    }
+
+    @Test func addressesKeepPasswordsOut() throws {
+        let location = try PostgresLocation.parse("postgres://app@db.internal:6432/perimeter?sslmode=verify-full&sslrootcert=/ca.pem").get()
+        #expect(location.user == "app" && location.host == "db.internal" && location.port == 6432 && location.database == "perimeter")
+        #expect(location.tls == .verifyFull && location.rootCertificate == "/ca.pem")
+        #expect(location.description == "postgres://app@db.internal:6432/perimeter?sslmode=verify-full&sslrootcert=/ca.pem")
+        for bad in [
+            "postgres://app:hunter2@db/perimeter", "mysql://app@db/x", "postgres://db/perimeter", "postgres://app@db/",
+            "postgres://app@db/p?sslmode=maybe", "postgres://app@db/p?password=x",
+        ] {
+            #expect(throws: PostgresLocationError.self) { try PostgresLocation.parse(bad).get() }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+"""The gateway on PostgreSQL (`database: postgres://...`): keys, calls, budgets and the audit log live
+in the server, survive kill -9, and the audit log refuses changes at the database. Runs when
+POSTGRES_URL names a server (scripts/test starts a throwaway cluster)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+
+import pytest
+
+import upstream_double as up
+from perimeter_harness import nanos, openai_client
+
+POSTGRES_URL = os.environ.get("POSTGRES_URL", "")
+pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="POSTGRES_URL is not set (scripts/test sets it)")
+
+
+def psql(database_url: str, sql: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["psql", database_url.split("?")[0], "-v", "ON_ERROR_STOP=1", "-Atc", sql], capture_output=True, text=True, timeout=30)
+
+
+def fresh_database() -> str:
+    """A new, empty database on the test server; the gateway migrates it at start."""
+    name = "perimeter_e2e_" + secrets.token_hex(6)
+    created = psql(POSTGRES_URL, f"CREATE DATABASE {name}")
+    assert created.returncode == 0, created.stderr
+    base, _, query = POSTGRES_URL.partition("?")
+    return base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
+
+
+def test_the_gateway_on_postgres_keeps_keys_calls_and_spend_through_kill_9(gateway_factory, marker):
+    url = fresh_database()
+    gw = gateway_factory("postgres", extra_env={"PERIMETER_DATABASE": url})
+    key = gw.cli_json("keys", "create", "--name", "pg", "--env", "test", "--budget", "10", "--period", "month")
+    raw = openai_client(gw, key["key"]).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": f"postgres {marker}"}])
+    assert raw.parse().usage.prompt_tokens == up.CHAT_PROMPT_TOKENS
+    request_id = raw.headers["x-perimeter-request-id"]
+    # The answer's record was committed before its last byte left: it is in the server's call log now.
+    rows = psql(url, f"SELECT outcome, input_tokens FROM calls WHERE id = '{request_id}'")
+    assert rows.stdout.strip() == f"ok|{up.CHAT_PROMPT_TOKENS}", rows
+    gw.kill()
+    gw.exit_code = -9
+
+    again = gateway_factory("postgres-again", extra_env={"PERIMETER_DATABASE": url})
+    assert request_id in {c["id"] for c in again.calls()}
+    view = again.cli_json("keys", "show", key["id"])
+    assert nanos(view["budget"]["spent_usd"]) > 0  # spend recovered from the shared call log
+    second = openai_client(again, key["key"]).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": f"postgres again {marker}"}])
+    assert second.usage.prompt_tokens == up.CHAT_PROMPT_TOKENS
+    actions = [entry["action"] for entry in again.cli_json("audit")["data"]]
+    assert "key.create" in actions
+
+    # Append-only at the database: not even its owner rewrites the audit log.
+    for statement in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"):
+        refused = psql(url, statement)
+        assert refused.returncode != 0 and "append-only" in refused.stderr, refused
+
+
+
+def test_db_migrate_shows_then_applies_the_schema(tmp_path):
+    from perimeter_harness import clean_environment, run_cli
+
+    url = fresh_database()
+    env = clean_environment(HOME=str(tmp_path))
+    planned = run_cli(["db", "migrate", "--dry-run", "--json", "--database", url], env, tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    assert [step["name"] for step in plan["pending"]] == ["0001-initial"] and not plan["applied"]
+    assert any("CREATE TABLE calls" in statement for statement in plan["pending"][0]["statements"])
+    assert psql(url, "SELECT to_regclass('calls') IS NULL").stdout.strip() == "t"  # nothing applied
+
+    applied = run_cli(["db", "migrate", "--database", url], env, tmp_path)
+    assert applied.returncode == 0 and "1 migration(s) applied" in applied.stdout, applied
+    again = run_cli(["db", "migrate", "--dry-run", "--database", url], env, tmp_path)
+    assert "up to date" in again.stdout
+
+    sqlite = run_cli(["db", "migrate", "--dry-run", "--json", "--database", f"sqlite:{tmp_path / 'new.db'}"], env, tmp_path)
+    assert json.loads(sqlite.stdout)["pending"][0]["name"] == "v1" and not (tmp_path / "new.db").exists()
