@@ -143,15 +143,20 @@ package struct ProxyHandler: Sendable {
     private func forward(
         _ upstreamRequest: UpstreamRequest, to provider: ProviderRoute, context: GatewayContext, call: inout Call
     ) async throws -> UpstreamResponse {
-        if let reserved = call.reserved {
-            // Committed before anything reaches the provider; replaced by the call's final row.
-            var placeholder = call.record
-            placeholder.outcome = .inFlight
-            placeholder.usage = reserved.usage
-            placeholder.usageSource = .reserved
-            placeholder.cost = reserved.cost
-            await callLog.recordDurably(placeholder)
+        // A budgeted call's placeholder row (its reserved worst case) is committed while the request is on
+        // its way, and the answer's head waits for that commit: the commit overlaps the provider's time to
+        // first byte instead of adding to it, and no client sees an answer whose reservation a crash could
+        // free. The final row replaces the placeholder.
+        let placeholder = call.reserved.map { reserved in
+            var record = call.record
+            record.outcome = .inFlight
+            record.usage = reserved.usage
+            record.usageSource = .reserved
+            record.cost = reserved.cost
+            return record
         }
+        let callLog = callLog
+        async let committed: Void = { if let placeholder { await callLog.recordDurably(placeholder) } }()
         call.sentUpstream = .now
         do {
             // The client leaving does not cancel this wait yet (the upstream client does stop a cancelled
@@ -159,6 +164,7 @@ package struct ProxyHandler: Sendable {
             // ends the client's keep-alive connection after every response.
             let response = try await provider.upstream.send(upstreamRequest)
             call.upstreamLatency = call.sentUpstream.map { .now - $0 }
+            await committed
             return response
         } catch {
             switch error {
