@@ -155,13 +155,18 @@ package struct ProxyHandler: Sendable {
             record.cost = reserved.cost
             return record
         }
-        let callLog = callLog
-        async let committed: Void = { if let placeholder { await callLog.recordDurably(placeholder) } }()
         call.sentUpstream = .now
         do {
             // The client leaving does not cancel this wait yet (the upstream client does stop a cancelled
             // call at once): Hummingbird's only signal for it, RequestBody.consumeWithCancellationOnInboundClose,
             // ends the client's keep-alive connection after every response.
+            guard let placeholder else {
+                let response = try await provider.upstream.send(upstreamRequest)
+                call.upstreamLatency = call.sentUpstream.map { .now - $0 }
+                return response
+            }
+            // Only a budgeted call pays for the concurrent commit.
+            async let committed: Void = callLog.recordDurably(placeholder)
             let response = try await provider.upstream.send(upstreamRequest)
             call.upstreamLatency = call.sentUpstream.map { .now - $0 }
             await committed
