@@ -96,7 +96,10 @@ private func assemble(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
         // The store closes last: services stop in reverse order, so the call-log writer's final flush
         // still has it.
-        services: [StoreService(store: store)] + parts.services,
+        services: [StoreService(store: store)] + parts.services
+            + ((store as? any KeyChangeFeed).map { feed -> [any Service] in
+                [KeySync(feed: feed, store: store, cache: parts.cache, budgets: parts.budgets, writer: parts.writer, logger: logger)]
+            } ?? []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
     return Gateway(application: application, notices: notices, metrics: parts.metrics, routes: routes)
@@ -163,9 +166,11 @@ func openStore(_ configuration: GatewayConfiguration, environment: [String: Stri
     case .postgres(let location):
         let password = try await databasePassword(configuration, environment: environment)
         do {
-            try await PostgresStore.checkReachable(location.connectionConfiguration(password: password), logger: logger)
+            let single = try location.connectionConfiguration(password: password)
+            try await PostgresStore.checkReachable(single, logger: logger)
             let client = try location.clientConfiguration(password: password)
-            return try await PostgresStore(configuration: client, logger: logger, timeout: configuration.databaseStartTimeout)
+            return try await PostgresStore(
+                configuration: client, listening: single, logger: logger, timeout: configuration.databaseStartTimeout)
         } catch {
             throw ConfigurationError(
                 file: file, field: "database", problem: "cannot open PostgreSQL at \(location) (\(String(reflecting: error)))",

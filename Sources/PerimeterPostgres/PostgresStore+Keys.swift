@@ -25,6 +25,7 @@ extension PostgresStore: KeyStore {
         } catch let error as PSQLError where error.isUniqueViolation {
             throw StoreConflict("a key with the same id or secret exists")
         }
+        try await notifyKeyChanged(key.id)
     }
 
     public func key(id: String) async throws -> VirtualKey? {
@@ -42,6 +43,7 @@ extension PostgresStore: KeyStore {
     public func revoke(id: String, at time: Date) async throws -> VirtualKey? {
         try await client.query(
             "UPDATE virtual_keys SET revoked_at = \(time.milliseconds) WHERE id = \(id) AND revoked_at IS NULL", logger: logger)
+        try await notifyKeyChanged(id)
         return try await key(id: id)
     }
 
@@ -59,6 +61,8 @@ extension PostgresStore: KeyStore {
                 UPDATE virtual_keys SET name = \(changed.name), owner = \(changed.owner), policy = \(policy), rotation = \(rotation)
                 WHERE id = \(id)
                 """, logger: logger)
+            // Delivered to every listener when the transaction commits.
+            try await connection.query("SELECT pg_notify(\(Self.keyChannel), \(id))", logger: logger)
             return changed
         }
     }
@@ -75,6 +79,7 @@ extension PostgresStore: KeyStore {
                     generation = \(rotated.generation), retired_secrets = \(retired), rotated_at = \(rotated.rotatedAt?.milliseconds)
                 WHERE id = \(id)
                 """, logger: logger)
+            try await connection.query("SELECT pg_notify(\(Self.keyChannel), \(id))", logger: logger)
             return rotated
         }
     }
@@ -90,6 +95,13 @@ extension PostgresStore: KeyStore {
             FROM unnest(\(ids)::TEXT[], \(times)::BIGINT[]) AS u(id, time)
             WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.time)
             """, logger: logger)
+    }
+
+    /// The LISTEN/NOTIFY channel of key changes; the payload is the key's id.
+    static let keyChannel = "perimeter_keys"
+
+    func notifyKeyChanged(_ id: String) async throws {
+        try await client.query("SELECT pg_notify(\(Self.keyChannel), \(id))", logger: logger)
     }
 
     func keys(_ rows: PostgresRowSequence) async throws -> [VirtualKey] {
@@ -120,6 +132,31 @@ extension PostgresStore: KeyStore {
         }
         return keys
     }
+}
+
+// MARK: - KeyChangeFeed
+
+extension PostgresStore: KeyChangeFeed {
+    /// LISTENs on a connection of its own (a pooled one would be handed back between notifications).
+    public func followKeyChanges(_ changed: @escaping @Sendable (String) async -> Void) async throws {
+        guard let configuration = connectionConfiguration else { throw NotListening() }
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        do {
+            for try await notification in try await connection.listen(Self.keyChannel) {
+                await changed(notification.payload)
+            }
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            if Task.isCancelled { return }
+            throw error
+        }
+    }
+}
+
+/// The store was opened without a connection configuration to listen with.
+struct NotListening: Error, CustomStringConvertible {
+    var description: String { "this PostgreSQL store was opened without a listening connection" }
 }
 
 // MARK: - AdminTokenStore

@@ -12,14 +12,20 @@ import PostgresNIO
 public final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// For the connection that listens for changes, apart from the pool.
+    let connectionConfiguration: PostgresConnection.Configuration?
     private let runner: Task<Void, Never>
 
     /// Connects with `configuration`, runs the pool, and migrates. Throws when the server cannot be
     /// reached within `timeout` or the schema cannot be brought up to date; the pool is then stopped.
-    public init(configuration: PostgresClient.Configuration, logger: Logger, timeout: Duration = .seconds(30)) async throws {
+    public init(
+        configuration: PostgresClient.Configuration, listening: PostgresConnection.Configuration? = nil, logger: Logger,
+        timeout: Duration = .seconds(30)
+    ) async throws {
         let client = PostgresClient(configuration: configuration)
         self.client = client
         self.logger = logger
+        connectionConfiguration = listening
         runner = Task { await client.run() }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in

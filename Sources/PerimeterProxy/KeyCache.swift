@@ -41,6 +41,19 @@ package final class KeyCache: Sendable {
         state.withLock { $0.insert(key) }
     }
 
+    /// Adds or replaces `key` as another instance stored it, keeping this cache's later `last_used_at`
+    /// (the store catches up with it at the next batch). Returns the key it replaced.
+    @discardableResult
+    package func merge(_ key: VirtualKey) -> VirtualKey? {
+        state.withLock { state in
+            let previous = state.digestByID[key.id].flatMap { state.byDigest[$0] }
+            var key = key
+            if let used = previous?.lastUsedAt, key.lastUsedAt.map({ $0 < used }) ?? true { key.lastUsedAt = used }
+            state.insert(key)
+            return previous
+        }
+    }
+
     /// The key whose secret hashes to `digest`. The dictionary finds the candidate by hash; the final
     /// equality check on the digest is constant time (see ``KeyDigest``).
     package func key(for digest: KeyDigest) -> VirtualKey? {

@@ -45,3 +45,12 @@ extension VirtualKey {
         lastUsedAt = original.lastUsedAt
     }
 }
+
+/// A key store shared by several gateway instances tells each of them when any instance changed a
+/// key (created, updated, rotated, revoked), so every key cache follows within moments.
+public protocol KeyChangeFeed: Sendable {
+    /// Calls `changed` with the id of each key changed anywhere, until the task is cancelled (then it
+    /// returns) or the feed breaks (then it throws; changes made meanwhile are missed, so the caller
+    /// reloads every key before following again).
+    func followKeyChanges(_ changed: @escaping @Sendable (String) async -> Void) async throws
+}

@@ -82,3 +82,35 @@ def test_db_migrate_shows_then_applies_the_schema(tmp_path):
 
     sqlite = run_cli(["db", "migrate", "--dry-run", "--json", "--database", f"sqlite:{tmp_path / 'new.db'}"], env, tmp_path)
     assert json.loads(sqlite.stdout)["pending"][0]["name"] == "v1" and not (tmp_path / "new.db").exists()
+
+
+def wait_until(predicate, timeout: float) -> float:
+    """Seconds until `predicate()` held; fails after `timeout`."""
+    import time
+
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, f"not within {timeout} s"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def test_a_key_changed_through_one_instance_is_seen_by_the_other_within_a_second(gateway_factory, marker):
+    url = fresh_database()
+    a = gateway_factory("pg-a", extra_env={"PERIMETER_DATABASE": url})
+    b = gateway_factory("pg-b", extra_env={"PERIMETER_DATABASE": url})
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"two {marker}"}]}).encode()
+
+    def status_on(gateway, key: str) -> int:
+        status, _, _ = gateway.http(
+            "POST", "/v1/chat/completions", body, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        return status
+
+    key = b.cli_json("keys", "create", "--name", "made-on-b", "--env", "test")
+    assert wait_until(lambda: status_on(a, key["key"]) == 200, 1.0) < 1.0
+    a.cli("keys", "revoke", key["id"])
+    assert wait_until(lambda: status_on(b, key["key"]) == 401, 1.0) < 1.0
+    rotated = b.cli_json("keys", "create", "--name", "to-rotate", "--env", "test")
+    wait_until(lambda: status_on(a, rotated["key"]) == 200, 1.0)
+    new = b.cli_json("keys", "rotate", rotated["id"], "--grace", "0s")["key"]["key"]
+    assert wait_until(lambda: status_on(a, new) == 200 and status_on(a, rotated["key"]) == 401, 1.0) < 1.0
