@@ -1,12 +1,7 @@
 import Foundation
 
-/// `since` values: a relative window (`90s`, `15m`, `1h`, `7d`, `4w`) or an RFC 3339 time.
+/// Durations as configuration, flags and the admin API write them: `90s`, `15m`, `1h`, `7d`, `4w`.
 package enum TimeWindow {
-    package static func start(_ text: String, now: Date = Date()) -> Date? {
-        if let date = Timestamp.parse(text) { return date }
-        return seconds(text).map { now.addingTimeInterval(-$0) }
-    }
-
     /// The longest window or duration accepted anywhere: 100 years, in seconds. Longer ones are
     /// refused as input, so every conversion of a duration to whole seconds is in range.
     package static let maximumSeconds: Double = 100 * 366 * 86400

@@ -99,13 +99,7 @@ extension PostgresStore: CallLog {
     }
 
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
-        let column =
-            switch query.groupBy {
-            case .key: "key_id"
-            case .env: "env"
-            case .model: "model"
-            case .owner: "owner"
-            }
+        let column = query.groupBy.column
         var bindings = PostgresBindings()
         var filter = "WHERE outcome <> 'in_flight'"
         if let since = query.since {

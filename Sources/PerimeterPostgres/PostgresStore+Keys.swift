@@ -29,15 +29,15 @@ extension PostgresStore: KeyStore {
     }
 
     public func key(id: String) async throws -> VirtualKey? {
-        try await keys(try await client.query("SELECT * FROM virtual_keys WHERE id = \(id)", logger: logger)).first
+        try await Self.keys(try await client.query("SELECT * FROM virtual_keys WHERE id = \(id)", logger: logger)).first
     }
 
     public func keys(env: String?) async throws -> [VirtualKey] {
         if let env {
-            return try await keys(
+            return try await Self.keys(
                 try await client.query("SELECT * FROM virtual_keys WHERE env = \(env) ORDER BY created_at, id", logger: logger))
         }
-        return try await keys(try await client.query("SELECT * FROM virtual_keys ORDER BY created_at, id", logger: logger))
+        return try await Self.keys(try await client.query("SELECT * FROM virtual_keys ORDER BY created_at, id", logger: logger))
     }
 
     public func revoke(id: String, at time: Date) async throws -> VirtualKey? {
@@ -102,10 +102,6 @@ extension PostgresStore: KeyStore {
 
     func notifyKeyChanged(_ id: String) async throws {
         try await client.query("SELECT pg_notify(\(Self.keyChannel), \(id))", logger: logger)
-    }
-
-    func keys(_ rows: PostgresRowSequence) async throws -> [VirtualKey] {
-        try await Self.keys(rows)
     }
 
     /// Throws when a stored policy cannot be read: a key must never fall back to having no limits.

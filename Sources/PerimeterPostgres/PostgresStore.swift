@@ -115,27 +115,6 @@ public struct PostgresStartTimeout: Error, CustomStringConvertible {
     public var description: String { "no answer from the server within \(timeout)" }
 }
 
-extension Date {
-    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
-}
-
-/// Stored JSON, as the SQLite backend writes it: dates as integer milliseconds, keys sorted.
-enum StoredJSON {
-    static func encode(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<Value: Decodable>(_ type: Value.Type, _ text: String) throws -> Value {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
-        return try decoder.decode(type, from: Data(text.utf8))
-    }
-}
-
 extension PostgresRandomAccessRow {
     /// The value of column `name`.
     func value<Value: PostgresDecodable>(_ name: String, as type: Value.Type = Value.self) throws -> Value {

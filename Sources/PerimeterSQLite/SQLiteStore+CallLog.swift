@@ -67,13 +67,7 @@ extension SQLiteStore: CallLog {
     }
 
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
-        let column =
-            switch query.groupBy {
-            case .key: "key_id"
-            case .env: "env"
-            case .model: "model"
-            case .owner: "owner"
-            }
+        let column = query.groupBy.column
         let filter = "WHERE outcome != 'in_flight'" + (query.since == nil ? "" : " AND time >= ?")
         let arguments: StatementArguments = query.since.map { [$0.milliseconds] } ?? []
         let sql = """

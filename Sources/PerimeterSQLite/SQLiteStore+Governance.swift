@@ -137,7 +137,7 @@ extension SQLiteStore: FindingStore {
 
 extension SQLiteStore: AlertStore {
     public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws {
-        let details = try Self.encodeJSON(alert.details)
+        let details = try StoredJSON.encode(alert.details)
         try await pool.write { db in
             try db.execute(
                 sql: """
@@ -212,7 +212,7 @@ extension SQLiteStore: AlertStore {
             id: row["id"], type: AlertType(rawValue: row["type"]) ?? .denialBurst,
             severity: AlertSeverity(rawValue: row["severity"]) ?? .warning, time: Date(milliseconds: row["time"]),
             keyID: row["key_id"], env: row["env"], message: row["message"],
-            details: try decodeJSON([String: String].self, row["details"]))
+            details: try StoredJSON.decode([String: String].self, row["details"]))
     }
 
     private static func delivery(_ row: Row, alertID: String) -> AlertDelivery {

@@ -176,11 +176,6 @@ public final class SQLiteStore: Sendable {
     }
 }
 
-extension Date {
-    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-    init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
-}
-
 // MARK: - KeyStore
 
 extension SQLiteStore: KeyStore {
@@ -197,8 +192,8 @@ extension SQLiteStore: KeyStore {
                     arguments: [
                         key.id, key.name, key.env, key.owner, key.prefix, key.digest.hex, key.createdAt.milliseconds,
                         key.revokedAt?.milliseconds, key.lastUsedAt?.milliseconds, try Self.encode(key.policy),
-                        key.generation, try Self.encodeJSON(key.retiredSecrets), key.rotatedAt?.milliseconds,
-                        try key.rotation.map(Self.encodeJSON), key.isCanary,
+                        key.generation, try StoredJSON.encode(key.retiredSecrets), key.rotatedAt?.milliseconds,
+                        try key.rotation.map(StoredJSON.encode), key.isCanary,
                     ])
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -245,7 +240,7 @@ extension SQLiteStore: KeyStore {
             try db.execute(
                 sql: "UPDATE virtual_keys SET name = ?, owner = ?, policy = ?, rotation = ? WHERE id = ?",
                 arguments: [
-                    changed.name, changed.owner, try Self.encode(changed.policy), try changed.rotation.map(Self.encodeJSON), id,
+                    changed.name, changed.owner, try Self.encode(changed.policy), try changed.rotation.map(StoredJSON.encode), id,
                 ])
             return changed
         }
@@ -261,7 +256,7 @@ extension SQLiteStore: KeyStore {
                     WHERE id = ?
                     """,
                 arguments: [
-                    rotated.digest.hex, rotated.prefix, rotated.generation, try Self.encodeJSON(rotated.retiredSecrets),
+                    rotated.digest.hex, rotated.prefix, rotated.generation, try StoredJSON.encode(rotated.retiredSecrets),
                     rotated.rotatedAt?.milliseconds, id,
                 ])
             return rotated
@@ -292,24 +287,10 @@ extension SQLiteStore: KeyStore {
             lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(milliseconds:)),
             policy: JSONDecoder().decode(KeyPolicy.self, from: Data((row["policy"] as String).utf8)),
             generation: row["generation"],
-            retiredSecrets: decodeJSON([RetiredSecret].self, row["retired_secrets"]),
+            retiredSecrets: StoredJSON.decode([RetiredSecret].self, row["retired_secrets"]),
             rotatedAt: (row["rotated_at"] as Int64?).map(Date.init(milliseconds:)),
-            rotation: (row["rotation"] as String?).map { try decodeJSON(RotationSchedule.self, $0) },
+            rotation: (row["rotation"] as String?).map { try StoredJSON.decode(RotationSchedule.self, $0) },
             isCanary: row["canary"])
-    }
-
-    /// Stored JSON other than the policy: dates as integer milliseconds, keys sorted.
-    static func encodeJSON(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decodeJSON<Value: Decodable>(_ type: Value.Type, _ text: String) throws -> Value {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
-        return try decoder.decode(type, from: Data(text.utf8))
     }
 
     static func encode(_ policy: KeyPolicy) throws -> String {

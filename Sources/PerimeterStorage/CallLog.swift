@@ -41,6 +41,16 @@ public struct CallQuery: Sendable, Hashable {
 
 public enum SpendGrouping: String, Sendable, Hashable, Codable, CaseIterable {
     case key, env, model, owner
+
+    /// The call log's column a database backend groups by.
+    package var column: String {
+        switch self {
+        case .key: "key_id"
+        case .env: "env"
+        case .model: "model"
+        case .owner: "owner"
+        }
+    }
 }
 
 public struct SpendQuery: Sendable, Hashable {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import PerimeterConfiguration
 import PerimeterGateway
 
 /// `perimeter db`: the gateway's own database.
@@ -30,11 +29,7 @@ struct Database: AsyncParsableCommand {
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
-            let file =
-                config ?? environment["PERIMETER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? (FileManager.default.fileExists(atPath: "perimeter.yaml") ? "perimeter.yaml" : nil)
-            var configuration = try ConfigurationLoader.load(file: file, environment: environment)
-            if let database { try ConfigurationLoader.setDatabase(database, field: "--database", on: &configuration) }
+            let configuration = try Serve.loadConfiguration(file: config, database: database, environment: environment)
             let plan = try await MigrationPlan.make(
                 configuration: configuration, environment: environment, apply: !dryRun, logger: Logger(label: "perimeter"))
             if output.json {

@@ -35,6 +35,17 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "With --check: print JSON instead of a table.")
     var json = false
 
+    /// The configuration as `serve` and `db` read it: `--config`, else `PERIMETER_CONFIG`, else
+    /// `./perimeter.yaml` when present; the environment over the file; `--database` over both.
+    static func loadConfiguration(file: String?, database: String?, environment: [String: String]) throws -> GatewayConfiguration {
+        let file =
+            file ?? environment["PERIMETER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (FileManager.default.fileExists(atPath: "perimeter.yaml") ? "perimeter.yaml" : nil)
+        var configuration = try ConfigurationLoader.load(file: file, environment: environment)
+        if let database { try ConfigurationLoader.setDatabase(database, field: "--database", on: &configuration) }
+        return configuration
+    }
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         // Run Swift concurrency's tasks on NIO's event loops: a call then stays on the threads that do its
@@ -52,12 +63,8 @@ struct Serve: AsyncParsableCommand {
             handler.logLevel = environment["PERIMETER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
             return handler
         }
-        let file =
-            config ?? environment["PERIMETER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (FileManager.default.fileExists(atPath: "perimeter.yaml") ? "perimeter.yaml" : nil)
-        var configuration = try ConfigurationLoader.load(file: file, environment: environment)
+        var configuration = try Self.loadConfiguration(file: config, database: database, environment: environment)
         if let listen { try ConfigurationLoader.setListen(listen, field: "--listen", on: &configuration) }
-        if let database { try ConfigurationLoader.setDatabase(database, field: "--database", on: &configuration) }
         configuration.demo = demo
 
         if check {

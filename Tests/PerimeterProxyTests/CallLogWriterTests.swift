@@ -45,6 +45,18 @@ final class FlakyCallLog: CallLog, Sendable {
             outcome: .ok, usage: Usage(inputTokens: 3, outputTokens: 4), cost: Money(nanos: 700))
     }
 
+    /// A writer whose interval never ticks (only group commit and shutdown write), in a service group
+    /// the test runs, over a log that fails its first `failures` appends.
+    func runningWriter(failures: Int) -> (VirtualKey, FlakyCallLog, CallLogWriter, ServiceGroup) {
+        let key = VirtualKey.issue(name: "svc", env: "dev", owner: nil, now: Self.t0).0
+        let log = FlakyCallLog(failures: failures)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let writer = CallLogWriter(log: log, keys: MemoryStore(), cache: KeyCache(keys: [key]), interval: .seconds(3600), logger: logger)
+        let group = ServiceGroup(services: [writer], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        return (key, log, writer, group)
+    }
+
     @Test func aBatchThatFailsIsKeptAndWrittenOnceOnTheNextFlushInOrder() async throws {
         let key = VirtualKey.issue(name: "svc", env: "dev", owner: nil, now: Self.t0).0
         let keys = MemoryStore()
@@ -82,12 +94,7 @@ final class FlakyCallLog: CallLog, Sendable {
     /// Group commit: an answer's record is in the log when `recordDurably` returns, without waiting for
     /// the flush interval; many answers at once share commits.
     @Test func aDurableRecordIsCommittedBeforeItReturnsAndAnswersShareCommits() async throws {
-        let key = VirtualKey.issue(name: "svc", env: "dev", owner: nil, now: Self.t0).0
-        let log = FlakyCallLog(failures: 0)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let writer = CallLogWriter(log: log, keys: MemoryStore(), cache: KeyCache(keys: [key]), interval: .seconds(3600), logger: logger)
-        let group = ServiceGroup(services: [writer], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        let (key, log, writer, group) = runningWriter(failures: 0)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             await writer.recordDurably(record("d1", key: key, at: 1))
@@ -109,12 +116,7 @@ final class FlakyCallLog: CallLog, Sendable {
     }
 
     @Test func aDatabaseOutageLetsWaitingAnswersGoAndKeepsTheirRecords() async throws {
-        let key = VirtualKey.issue(name: "svc", env: "dev", owner: nil, now: Self.t0).0
-        let log = FlakyCallLog(failures: 1)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let writer = CallLogWriter(log: log, keys: MemoryStore(), cache: KeyCache(keys: [key]), interval: .seconds(3600), logger: logger)
-        let group = ServiceGroup(services: [writer], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        let (key, log, writer, group) = runningWriter(failures: 1)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             await writer.recordDurably(record("o1", key: key, at: 1))

@@ -275,15 +275,20 @@ class Gateway:
     def calls(self, *args: str) -> list[dict]:
         return self.cli_json("calls", "--limit", "1000", *args)["data"]
 
+    def ended_calls(self, ids) -> dict[str, dict]:
+        """The rows of these calls that have ended, by id: a budgeted call's `in_flight` row (its
+        reserved worst case, written while it runs) is not its final record."""
+        wanted = set(ids)
+        return {c["id"]: c for c in self.calls() if c["id"] in wanted and c["outcome"] != "in_flight"}
+
     def wait_for_call(self, request_id: str, timeout: float = 10) -> dict:
         """The call-log row with this id once the call has ended, polling while the writer's batch is
         pending (a budgeted call's `in_flight` row is replaced by its final row)."""
         assert request_id and request_id.startswith("req_"), f"bad request id {request_id!r}"
         deadline = time.monotonic() + timeout
         while True:
-            for call in self.calls():
-                if call["id"] == request_id and call["outcome"] != "in_flight":
-                    return call
+            if row := self.ended_calls([request_id]).get(request_id):
+                return row
             if time.monotonic() > deadline:
                 raise AssertionError(f"call {request_id} not in the call log after {timeout}s")
             time.sleep(0.05)

@@ -72,7 +72,7 @@ def cancelled_stream(gateway, key: str, anthropic: bool, events_before_leaving: 
 def wait_for_rows(gateway, ids: list[str], timeout: float = 20) -> dict[str, dict]:
     deadline = time.monotonic() + timeout
     while True:
-        rows = {c["id"]: c for c in gateway.calls() if c["id"] in set(ids) and c["outcome"] != "in_flight"}
+        rows = gateway.ended_calls(ids)
         if len(rows) == len(ids) or time.monotonic() > deadline:
             return rows
         time.sleep(0.1)

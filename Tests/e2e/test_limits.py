@@ -188,7 +188,7 @@ def wait_for_calls(gateway, request_ids, timeout: float = 15) -> dict[str, dict]
     wanted = set(request_ids)
     deadline = time.monotonic() + timeout
     while True:
-        found = {c["id"]: c for c in gateway.calls() if c["id"] in wanted and c["outcome"] != "in_flight"}
+        found = gateway.ended_calls(wanted)
         if len(found) == len(wanted):
             return found
         assert time.monotonic() < deadline, f"{len(wanted) - len(found)} of {len(wanted)} calls not in the call log"
