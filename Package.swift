@@ -120,7 +120,8 @@ let package = Package(
         .target(
             name: "PerimeterScanner",
             dependencies: ["PerimeterCore", "CMemmem"],
-            swiftSettings: swiftSettings
+            // Optimized in debug builds too: the tests scan whole repositories and millions of random keys.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         // The path of one call: authenticate (key cache), admit (policy, rates, budgets), forward, relay
         // while metering, settle, and hand the record to the call-log writer; request metrics.
@@ -156,7 +157,7 @@ let package = Package(
             name: "PerimeterRotation",
             dependencies: [
                 "PerimeterCore", "PerimeterStorage", "PerimeterSecrets", "PerimeterProxy",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -226,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "PerimeterScannerTests",
             dependencies: ["PerimeterScanner", "PerimeterCore", .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: swiftSettings),
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .testTarget(
             name: "PerimeterStorageTests",
             dependencies: [
@@ -234,6 +235,10 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PerimeterRotationTests",
+            dependencies: ["PerimeterRotation", "PerimeterStorage", "PerimeterSecrets", "PerimeterProxy", "PerimeterCore"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage", "PerimeterSQLite", "PerimeterCore"],

@@ -56,13 +56,13 @@ enum AdminOpenAPI {
               "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
               "post": {
                 "summary": "Issue a new secret for the key (same id, limits and spend); the previous secret keeps working for the grace period. The new secret is delivered to rotation.deliver_to first and committed only if that succeeded",
-                "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": "A retry with the same value (for the same key, within a day) answers 200 with the first rotation's secret instead of rotating again"}],
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": "A retry with the same value (for the same key, within a day, through any instance sharing the database) answers 200 with the first rotation's secret instead of rotating again"}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RotateKey"}}}},
                 "responses": {"413": {"$ref": "#/components/responses/Error"}, 
                   "201": {"description": "The key rotated; 'key.key' is the new secret", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/KeyRotation"}}}},
                   "200": {"description": "A replay of an earlier rotation with the same Idempotency-Key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/KeyRotation"}}}},
                   "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
-                  "409": {"description": "The key is revoked, the Idempotency-Key was used for another key, or the grace is longer than the environment's maximum key age", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                  "409": {"description": "The key is revoked, the Idempotency-Key was used for another key, its rotation is still running elsewhere or lost its answer, or the grace is longer than the environment's maximum key age", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                   "502": {"description": "The new secret could not be delivered; the key was not changed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                 }
               }
@@ -222,9 +222,10 @@ enum AdminOpenAPI {
                 "rpm": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000000}, "tpm": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000000000},
                 "allowed_ips": {"type": ["array", "null"], "items": {"type": "string", "pattern": \#(AdminContract.cidr.json), "description": "IPv4 or IPv6 address or CIDR"}},
                 "models": {"type": ["array", "null"], "items": {"type": "string", "pattern": \#(AdminContract.modelPattern.json), "description": "Model pattern with * wildcards"}},
-                "operations": {"type": ["array", "null"], "minItems": 1, "items": {"type": "string", "enum": ["chat", "responses", "embeddings", "messages", "models", "count_tokens"]}},
+                "operations": {"type": ["array", "null"], "minItems": 1, "items": {"type": "string", "enum": ["chat", "responses", "embeddings", "messages", "models", "count_tokens", "generate", "converse", "invoke"]}},
                 "tools": {"anyOf": [{"type": "string", "enum": ["allow", "deny"]}, {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}, {"type": "null"}]},
-                "expires_at": {"type": ["string", "null"], "format": "date-time"}}},
+                "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                "providers": {"type": ["array", "null"], "items": {"type": "string", "pattern": \#(AdminContract.providerName.json)}, "description": "Names of the configured providers the key's calls may go to; a model only they serve is refused with provider_not_allowed"}}},
               "Rotation": {"type": "object", "additionalProperties": false, "description": "A key's rotation schedule. It needs 'every' or 'deliver_to'; an object with neither asks for no schedule", "properties": {
                 "every": {"type": ["string", "null"], "pattern": \#(AdminContract.rotationEvery.json), "description": "Rotate automatically this often: a duration such as 30d (1s to 100 years)"},
                 "grace": {"type": ["string", "null"], "pattern": \#(AdminContract.scheduleGrace.json), "default": "24h", "description": "How long the previous secret keeps working after a rotation: a duration such as 24h"},
@@ -252,7 +253,7 @@ enum AdminOpenAPI {
                 "id": {"type": "string"}, "time": {"type": "string", "format": "date-time"}, "key_id": {"type": ["string", "null"]}, "key_name": {"type": ["string", "null"]},
                 "key_generation": {"type": ["integer", "null"], "description": "Which generation of the key's secret the caller presented"},
                 "env": {"type": ["string", "null"]}, "owner": {"type": ["string", "null"]}, "client_ip": {"type": ["string", "null"]}, "provider": {"type": ["string", "null"]},
-                "model": {"type": ["string", "null"]}, "operation": {"type": "string", "enum": ["chat", "responses", "embeddings", "messages", "models", "count_tokens"]},
+                "model": {"type": ["string", "null"]}, "operation": {"type": "string", "enum": ["chat", "responses", "embeddings", "messages", "models", "count_tokens", "generate", "converse", "invoke"]},
                 "stream": {"type": "boolean"}, "status": {"type": "integer"}, "outcome": {"type": "string", "enum": ["ok", "denied", "upstream_error", "stream_cut", "client_cancelled", "in_flight", "interrupted"], "description": "in_flight: a budgeted call under way, shown with its reserved worst case; interrupted: the gateway stopped while it was under way, charged that worst case"},
                 "input_tokens": {"type": "integer"}, "cached_input_tokens": {"type": "integer"}, "cache_write_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
                 "usage_source": {"type": ["string", "null"], "enum": ["provider", "estimated", "reserved", null], "description": "provider: the provider reported the usage; estimated: the call ended without that report (the client left, the stream was cut) and is charged the request's input ceiling and the output tokens relayed; reserved: the worst case reserved before the call went upstream (in_flight and interrupted calls); null: the call never reached a provider"},

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import PerimeterCore
 import PerimeterProxy
@@ -10,11 +11,19 @@ package struct HealthRoutes: Sendable {
     let store: any KeyStore
     let providers: [ProviderRoute]
     let secrets: SecretResolver
+    /// Budgets leased from a database shared with other instances, if so.
+    let ledger: LeasedLedger?
+    /// The call log's writer, whose backlog grows while the database is away.
+    let writer: CallLogWriter?
 
-    package init(store: any KeyStore, providers: [ProviderRoute], secrets: SecretResolver) {
+    package init(
+        store: any KeyStore, providers: [ProviderRoute], secrets: SecretResolver, ledger: LeasedLedger? = nil, writer: CallLogWriter? = nil
+    ) {
+        self.writer = writer
         self.store = store
         self.providers = providers
         self.secrets = secrets
+        self.ledger = ledger
     }
 
     struct Readiness: Encodable {
@@ -33,6 +42,21 @@ package struct HealthRoutes: Sendable {
                 checks["database"] = "ok"
             } catch {
                 checks["database"] = "error: \(error)"
+            }
+            if let writer {
+                checks["call_log"] =
+                    writer.isBacklogFull
+                    ? "backlog full (\(writer.backlogCount) records): calls are refused with call_log_unavailable" : "ok"
+            }
+            if let ledger {
+                let age = ledger.lastMaintained.map { Date().timeIntervalSince($0) }
+                if let age, age < ledger.leaseDuration / 2 {
+                    checks["budget_leases"] = "ok"
+                } else {
+                    let since = age.map { "for \(Int($0)) s" } ?? "yet"
+                    checks["budget_leases"] =
+                        "not renewed \(since): keys with a budget are refused with ledger_unavailable once their leases run out"
+                }
             }
             for provider in providers {
                 guard let reference = provider.credential else { continue }

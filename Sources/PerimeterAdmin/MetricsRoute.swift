@@ -10,9 +10,11 @@ package struct MetricsRoute: Sendable {
     let cache: KeyCache
     let budgets: BudgetBook
     let perKeyLabels: Bool
+    let writer: CallLogWriter?
 
-    package init(metrics: GatewayMetrics, cache: KeyCache, budgets: BudgetBook, perKeyLabels: Bool) {
+    package init(metrics: GatewayMetrics, cache: KeyCache, budgets: BudgetBook, perKeyLabels: Bool, writer: CallLogWriter? = nil) {
         self.metrics = metrics
+        self.writer = writer
         self.cache = cache
         self.budgets = budgets
         self.perKeyLabels = perKeyLabels
@@ -25,6 +27,7 @@ package struct MetricsRoute: Sendable {
             for claim in budgets.allClaims(keys: perKeyLabels ? cache.allKeys() : []) {
                 metrics.setBudget(scope: claim.scope.label, status: await budgets.status(of: claim, at: now))
             }
+            if let writer { metrics.setCallLog(backlog: writer.backlogCount, dropped: writer.droppedCount) }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))

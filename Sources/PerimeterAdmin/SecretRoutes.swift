@@ -145,7 +145,7 @@ package struct SecretRoutes: Sendable {
 
     private static func gatewayError(_ error: BuiltInSecretStoreError) -> GatewayError {
         switch error {
-        case .exists: .conflict(error.description)
+        case .exists, .noSharedMasterKey: .conflict(error.description)
         case .notFound: .notFound(error.description)
         case .invalidName, .emptyValue, .tooLarge: .invalidRequest(error.description)
         }

@@ -41,6 +41,9 @@ package enum AdminContract {
     package static let commit = TextPattern("^[0-9a-f]{7,64}$")
     /// A finding's `sha256`.
     package static let sha256 = TextPattern("^[0-9a-f]{64}$")
+    /// A provider name in `limits.providers`: the rule the configuration applies to `providers[].name`
+    /// (`PlainName` with `-` and `_`, at most 64 characters).
+    package static let providerName = TextPattern("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
     /// A virtual key's id.
     package static let keyID = TextPattern("^key_[0-9A-Za-z]{16}$")
 
@@ -111,6 +114,6 @@ package enum AdminContract {
     package static let all: [TextPattern] = [
         environment, modelPattern, cidr, secretName, deliveryTarget, window, rotationEvery, scheduleGrace, rotationGrace, salt, ruleID,
         commit,
-        sha256, keyID,
+        sha256, keyID, providerName,
     ]
 }

@@ -26,6 +26,7 @@ public struct KeyPolicyPatch: Sendable, Decodable {
     var operations: Change<[CallOperation]> = .keep
     var tools: Change<ToolPolicy> = .keep
     var expiresAt: Change<String> = .keep
+    var providers: Change<[String]> = .keep
 
     public init(from decoder: any Decoder) throws {
         try decoder.refuseUnknownKeys(of: KeyPolicy.CodingKeys.self)
@@ -48,6 +49,7 @@ public struct KeyPolicyPatch: Sendable, Decodable {
         operations = try change(.operations, [CallOperation].self)
         tools = try change(.tools, ToolPolicy.self)
         expiresAt = try change(.expiresAt, String.self)
+        providers = try change(.providers, [String].self)
     }
 
     /// `policy` with this change applied, or the first problem, naming its field.
@@ -68,6 +70,9 @@ public struct KeyPolicyPatch: Sendable, Decodable {
         var toolPolicy: ToolPolicy? = result.tools
         tools.apply(to: &toolPolicy)
         result.tools = toolPolicy ?? .allowed
+        var providerNames: [String]? = result.allowedProviders
+        providers.apply(to: &providerNames)
+        result.allowedProviders = providerNames ?? []
         switch expiresAt {
         case .keep: break
         case .clear: result.expiresAt = nil
@@ -110,9 +115,18 @@ package enum KeyPolicyValidation {
         if let operations = policy.allowedOperations, operations.isEmpty {
             throw .invalidRequest("limits.operations must name at least one operation, or be null for all.")
         }
+        for name in policy.allowedProviders where !isValidProviderName(name) {
+            throw .invalidRequest(
+                "limits.providers: '\(name)' is not a provider name; use 1 to 64 letters, digits, '-' and '_', starting with a letter or digit, as in the configuration's providers."
+            )
+        }
         if case .only(let names) = policy.tools, names.isEmpty || names.contains(where: \.isEmpty) {
             throw .invalidRequest("limits.tools must be allow, deny, or a list of tool names.")
         }
+    }
+
+    package static func isValidProviderName(_ text: String) -> Bool {
+        AdminContract.providerName.matches(text)
     }
 
     package static func isValidPattern(_ text: String) -> Bool {

@@ -17,6 +17,11 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
         var sources: SourceWatch?
         var denials: BurstWatch
         var invalidKeys: BurstWatch
+        /// Keys with a priced call lately, by when: their budgets are looked at again each second, as
+        /// spend through other instances sharing the budget arrives between this instance's calls.
+        var spending: [String: Date] = [:]
+        /// With shared baselines: the start of the next spike window to read from the call log.
+        var nextWindow: Date?
     }
 
     let settings: AlertSettings
@@ -30,11 +35,19 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
     private let queue: AsyncStream<CallRecord>
     private let input: AsyncStream<CallRecord>.Continuation
     let raised = Atomic<Int>(0)
+    /// Set once the history is read: calls after this are news.
+    let learned = Atomic<Bool>(false)
+    /// Several instances share the call log: spike baselines come from it, window by window, so every
+    /// instance sees every call (and all of them the same spike, which the store raises once).
+    private let sharedBaselines: Bool
+    /// How long after a window ends its calls are read, for the last batches to be written.
+    static let windowGrace: TimeInterval = 3
 
     package init(
         settings: AlertSettings, store: any AlertStore & CallLog, cache: KeyCache, budgets: BudgetBook,
-        dispatcher: AlertDispatcher, logger: Logger, metrics: GatewayMetrics? = nil
+        dispatcher: AlertDispatcher, logger: Logger, metrics: GatewayMetrics? = nil, sharedBaselines: Bool = false
     ) {
+        self.sharedBaselines = sharedBaselines
         self.metrics = metrics
         self.settings = settings
         self.store = store
@@ -57,6 +70,7 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
 
     package func run() async throws {
         await learnFromHistory()
+        learned.store(true, ordering: .releasing)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await record in self.queue {
@@ -80,8 +94,18 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
         }
     }
 
-    /// Known networks of each key, and thresholds already reached this period, so a restart does not alert again.
+    /// Known networks of each key, and thresholds already reached this period, so a restart does not
+    /// alert again; with shared baselines, the spike baselines of the last hour from the call log.
     private func learnFromHistory() async {
+        if sharedBaselines {
+            let now = Date()
+            let window = settings.spike.window
+            let current = rules.withLock { $0.spikes.alignedStart(now) }
+            let windows = max(1, min(12, Int(3600 / window)))
+            rules.withLock { $0.nextWindow = current.addingTimeInterval(-Double(windows) * window) }
+            // Spikes found while learning are history, not news.
+            _ = await readClosedWindows(now: now)
+        }
         if let sources = try? await store.keySources() {
             rules.withLock { rules in
                 for source in sources.sorted(by: { $0.firstSeen < $1.firstSeen }) {
@@ -126,7 +150,8 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
                         type: .invalidKeyBurst, severity: .warning, time: time, keyID: nil, env: nil,
                         message:
                             "\(count) calls with unknown keys from \(address) within \(Int(settings.invalidKeyBurst.window)) s: someone may be guessing keys. Its unknown-key answers are slowed down.",
-                        details: ["client_ip": address, "count": String(count)]))
+                        details: ["client_ip": address, "count": String(count)],
+                        onceKey: "invalid_key_burst|\(address)|\(bucket(time, settings.invalidKeyBurst.window))"))
             }
         }
         if let key {
@@ -137,11 +162,14 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
                             type: .denialBurst, severity: .warning, time: time, keyID: key.id, env: key.env,
                             message:
                                 "Key '\(key.name)' (\(key.id)) was denied \(count) times within \(Int(settings.denialBurst.window)) s (last: \(record.errorCode ?? "denied")): a leaked key may be probing its limits.",
-                            details: ["count": String(count), "last_error": record.errorCode ?? ""]))
+                            details: ["count": String(count), "last_error": record.errorCode ?? ""],
+                            onceKey: "denial_burst|\(key.id)|\(bucket(time, settings.denialBurst.window))"))
                 }
             } else {
-                let spikes = rules.withLock { $0.spikes.record(keyID: key.id, cost: record.cost ?? .zero, at: time) }
-                alerts += spikes.map(spikeAlert)
+                if !sharedBaselines {
+                    let spikes = rules.withLock { $0.spikes.record(keyID: key.id, cost: record.cost ?? .zero, at: time) }
+                    alerts += spikes.map(spikeAlert)
+                }
                 if let address = record.clientIP,
                     let network = rules.withLock({ $0.sources?.record(keyID: key.id, address: address, at: time) })
                 {
@@ -150,9 +178,10 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
                             type: .newSource, severity: .warning, time: time, keyID: key.id, env: key.env,
                             message:
                                 "Key '\(key.name)' (\(key.id)) was used from a new network, \(network) (\(address)), never seen for this key before.",
-                            details: ["client_ip": address, "network": network]))
+                            details: ["client_ip": address, "network": network], onceKey: "new_source|\(key.id)|\(network)"))
                 }
                 if let cost = record.cost, cost > .zero {
+                    rules.withLock { $0.spending[key.id] = Date() }
                     alerts += await thresholdAlerts(key: key, time: time)
                 }
             }
@@ -184,7 +213,9 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
                     details: [
                         "scope": scope, "threshold": String(highest), "spent_usd": String(status.spent.usd),
                         "limit_usd": String(status.budget.limit.usd), "period_start": Timestamp.format(status.periodStart),
-                    ]))
+                    ],
+                    onceKey: "budget_threshold|\(scope)|\(status.budget.period.rawValue)|\(Timestamp.format(status.periodStart))|\(highest)"
+                ))
         }
         return alerts
     }
@@ -202,23 +233,59 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
             details: [
                 "requests": String(spike.requests), "cost_usd": String(spike.cost.usd),
                 "baseline_requests": String(format: "%.2f", spike.baselineRequests), "window_start": Timestamp.format(spike.windowStart),
-            ])
+            ],
+            onceKey: "spend_spike|\(spike.keyID)|\(Timestamp.format(spike.windowStart))")
+    }
+
+    /// The start of the `window`-long slice of time holding `time`, for once keys: instances that see
+    /// the same burst in the same slice raise one alert.
+    private func bucket(_ time: Date, _ window: TimeInterval) -> String {
+        Timestamp.format(Date(timeIntervalSince1970: (time.timeIntervalSince1970 / max(1, window)).rounded(.down) * max(1, window)))
     }
 
     private func tick(now: Date) async {
-        let spikes = rules.withLock { rules in
+        let shared = sharedBaselines
+        let (spikes, spending) = rules.withLock { rules in
             rules.denials.prune(now: now)
             rules.invalidKeys.prune(now: now)
-            return rules.spikes.tick(now: now)
+            rules.spending = rules.spending.filter { $0.value > now.addingTimeInterval(-60) }
+            return (shared ? [] : rules.spikes.tick(now: now), Array(rules.spending.keys))
         }
-        await raise(spikes.map(spikeAlert))
+        var alerts = spikes.map(spikeAlert)
+        if shared { alerts += await readClosedWindows(now: now).map(spikeAlert) }
+        for id in spending {
+            if let key = cache.key(id: id) { alerts += await thresholdAlerts(key: key, time: now) }
+        }
+        await raise(alerts)
+    }
+
+    /// With shared baselines: every spike window that ended at least ``windowGrace`` ago and was not
+    /// read yet, its calls per key counted from the call log, then closed.
+    private func readClosedWindows(now: Date) async -> [SpikeWatch.Spike] {
+        let window = settings.spike.window
+        var spikes: [SpikeWatch.Spike] = []
+        while let start = rules.withLock({ $0.nextWindow }), start.addingTimeInterval(window + Self.windowGrace) <= now {
+            let end = start.addingTimeInterval(window)
+            guard let rows = try? await store.spend(SpendQuery(groupBy: .key, since: start, until: end)) else { break }
+            spikes += rules.withLock { rules in
+                var found: [SpikeWatch.Spike] = []
+                for row in rows where !row.group.isEmpty && row.calls > 0 {
+                    found += rules.spikes.record(keyID: row.group, cost: row.cost, requests: row.calls, at: start)
+                }
+                found += rules.spikes.tick(now: end)
+                rules.nextWindow = end
+                return found
+            }
+        }
+        return spikes
     }
 
     private func raise(_ alerts: [Alert]) async {
         for alert in alerts {
             let channels = settings.channels.filter { $0.accepts(alert) }.map(\.name)
             do {
-                try await store.insertAlert(alert, channels: channels, at: Date())
+                // Another instance raised it already (a threshold alert, once for the cluster).
+                guard try await store.insertAlert(alert, channels: channels, at: Date()) else { continue }
                 raised.add(1, ordering: .relaxed)
                 metrics?.alertRaised(alert.type)
                 logger.warning(

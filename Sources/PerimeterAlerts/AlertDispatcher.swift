@@ -67,7 +67,10 @@ package final class AlertDispatcher: Service, Sendable {
 
     private func deliverDue() async {
         let now = Date()
-        guard let due = try? await store.dueDeliveries(at: now, limit: 100), !due.isEmpty else { return }
+        // Claimed for a minute: longer than a delivery's timeout, so a slow receiver is not sent the
+        // alert twice, and short enough that a delivery its claimer died over is retried soon.
+        guard let due = try? await store.claimDueDeliveries(at: now, limit: 100, until: now.addingTimeInterval(60)), !due.isEmpty
+        else { return }
         await withTaskGroup(of: Void.self) { group in
             for (alert, delivery) in due {
                 group.addTask { await self.deliver(alert, delivery) }

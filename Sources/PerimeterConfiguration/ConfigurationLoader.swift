@@ -11,10 +11,15 @@ public enum ConfigurationLoader {
     static let topLevelFields: Set = [
         "listen", "database", "database_password", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
         "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies", "upstream_max_connections",
-        "secrets", "rotation", "alerts", "metrics", "streams",
+        "secrets", "rotation", "alerts", "metrics", "streams", "budget_lease", "shutdown_timeout", "call_log_backlog",
     ]
-    static let providerFields: Set = ["name", "kind", "base_url", "api_key", "models", "ca_file"]
-    static let priceFields: Set = ["input", "output", "cached_input", "cache_write"]
+    static let providerFields = Set(
+        [
+            "name", "kind", "base_url", "api_key", "models", "ca_file", "stream_usage", "api_version", "deployments", "entra",
+        ] + bedrockFields)
+    static let providerKinds = "openai, anthropic, gemini, bedrock, azure-openai or openai-compatible"
+    static let priceFields: Set = ["input", "output", "cached_input", "cache_write", "long_context"]
+    static let longContextFields: Set = ["above", "input", "output", "cached_input"]
 
     /// The configuration from `file` (if any), then the environment over it. Flags are applied after,
     /// by the CLI, through ``setListen(_:field:on:)`` and ``setDatabase(_:field:on:)``.
@@ -61,12 +66,26 @@ public enum ConfigurationLoader {
         if let node = top["database_password"] {
             let reference = try reader.secretReference(node, field: "database_password")
             // Read before the database opens, so not from the built-in store (which lives in it).
-            guard ["env", "file"].contains(reference.scheme) else {
+            guard reference.scheme != "store" else {
                 throw reader.error(
                     node, "database_password", "\(reference.scheme): is not read before the database opens",
-                    fix: "write env:NAME or file:PATH")
+                    fix: "write env:NAME, file:PATH, vault:PATH#FIELD or aws-sm:ID")
             }
             configuration.databasePassword = reference
+        }
+        if let node = top["budget_lease"] {
+            let seconds = try reader.duration(node, field: "budget_lease", example: "10s")
+            guard (2...300).contains(seconds) else {
+                throw reader.error(node, "budget_lease", "must be between 2s and 5m", fix: "write e.g. 10s")
+            }
+            configuration.budgetLease = seconds
+        }
+        if let node = top["shutdown_timeout"] {
+            let seconds = try reader.duration(node, field: "shutdown_timeout", example: "30s")
+            guard (1...600).contains(seconds) else {
+                throw reader.error(node, "shutdown_timeout", "must be between 1s and 10m", fix: "write e.g. 30s")
+            }
+            configuration.shutdownTimeout = .milliseconds(Int64(seconds * 1000))
         }
         if let node = top["max_body_bytes"] {
             configuration.maximumBodySize = try reader.positiveInt(node, field: "max_body_bytes")
@@ -79,6 +98,9 @@ public enum ConfigurationLoader {
         }
         if let node = top["upstream_max_connections"] {
             configuration.upstreamMaxConnections = try reader.positiveInt(node, field: "upstream_max_connections")
+        }
+        if let node = top["call_log_backlog"] {
+            configuration.callLogBacklog = try reader.positiveInt(node, field: "call_log_backlog")
         }
         if let node = top["call_log_flush_interval"] {
             configuration.callLogFlushInterval = .milliseconds(try reader.positiveInt(node, field: "call_log_flush_interval"))
@@ -188,20 +210,37 @@ public enum ConfigurationLoader {
                 return value
             }
             let name = try reader.string(try required("name", fix: "give the provider a unique name"), field: "\(path).name")
-            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
-                throw reader.error(item, "\(path).name", "'\(name)' is not a valid name", fix: "use letters, digits, '-' and '_'")
+            guard PlainName.isValid(name, punctuation: "-_", maxLength: 64) else {
+                throw reader.error(
+                    item, "\(path).name", "'\(name)' is not a valid name",
+                    fix: "use 1 to 64 ASCII letters, digits, '-' and '_', starting with a letter or digit")
             }
             guard !result.contains(where: { $0.name == name }) else {
                 throw reader.error(item, "\(path).name", "duplicate provider '\(name)'", fix: "give each provider a unique name")
             }
-            let kindNode = try required("kind", fix: "write kind: openai or kind: anthropic")
+            let kindNode = try required("kind", fix: "write kind: \(providerKinds)")
             let kindText = try reader.string(kindNode, field: "\(path).kind")
-            guard let kind = ProviderKind(rawValue: kindText) else {
-                throw reader.error(
-                    kindNode, "\(path).kind", "unknown kind '\(kindText)'", fix: "write kind: openai or kind: anthropic")
+            let isCompatible = kindText == "openai-compatible"
+            let isAzure = kindText == "azure-openai"
+            guard let kind = isCompatible || isAzure ? .openAI : ProviderKind(rawValue: kindText) else {
+                throw reader.error(kindNode, "\(path).kind", "unknown kind '\(kindText)'", fix: "write kind: \(providerKinds)")
             }
-            let urlNode = try required("base_url", fix: "write the provider's API root, e.g. https://api.openai.com/v1")
-            let baseURL = try reader.string(urlNode, field: "\(path).base_url")
+            var streamUsage = !isCompatible
+            if let node = fields["stream_usage"] {
+                guard isCompatible else {
+                    throw reader.error(
+                        node, "\(path).stream_usage", "applies to kind: openai-compatible only",
+                        fix: "remove it; \(kindText) always reports a stream's usage")
+                }
+                streamUsage = try reader.bool(node, field: "\(path).stream_usage")
+            }
+            let bedrock = try bedrockSettings(fields, item: item, path: path, isBedrock: kind == .bedrock, reader: &reader)
+            // Bedrock's endpoint follows from its region.
+            var (urlNode, baseURL) = (kindNode, bedrock.map { "https://bedrock-runtime.\($0.region).amazonaws.com" } ?? "")
+            if bedrock == nil || fields["base_url"] != nil {
+                urlNode = try required("base_url", fix: "write the provider's API root, e.g. https://api.openai.com/v1")
+                baseURL = try reader.string(urlNode, field: "\(path).base_url")
+            }
             guard let url = URL(string: baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme),
                 url.host?.isEmpty == false
             else {
@@ -209,32 +248,38 @@ public enum ConfigurationLoader {
                     urlNode, "\(path).base_url", "'\(baseURL)' is not an http(s) URL",
                     fix: "write the provider's API root, e.g. https://api.openai.com/v1")
             }
-            let keyNode = try required("api_key", fix: "write a secret reference such as env:OPENAI_API_KEY")
-            let apiKey = try reader.secretReference(keyNode, field: "\(path).api_key")
+            // A self-hosted compatible server (vLLM, Ollama) may take no key; Azure may use Entra ID instead.
+            let entra = try entraSettings(fields, path: path, isAzure: isAzure, reader: &reader)
+            var apiKey: SecretReference?
+            if let keyNode = fields["api_key"] {
+                if entra != nil {
+                    throw reader.error(keyNode, "\(path).api_key", "is set beside entra", fix: "keep one: the resource key or Entra ID")
+                }
+                apiKey = try reader.secretReference(keyNode, field: "\(path).api_key")
+            } else if !isCompatible, entra == nil, bedrock?.aws == nil {
+                _ = try required("api_key", fix: "write a secret reference such as env:OPENAI_API_KEY")
+            }
+            let azure = try azureDeployments(fields, path: path, isAzure: isAzure, reader: &reader)
             var models: [ModelPattern] = []
             if let modelsNode = fields["models"] {
                 guard let list = modelsNode.sequence else {
                     throw reader.error(modelsNode, "\(path).models", "must be a list", fix: #"write for example ["gpt-*"]"#)
                 }
                 models = try list.map { ModelPattern(try reader.string($0, field: "\(path).models")) }
+            } else if let azure {
+                // An Azure resource serves the models it has deployments for.
+                models = azure.deployments.keys.sorted().map(ModelPattern.init)
             } else {
                 models = [ModelPattern("*")]
             }
-            var caFile: String?
-            if let caNode = fields["ca_file"] {
-                let caPath = try reader.string(caNode, field: "\(path).ca_file")
-                guard url.scheme == "https" else {
-                    throw reader.error(
-                        caNode, "\(path).ca_file", "is set but base_url is not https", fix: "use an https:// base_url or remove ca_file")
-                }
-                guard FileManager.default.isReadableFile(atPath: caPath) else {
-                    throw reader.error(caNode, "\(path).ca_file", "cannot read \(caPath)", fix: "give the path of a readable PEM file")
-                }
-                caFile = caPath
-            }
+            let caFile = try caFile(fields, path: path, url: url, reader: &reader)
+            let anthropicModels = try bedrockAnthropicModels(fields, path: path, reader: &reader)
             let trimmedURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-            result.append(
-                ProviderConfiguration(name: name, kind: kind, baseURL: trimmedURL, apiKey: apiKey, models: models, caFile: caFile))
+            var provider = ProviderConfiguration(
+                name: name, kind: kind, baseURL: trimmedURL, apiKey: apiKey, models: models, caFile: caFile,
+                streamUsage: streamUsage, azure: azure, entra: entra, aws: bedrock?.aws)
+            provider.bedrockAnthropicModels = anthropicModels
+            result.append(provider)
         }
         return result
     }
@@ -262,29 +307,6 @@ public enum ConfigurationLoader {
                 period = parsed
             }
             result[name] = Budget(limit: Money(usd: amount), period: period)
-        }
-        return result
-    }
-
-    private static func prices(_ node: Node, reader: inout NodeReader) throws -> [String: ModelPrice] {
-        let entries = try reader.mapping(node, field: "prices", allowed: nil)
-        var result: [String: ModelPrice] = [:]
-        for (model, value) in entries {
-            let path = "prices.\(model)"
-            let fields = try reader.mapping(value, field: path, allowed: priceFields)
-            func number(_ name: String) throws -> Double? {
-                guard let node = fields[name] else { return nil }
-                guard let value = node.float ?? node.int.map(Double.init), value >= 0, value.isFinite else {
-                    throw reader.error(
-                        node, "\(path).\(name)", "must be a non-negative number", fix: "write USD per million tokens, e.g. 0.15")
-                }
-                return value
-            }
-            guard let input = try number("input"), let output = try number("output") else {
-                throw reader.error(value, path, "needs both input and output", fix: "write { input: 0.15, output: 0.60 }")
-            }
-            result[model] = ModelPrice(
-                input: input, output: output, cachedInput: try number("cached_input"), cacheWrite: try number("cache_write"))
         }
         return result
     }
@@ -338,6 +360,11 @@ struct NodeReader {
             throw error(node, field, "'\(text)' is not a duration", fix: "write e.g. \(example)")
         }
         return seconds
+    }
+
+    func bool(_ node: Node, field: String) throws -> Bool {
+        guard let value = node.bool else { throw error(node, field, "must be true or false", fix: "write true or false") }
+        return value
     }
 
     func positiveInt(_ node: Node, field: String) throws -> Int {

@@ -11,8 +11,11 @@ extension GatewayConfiguration {
         }
         for provider in providers {
             if let reference = provider.apiKey { add(reference, "provider:\(provider.name)") }
+            if let reference = provider.entra?.clientSecret { add(reference, "provider:\(provider.name) (entra)") }
+            for (reference, field) in provider.aws?.references ?? [] { add(reference, "provider:\(provider.name) (\(field))") }
         }
         if case .reference(let reference) = adminToken { add(reference, "admin_token") }
+        if let reference = databasePassword { add(reference, "database_password") }
         return order.map { ($0, users[$0]!) }
     }
 }

@@ -38,6 +38,9 @@ public struct GatewayConfiguration: Sendable {
     public var homeDirectory: String = GatewayConfiguration.defaultHomeDirectory()
     /// `call_log_flush_interval` (milliseconds): how often the call-log writer commits a batch. Default 200.
     public var callLogFlushInterval: Duration = .milliseconds(200)
+    /// `call_log_backlog` (records, default 200,000): how many call records are kept in memory while the
+    /// database cannot take them; at this bound new calls are refused with 503 `call_log_unavailable`.
+    public var callLogBacklog = 200_000
     /// `streams.on_client_disconnect: drain` with `streams.drain_timeout` (default 30s): how long a stream
     /// whose client left is read on, its content discarded, for the provider's own usage. `nil` (the
     /// default, `estimate`): the stream stops at once and is charged the estimate.
@@ -47,6 +50,14 @@ public struct GatewayConfiguration: Sendable {
     public var databasePassword: SecretReference?
     /// How long start-up waits for PostgreSQL to answer before it gives up with an error. 30 s.
     public var databaseStartTimeout: Duration = .seconds(30)
+    /// `budget_lease` (PostgreSQL only, default 10s, 2s to 5m): how long an instance's lease of a budget
+    /// lasts without renewal. A killed instance's unspent lease is free again after this; an instance cut
+    /// off from the database stops spending its leases a fifth of it earlier. Also how long an instance
+    /// may go unseen before the others close its calls in flight.
+    public var budgetLease: TimeInterval = 10
+    /// `shutdown_timeout` (default 30s, 1s to 10m): how long SIGTERM waits for calls in flight to end and
+    /// for the call log and budget leases to reach the database before what is left is cancelled.
+    public var shutdownTimeout: Duration = .seconds(30)
     /// `environments`: budgets shared by all keys of an environment, e.g. `prod: { budget: 500, period: month }`.
     public var environmentBudgets: [String: Budget] = [:]
     /// `trusted_proxies`: CIDRs of reverse proxies whose `X-Forwarded-For` is believed. Default none.
@@ -124,10 +135,28 @@ public struct ProviderConfiguration: Sendable, Hashable {
     /// `ca_file`: PEM file of the CA to trust for this provider instead of the system's roots (an
     /// internal endpoint or a TLS-inspecting proxy).
     public var caFile: String?
+    /// `stream_usage`: whether the provider answers `stream_options.include_usage` with a usage chunk.
+    /// True for OpenAI; for a compatible provider, false unless configured, and its streamed calls are
+    /// then charged by estimate (input ceiling, output counted from what was relayed).
+    public var streamUsage = true
+    /// `kind: azure-openai`: the resource's API version and deployments; `kind` is then `.openAI`.
+    public var azure: AzureResource?
+    /// `entra:` of an Azure provider: a token from Microsoft Entra ID instead of the resource key.
+    public var entra: EntraClientCredentials.Settings?
+    /// `kind: bedrock` with `aws_access_key_id` and `aws_secret_access_key`: calls are signed with SigV4.
+    public var aws: AWSSigningSettings?
+    /// `anthropic_models` of `kind: bedrock`: Anthropic model names served on `/v1/messages`, by Bedrock id.
+    public var bedrockAnthropicModels: [String: String] = [:]
 
     public init(
-        name: String, kind: ProviderKind, baseURL: String, apiKey: SecretReference?, models: [ModelPattern], caFile: String? = nil
+        name: String, kind: ProviderKind, baseURL: String, apiKey: SecretReference?, models: [ModelPattern], caFile: String? = nil,
+        streamUsage: Bool = true, azure: AzureResource? = nil,
+        entra: EntraClientCredentials.Settings? = nil, aws: AWSSigningSettings? = nil
     ) {
+        self.aws = aws
+        self.entra = entra
+        self.azure = azure
+        self.streamUsage = streamUsage
         self.name = name
         self.kind = kind
         self.baseURL = baseURL

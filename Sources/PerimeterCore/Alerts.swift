@@ -37,10 +37,13 @@ public struct Alert: Sendable, Hashable {
     public var message: String
     /// Facts behind the alert (thresholds, counts, addresses), as text.
     public var details: [String: String]
+    /// An alert that must be raised once however many instances see its cause (a budget threshold in
+    /// a period) names that cause here; a store keeps only the first alert of each.
+    public var onceKey: String?
 
     public init(
         id: String? = nil, type: AlertType, severity: AlertSeverity, time: Date, keyID: String?, env: String?,
-        message: String, details: [String: String] = [:]
+        message: String, details: [String: String] = [:], onceKey: String? = nil
     ) {
         self.id = id ?? "alr_" + Base62.random(count: 20)
         self.type = type
@@ -50,6 +53,7 @@ public struct Alert: Sendable, Hashable {
         self.env = env
         self.message = message
         self.details = details
+        self.onceKey = onceKey
     }
 }
 
@@ -125,11 +129,12 @@ public struct SpikeWatch: Sendable {
         self.rule = rule
     }
 
-    /// Counts a call, after closing any windows that ended before it.
-    public mutating func record(keyID: String, cost: Money, at time: Date) -> [Spike] {
+    /// Counts a call (or `requests` calls costing `cost` together), after closing any windows that
+    /// ended before it.
+    public mutating func record(keyID: String, cost: Money, requests: Int = 1, at time: Date) -> [Spike] {
         let spikes = close(keyID: keyID, before: time)
         var window = keys[keyID] ?? KeyWindow(start: alignedStart(time))
-        window.requests += 1
+        window.requests += requests
         window.cost = window.cost + cost
         keys[keyID] = window
         return spikes
@@ -140,7 +145,9 @@ public struct SpikeWatch: Sendable {
         keys.keys.sorted().flatMap { close(keyID: $0, before: now) }
     }
 
-    private func alignedStart(_ time: Date) -> Date {
+    /// The start of the window holding `time`: windows are aligned to the epoch, so every instance's
+    /// windows are the same.
+    public func alignedStart(_ time: Date) -> Date {
         Date(timeIntervalSince1970: (time.timeIntervalSince1970 / rule.window).rounded(.down) * rule.window)
     }
 

@@ -39,6 +39,37 @@ public struct BudgetStatus: Sendable, Hashable {
     public var reserved: Money
 
     public var remaining: Money { max(.zero, budget.limit - spent - reserved) }
+
+    public init(budget: Budget, periodStart: Date, resetsAt: Date?, spent: Money, reserved: Money) {
+        self.budget = budget
+        self.periodStart = periodStart
+        self.resetsAt = resetsAt
+        self.spent = spent
+        self.reserved = reserved
+    }
+}
+
+/// One budget's spend in one period. The start of the period is part of its identity, so a new period
+/// starts from zero without a reset job, and a call reserved before midnight settles into the period it
+/// was reserved in.
+public struct BudgetCounter: Hashable, Sendable, CustomStringConvertible {
+    public var scope: BudgetScope
+    public var period: BudgetPeriod
+    public var periodStart: Date
+
+    public init(_ scope: BudgetScope, _ period: BudgetPeriod, containing date: Date) {
+        self.scope = scope
+        self.period = period
+        periodStart = period.start(containing: date)
+    }
+
+    /// When the period ends; `nil` for `total`.
+    public var periodEnd: Date? { period.end(containing: periodStart) }
+
+    /// `key:ID|month|START_MS`: how a shared store names the counter.
+    public var description: String {
+        "\(scope.label)|\(period.rawValue)|\(Int64((periodStart.timeIntervalSince1970 * 1000).rounded()))"
+    }
 }
 
 /// The budget ledger as a value-type state machine: reservations are taken against every budget a
@@ -49,29 +80,17 @@ public struct BudgetStatus: Sendable, Hashable {
 /// Because a reservation is the call's worst case and commits before the call is forwarded, concurrent
 /// calls can never together pass a budget: the check and the commitment are one step.
 public struct BudgetLedger: Sendable {
-    struct CounterID: Hashable, Sendable {
-        var scope: BudgetScope
-        var period: BudgetPeriod
-        var periodStart: Date
-
-        init(_ scope: BudgetScope, _ period: BudgetPeriod, containing date: Date) {
-            self.scope = scope
-            self.period = period
-            periodStart = period.start(containing: date)
-        }
-    }
-
     struct Counter: Sendable {
         var spent = Money.zero
         var reserved = Money.zero
     }
 
     struct Hold: Sendable {
-        var counter: CounterID
+        var counter: BudgetCounter
         var amount: Money
     }
 
-    private(set) var counters: [CounterID: Counter] = [:]
+    private(set) var counters: [BudgetCounter: Counter] = [:]
     private(set) var holds: [String: [Hold]] = [:]
 
     public init() {}
@@ -81,7 +100,7 @@ public struct BudgetLedger: Sendable {
         precondition(holds[id] == nil, "request \(id) already holds a reservation")
         var planned: [Hold] = []
         for (scope, budget) in budgets {
-            let counterID = CounterID(scope, budget.period, containing: now)
+            let counterID = BudgetCounter(scope, budget.period, containing: now)
             let counter = counters[counterID] ?? Counter()
             let committed = counter.spent + counter.reserved
             if committed + amount > budget.limit {
@@ -114,11 +133,11 @@ public struct BudgetLedger: Sendable {
     /// Sets the settled spend of a budget's period to what was recorded elsewhere (the call log, at
     /// start-up or when a budget changes), keeping open reservations.
     public mutating func seed(_ scope: BudgetScope, budget: Budget, at now: Date, spent: Money) {
-        counters[CounterID(scope, budget.period, containing: now), default: Counter()].spent = spent
+        counters[BudgetCounter(scope, budget.period, containing: now), default: Counter()].spent = spent
     }
 
     public func status(of scope: BudgetScope, budget: Budget, at now: Date) -> BudgetStatus {
-        let id = CounterID(scope, budget.period, containing: now)
+        let id = BudgetCounter(scope, budget.period, containing: now)
         let counter = counters[id] ?? Counter()
         return BudgetStatus(
             budget: budget, periodStart: id.periodStart, resetsAt: budget.period.end(containing: now), spent: counter.spent,

@@ -6,6 +6,12 @@ public enum CallOperation: String, Sendable, Hashable, Codable, CaseIterable {
     case messages
     case models
     case countTokens = "count_tokens"
+    /// Gemini's generateContent and streamGenerateContent.
+    case generate
+    /// Bedrock's Converse and ConverseStream.
+    case converse
+    /// Bedrock's InvokeModel and InvokeModelWithResponseStream.
+    case invoke
 }
 
 /// How a call ended; the call log's `outcome` column.

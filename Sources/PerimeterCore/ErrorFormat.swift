@@ -6,6 +6,12 @@ public enum ErrorFormat: Sendable {
     case openAI
     /// `{"type":"error","error":{"type","message"}}`, for Anthropic routes.
     case anthropic
+    /// Google's `{"error":{"code","message","status","details":[ErrorInfo]}}`, for Gemini routes; the
+    /// gateway's code is the ErrorInfo's `reason`.
+    case gemini
+    /// AWS's `{"message"}` with the type in the `x-amzn-ErrorType` header, for Bedrock routes; the
+    /// gateway's code is the body's `reason`.
+    case bedrock
 
     public func body(for error: GatewayError) -> [UInt8] {
         let encoder = JSONEncoder()
@@ -18,6 +24,14 @@ public enum ErrorFormat: Sendable {
         case .anthropic:
             data = try? encoder.encode(
                 AnthropicEnvelope(error: .init(type: error.anthropicType, message: error.message)))
+        case .gemini:
+            data = try? encoder.encode(
+                GoogleEnvelope(
+                    error: .init(
+                        code: error.status, message: error.message, status: error.googleStatus,
+                        details: [.init(reason: error.code)])))
+        case .bedrock:
+            data = try? encoder.encode(["message": error.message, "reason": error.code])
         }
         return Array(data ?? Data())
     }
@@ -38,6 +52,27 @@ public enum ErrorFormat: Sendable {
             }
 
             enum CodingKeys: String, CodingKey { case message, type, param, code }
+        }
+        var error: Body
+    }
+
+    private struct GoogleEnvelope: Encodable {
+        struct Body: Encodable {
+            var code: Int
+            var message: String
+            var status: String
+            var details: [ErrorInfo]
+        }
+        /// `google.rpc.ErrorInfo`, the standard detail naming why.
+        struct ErrorInfo: Encodable {
+            var type = "type.googleapis.com/google.rpc.ErrorInfo"
+            var reason: String
+            var domain = "perimeter.dev"
+
+            enum CodingKeys: String, CodingKey {
+                case type = "@type"
+                case reason, domain
+            }
         }
         var error: Body
     }

@@ -11,6 +11,8 @@ public enum GatewayError: Error, Sendable, Hashable {
     case ipNotAllowed
     case operationNotAllowed(CallOperation)
     case modelNotAllowed(String)
+    /// The model is served only by providers the key may not use.
+    case providerNotAllowed(model: String)
     case toolsNotAllowed(String?)
     case budgetExceeded(BudgetDenial)
     case priceUnknown(String)
@@ -29,6 +31,10 @@ public enum GatewayError: Error, Sendable, Hashable {
     case upstreamUnreachable(provider: String)
     case upstreamTimeout(provider: String)
     case secretUnavailable(provider: String)
+    /// The key has a budget and the shared budget store cannot be reached beyond this instance's lease.
+    case ledgerUnavailable
+    /// The call log cannot be written and its backlog in memory is full: no call is served unlogged.
+    case callLogUnavailable
     case unauthorizedAdmin
     case forbidden(String)
     case conflict(String)
@@ -38,7 +44,8 @@ public enum GatewayError: Error, Sendable, Hashable {
     public var status: Int {
         switch self {
         case .missingKey, .invalidKey, .keyRevoked, .keyRotated, .keyExpired, .unauthorizedAdmin: 401
-        case .ipNotAllowed, .operationNotAllowed, .modelNotAllowed, .toolsNotAllowed, .priceUnknown, .featureUnpriced: 403
+        case .ipNotAllowed, .operationNotAllowed, .modelNotAllowed, .providerNotAllowed, .toolsNotAllowed, .priceUnknown, .featureUnpriced:
+            403
         case .budgetExceeded, .rateLimited: 429
         case .malformedJSON, .missingModel, .invalidRequest: 400
         case .modelNotFound, .notFound: 404
@@ -48,6 +55,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .bodyTooLarge: 413
         case .upstreamUnreachable, .secretUnavailable, .deliveryFailed: 502
         case .upstreamTimeout: 504
+        case .ledgerUnavailable, .callLogUnavailable: 503
         case .internalError: 500
         }
     }
@@ -62,6 +70,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .ipNotAllowed: "ip_not_allowed"
         case .operationNotAllowed: "operation_not_allowed"
         case .modelNotAllowed: "model_not_allowed"
+        case .providerNotAllowed: "provider_not_allowed"
         case .toolsNotAllowed: "tools_not_allowed"
         case .budgetExceeded: "budget_exceeded"
         case .priceUnknown, .featureUnpriced: "price_unknown"
@@ -76,6 +85,8 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .upstreamUnreachable: "upstream_unreachable"
         case .upstreamTimeout: "upstream_timeout"
         case .secretUnavailable: "secret_unavailable"
+        case .ledgerUnavailable: "ledger_unavailable"
+        case .callLogUnavailable: "call_log_unavailable"
         case .unauthorizedAdmin: "unauthorized"
         case .forbidden: "forbidden"
         case .conflict: "conflict"
@@ -96,6 +107,8 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .ipNotAllowed: "This API key may not be used from this address."
         case .operationNotAllowed(let operation): "This API key may not call the '\(operation.rawValue)' operation."
         case .modelNotAllowed(let model): "This API key may not use the model '\(model)'."
+        case .providerNotAllowed(let model):
+            "This API key may not use any provider that serves the model '\(model)'."
         case .toolsNotAllowed(let name):
             name.map { "This API key may not declare the tool '\($0)'." } ?? "This API key may not declare tools or functions."
         case .budgetExceeded(let denial):
@@ -120,6 +133,10 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .upstreamTimeout(let provider): "The upstream provider '\(provider)' did not answer in time."
         case .secretUnavailable(let provider):
             "The credential for provider '\(provider)' is not available; an operator must fix the gateway's secret."
+        case .ledgerUnavailable:
+            "This key has a budget and the gateway cannot reach its shared budget store, so it cannot tell whether the call fits; retry shortly."
+        case .callLogUnavailable:
+            "The gateway cannot write its call log and will not serve calls it cannot record; retry shortly."
         case .unauthorizedAdmin: "Missing or invalid admin token."
         case .forbidden(let detail): detail
         case .conflict(let detail): detail
@@ -128,7 +145,39 @@ public enum GatewayError: Error, Sendable, Hashable {
         }
     }
 
+    /// The `x-amzn-ErrorType` an AWS SDK reads as the error's code, for this status.
+    public var bedrockType: String {
+        switch status {
+        case 400, 413: "ValidationException"
+        case 401: "UnrecognizedClientException"
+        case 403: "AccessDeniedException"
+        case 404: "ResourceNotFoundException"
+        case 409: "ConflictException"
+        case 429: "ThrottlingException"
+        case 500: "InternalServerException"
+        case 504: "ModelTimeoutException"
+        default: status >= 500 ? "ServiceUnavailableException" : "ValidationException"
+        }
+    }
+
     /// The `error.type` an OpenAI client expects for this status.
+    /// The canonical gRPC status name Google's APIs put in an error's `status`.
+    public var googleStatus: String {
+        switch status {
+        case 400: "INVALID_ARGUMENT"
+        case 401: "UNAUTHENTICATED"
+        case 403: "PERMISSION_DENIED"
+        case 404: "NOT_FOUND"
+        case 409: "ABORTED"
+        case 413: "INVALID_ARGUMENT"
+        case 429: "RESOURCE_EXHAUSTED"
+        case 503: "UNAVAILABLE"
+        case 504: "DEADLINE_EXCEEDED"
+        case 500: "INTERNAL"
+        default: status >= 500 ? "UNAVAILABLE" : "FAILED_PRECONDITION"
+        }
+    }
+
     public var openAIType: String {
         switch status {
         case 401: "invalid_request_error"

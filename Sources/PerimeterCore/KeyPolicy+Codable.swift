@@ -2,11 +2,11 @@ import Foundation
 
 /// The JSON form of a key's limits, shared by the admin API and the stores:
 /// `{"budget":{"usd":10,"period":"month"},"rpm":60,"tpm":100000,"allowed_ips":["10.0.0.0/8"],
-///   "models":["gpt-4o*"],"operations":["chat"],"tools":"deny"|"allow"|["name"],"expires_at":"…"}`.
+///   "models":["gpt-4o*"],"operations":["chat"],"tools":"deny"|"allow"|["name"],"expires_at":"…","providers":["azure"]}`.
 /// Absent fields mean no restriction.
 extension KeyPolicy: Codable {
     package enum CodingKeys: String, CodingKey, CaseIterable {
-        case budget, rpm, tpm, allowedIPs = "allowed_ips", models, operations, tools, expiresAt = "expires_at"
+        case budget, rpm, tpm, allowedIPs = "allowed_ips", models, operations, tools, expiresAt = "expires_at", providers
     }
 
     public init(from decoder: any Decoder) throws {
@@ -20,6 +20,7 @@ extension KeyPolicy: Codable {
         allowedModels = try (c.decodeIfPresent([String].self, forKey: .models) ?? []).map(ModelPattern.init)
         allowedOperations = try c.decodeIfPresent([CallOperation].self, forKey: .operations).map(Set.init)
         tools = try c.decodeIfPresent(ToolPolicy.self, forKey: .tools) ?? .allowed
+        allowedProviders = try c.decodeIfPresent([String].self, forKey: .providers) ?? []
         expiresAt = try c.decodeIfPresent(String.self, forKey: .expiresAt).map { text in
             guard let date = Timestamp.parse(text) else {
                 throw DecodingError.dataCorruptedError(forKey: .expiresAt, in: c, debugDescription: "expires_at must be an RFC 3339 time")
@@ -37,6 +38,7 @@ extension KeyPolicy: Codable {
         if !allowedModels.isEmpty { try c.encode(allowedModels.map(\.description), forKey: .models) }
         try c.encodeIfPresent(allowedOperations.map { $0.map(\.rawValue).sorted() }, forKey: .operations)
         if tools != .allowed { try c.encode(tools, forKey: .tools) }
+        if !allowedProviders.isEmpty { try c.encode(allowedProviders, forKey: .providers) }
         try c.encodeIfPresent(expiresAt.map(Timestamp.format), forKey: .expiresAt)
     }
 }

@@ -21,12 +21,15 @@ public struct KeyPolicy: Sendable, Hashable {
     public var allowedOperations: Set<CallOperation>?
     public var tools: ToolPolicy = .allowed
     public var expiresAt: Date?
+    /// Names of the configured providers the key's calls may go to (a data-residency rule); empty: any.
+    public var allowedProviders: [String] = []
 
     public init(
         budget: Budget? = nil, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil, allowedIPs: [CIDR] = [],
         allowedModels: [ModelPattern] = [], allowedOperations: Set<CallOperation>? = nil, tools: ToolPolicy = .allowed,
-        expiresAt: Date? = nil
+        expiresAt: Date? = nil, allowedProviders: [String] = []
     ) {
+        self.allowedProviders = allowedProviders
         self.budget = budget
         self.requestsPerMinute = requestsPerMinute
         self.tokensPerMinute = tokensPerMinute
@@ -43,6 +46,10 @@ public struct KeyPolicy: Sendable, Hashable {
 
     public func allowsModel(_ model: String) -> Bool {
         allowedModels.isEmpty || allowedModels.contains { $0.matches(model) }
+    }
+
+    public func allowsProvider(_ name: String) -> Bool {
+        allowedProviders.isEmpty || allowedProviders.contains(name)
     }
 }
 

@@ -11,7 +11,9 @@ public enum OutputCeiling {
         "claude-opus-4-5": 64_000, "claude-opus-4-1": 32_000, "claude-opus-4": 32_000, "claude-sonnet-4-5": 64_000,
         "claude-sonnet-4": 64_000, "claude-haiku-4-5": 64_000, "claude-3-7-sonnet": 64_000, "claude-3-5-sonnet": 8_192,
         "claude-3-5-haiku": 8_192, "claude-3-opus": 4_096, "claude-3-haiku": 4_096,
-        "gemini-2.5": 65_536, "gemini-2.0": 8_192, "gemini-1.5": 8_192,
+        "gemini-3": 65_536, "gemini-2.5": 65_536, "gemini-2.0": 8_192, "gemini-1.5": 8_192, "gemini-embedding": 0,
+        "amazon.titan-embed": 0, "cohere.embed": 0, "amazon.nova-micro": 10_000, "amazon.nova-lite": 10_000,
+        "amazon.nova-pro": 10_000,
     ]
 
     static let namesLongestFirst = table.keys.sorted { $0.count > $1.count }
@@ -21,6 +23,7 @@ public enum OutputCeiling {
         for name in namesLongestFirst where model.hasPrefix(name) {
             if model.utf8.dropFirst(name.utf8.count).first == UInt8(ascii: "-") { return table[name]! }
         }
+        if let alias = BedrockModelID.priceName(model) { return maximumOutputTokens(for: alias) }
         return unknownModel
     }
 
@@ -32,7 +35,7 @@ public enum OutputCeiling {
         switch operation {
         case .models, .countTokens: return .zero
         case .embeddings: return Usage(inputTokens: bodyBytes)
-        case .chat, .responses, .messages:
+        case .chat, .responses, .messages, .generate, .converse, .invoke:
             // The provider enforces the request's own limit; without one, the model's ceiling applies.
             let perAnswer = maxOutputTokens ?? maximumOutputTokens(for: model)
             return Usage(inputTokens: bodyBytes, outputTokens: perAnswer * max(1, choices))

@@ -27,6 +27,18 @@ package struct Gateway: Sendable {
     package var metrics: GatewayMetrics? = nil
     /// Every route the router serves, as `METHOD /path` with `{name}` for a parameter (Hummingbird's form).
     package var routes: [String] = []
+    /// `shutdown_timeout`: after SIGTERM, how long the parts may take to stop before they are cancelled.
+    package var shutdownTimeout: Duration = .seconds(30)
+
+    /// Serves until SIGTERM or SIGINT, then stops every part in turn (the HTTP server first, the store
+    /// last), cancelling what is left after `shutdownTimeout`.
+    package func run() async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: [WatchedService(service: application, logger: application.logger, announcesShutdown: true)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: application.logger)
+        configuration.maximumGracefulShutdownDuration = shutdownTimeout
+        try await ServiceGroup(configuration: configuration).run()
+    }
 }
 
 /// The composition root: opens the store, loads keys and admin identities, checks provider secrets,
@@ -79,7 +91,11 @@ private func assemble(
             metadata: ["perimeter.calls": "\(interrupted)"])
     }
     // Budgets resume where the call log left them.
-    let budgets = BudgetBook(ledger: LocalLedger(), environmentBudgets: configuration.environmentBudgets)
+    // Instances sharing PostgreSQL lease slices of each budget; a single instance keeps its own.
+    let leased = (store as? PostgresStore).map {
+        LeasedLedger(pool: $0, instance: $0.instance, leaseDuration: configuration.budgetLease)
+    }
+    let budgets = BudgetBook(ledger: leased ?? LocalLedger(), environmentBudgets: configuration.environmentBudgets)
     try await budgets.recover(keys: keys, from: store, at: Date())
     let upstreamClient = try makeUpstreamClient(configuration)
 
@@ -91,26 +107,42 @@ private func assemble(
 
     let router = parts.makeRouter()
     let routes = router.routes.map { "\($0.method) \($0.path)" }
+    let leaseKeeper = leased.map { LeaseKeeper(ledger: $0, rateLimiter: parts.rateLimiter, logger: logger) }
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),
         // The store closes last: services stop in reverse order, so the call-log writer's final flush
         // still has it.
-        services: [StoreService(store: store)] + parts.services
+        services: ([StoreService(store: store, writers: [parts.writer.finished] + (leaseKeeper.map { [$0.finished] } ?? []))]
+            + parts.services
             + ((store as? any KeyChangeFeed).map { feed -> [any Service] in
-                [KeySync(feed: feed, store: store, cache: parts.cache, budgets: parts.budgets, writer: parts.writer, logger: logger)]
-            } ?? []),
+                [
+                    KeySync(
+                        feed: feed, store: store, cache: parts.cache, budgets: parts.budgets, writer: parts.writer,
+                        secrets: secretSetup.resolver, logger: logger)
+                ]
+            } ?? [])
+            // Stops first of these (right after the HTTP server), so the last calls' spend is in its final report.
+            + (leaseKeeper.map { [$0] } ?? []))
+            .map { WatchedService(service: $0, logger: logger) },
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
-    return Gateway(application: application, notices: notices, metrics: parts.metrics, routes: routes)
+    return Gateway(
+        application: application, notices: notices, metrics: parts.metrics, routes: routes,
+        shutdownTimeout: configuration.shutdownTimeout)
 }
 
 /// A provider whose secret cannot be read stops start-up: better now than on the first call. The
 /// exception is a built-in store secret not put yet, which is put through the running gateway.
 private func checkProviderSecrets(_ configuration: GatewayConfiguration, secrets: SecretResolver) async throws -> [String] {
     var notices: [String] = []
-    for (index, provider) in configuration.providers.enumerated() {
-        guard let reference = provider.apiKey else { continue }
+    let references = configuration.providers.enumerated().flatMap { index, provider in
+        [
+            provider.apiKey.map { ($0, "providers[\(index)].api_key", provider) },
+            provider.entra.map { ($0.clientSecret, "providers[\(index)].entra.client_secret", provider) },
+        ].compactMap { $0 } + (provider.aws?.references ?? []).map { ($0.reference, "providers[\(index)].\($0.field)", provider) }
+    }
+    for (reference, field, provider) in references {
         let check = await secrets.refresh(reference)
         guard let error = check.error else { continue }
         if reference.scheme == "store", check.notFound {
@@ -122,7 +154,7 @@ private func checkProviderSecrets(_ configuration: GatewayConfiguration, secrets
             continue
         }
         throw ConfigurationError(
-            file: configuration.sourceFile, field: "providers[\(index)].api_key", problem: error,
+            file: configuration.sourceFile, field: field, problem: error,
             fix: "make the secret available to the gateway, or correct the reference")
     }
     return notices
@@ -149,6 +181,7 @@ private func makeUpstreamClient(_ configuration: GatewayConfiguration) throws ->
 }
 
 typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore & AlertStore
+    & RotationReplayStore
 
 func openStore(_ configuration: GatewayConfiguration, environment: [String: String], logger: Logger) async throws -> any Store {
     let file = configuration.sourceFile
@@ -170,7 +203,8 @@ func openStore(_ configuration: GatewayConfiguration, environment: [String: Stri
             try await PostgresStore.checkReachable(single, logger: logger)
             let client = try location.clientConfiguration(password: password)
             return try await PostgresStore(
-                configuration: client, listening: single, logger: logger, timeout: configuration.databaseStartTimeout)
+                configuration: client, listening: single, logger: logger, timeout: configuration.databaseStartTimeout,
+                instanceTimeout: configuration.budgetLease)
         } catch {
             throw ConfigurationError(
                 file: file, field: "database", problem: "cannot open PostgreSQL at \(location) (\(String(reflecting: error)))",
@@ -179,25 +213,39 @@ func openStore(_ configuration: GatewayConfiguration, environment: [String: Stri
     }
 }
 
-/// The PostgreSQL password: `database_password` (env: or file:), else `PGPASSWORD`, else none.
+/// The PostgreSQL password: `database_password` (env:, file:, vault: or aws-sm:), else `PGPASSWORD`, else none.
 func databasePassword(_ configuration: GatewayConfiguration, environment: [String: String]) async throws -> String? {
     guard let reference = configuration.databasePassword else { return environment["PGPASSWORD"] }
-    let store: any SecretStore = reference.scheme == "env" ? EnvironmentSecretStore(environment: environment) : FileSecretStore()
     do {
-        return try await store.fetch(reference).secret.revealed
+        switch reference.scheme {
+        case "env": return try await EnvironmentSecretStore(environment: environment).fetch(reference).secret.revealed
+        case "file": return try await FileSecretStore().fetch(reference).secret.revealed
+        default:
+            return try await SecretSetup.readBeforeDatabase(
+                reference, configuration: configuration, environment: environment, logger: Logger(label: "perimeter")
+            ).revealed
+        }
+    } catch let error as ConfigurationError {
+        throw error
     } catch {
         throw ConfigurationError(
             file: configuration.sourceFile, field: "database_password", problem: "cannot read \(reference) (\(error))",
-            fix: "set the variable or create the file")
+            fix: reference.scheme == "env" || reference.scheme == "file"
+                ? "set the variable or create the file" : "check that the secret exists and the gateway may read it")
     }
 }
 
 /// Closes a PostgreSQL store's connection pool once every other service has stopped.
 struct StoreService: Service {
     let store: any Store
+    /// What must finish writing before the store closes: the call-log writer and the lease keeper. In
+    /// order they stop first; cancelled (a shutdown past `shutdown_timeout`), all stop at once, so wait.
+    var writers: [Finished] = []
 
     func run() async throws {
         try? await gracefulShutdown()
+        // Bounded waits that hold even when shutdown was escalated to cancellation (see `finishes(within:)`).
+        for writer in writers { _ = await writer.wait(within: .seconds(10)) }
         await (store as? PostgresStore)?.close()
     }
 }

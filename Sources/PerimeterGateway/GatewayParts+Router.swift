@@ -3,6 +3,7 @@ import PerimeterAdmin
 import PerimeterAlerts
 import PerimeterCore
 import PerimeterProxy
+import PerimeterStorage
 
 extension GatewayParts {
     /// One router for the proxy routes, the admin API, `/metrics` and the health checks; the outermost
@@ -13,9 +14,14 @@ extension GatewayParts {
         router.add(middleware: GatewayMiddleware(routes: index))
         makeProxy().register(on: router)
         makeAdminRoutes().register(on: router)
-        MetricsRoute(metrics: metrics, cache: cache, budgets: budgets, perKeyLabels: configuration.metricsPerKeyLabels)
-            .register(on: router)
-        HealthRoutes(store: store, providers: providers, secrets: secretSetup.resolver).register(on: router)
+        MetricsRoute(
+            metrics: metrics, cache: cache, budgets: budgets, perKeyLabels: configuration.metricsPerKeyLabels, writer: writer
+        )
+        .register(on: router)
+        HealthRoutes(
+            store: store, providers: providers, secrets: secretSetup.resolver, ledger: budgets.ledger as? LeasedLedger, writer: writer
+        ).register(
+            on: router)
         index.load(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
         return router
     }
@@ -24,7 +30,7 @@ extension GatewayParts {
         ProxyHandler(
             authenticator: Authenticator(cache: cache), directory: ProviderDirectory(providers: providers),
             secrets: secretSetup.resolver, prices: .builtIn(overriddenBy: configuration.priceOverrides), callLog: writer,
-            budgets: budgets, rateLimiter: RateLimiter(),
+            budgets: budgets, rateLimiter: rateLimiter,
             unknownKeys: UnknownKeyGuard(
                 count: configuration.alerts.invalidKeyBurst.count, window: configuration.alerts.invalidKeyBurst.window),
             clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies),

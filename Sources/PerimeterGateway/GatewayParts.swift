@@ -25,6 +25,8 @@ struct GatewayParts {
     let secretSetup: SecretSetup
     let cache: KeyCache
     let writer: CallLogWriter
+    /// Per-key request and token buckets; shares of each limit when instances share a database.
+    let rateLimiter = RateLimiter()
     let budgets: BudgetBook
     let metrics: GatewayMetrics
     let providers: [ProviderRoute]
@@ -49,20 +51,26 @@ struct GatewayParts {
         self.budgets = budgets
         self.upstreamClient = upstreamClient
         cache = KeyCache(keys: keys)
-        writer = CallLogWriter(log: store, keys: store, cache: cache, interval: configuration.callLogFlushInterval, logger: logger)
+        writer = CallLogWriter(
+            log: store, keys: store, cache: cache, interval: configuration.callLogFlushInterval,
+            maximumBacklog: configuration.callLogBacklog, logger: logger)
         metrics = GatewayMetrics(perKeyLabels: configuration.metricsPerKeyLabels)
-        providers = Self.providerRoutes(configuration, upstreamClient: upstreamClient, upstreamOverride: upstreamOverride)
         webhookClient = Self.makeWebhookClient(configuration)
+        providers = Self.providerRoutes(
+            configuration, upstreamClient: upstreamClient, upstreamOverride: upstreamOverride,
+            tokens: AsyncHTTPSecretTransport(client: webhookClient), secrets: secretSetup.resolver)
         dispatcher = AlertDispatcher(
             store: store, channels: configuration.alerts.channels, resolver: secretSetup.resolver, client: webhookClient,
             logger: logger, metrics: metrics)
         alertCenter = AlertCenter(
             settings: configuration.alerts, store: store, cache: cache, budgets: budgets, dispatcher: dispatcher, logger: logger,
-            metrics: metrics)
+            metrics: metrics, sharedBaselines: store is any KeyChangeFeed)
         audit = AdminAudit(log: store, clientAddress: ClientAddress(trustedProxies: configuration.trustedProxies))
         targets = DeliveryTargets(
             builtIn: secretSetup.builtIn, remote: secretSetup.writers, fileDirectories: configuration.rotation.deliveryDirectories)
-        rotator = KeyRotator(keys: store, cache: cache, targets: targets, policy: configuration.rotation)
+        rotator = KeyRotator(
+            keys: store, cache: cache, targets: targets, policy: configuration.rotation, replays: store,
+            masterKey: secretSetup.sharedMasterKey)
         authority = AdminAuthority(tokens: adminTokens)
     }
 
@@ -74,20 +82,28 @@ struct GatewayParts {
             + secretSetup.clients.map { HTTPClientService(client: $0) }
             + [
                 SecretRefresher(resolver: secretSetup.resolver),
-                RotationScheduler(cache: cache, rotator: rotator, audit: audit, logger: logger),
+                RotationScheduler(
+                    cache: cache, rotator: rotator, audit: audit, keys: store, lock: store as? any ClusterLock, logger: logger),
                 dispatcher, alertCenter,
             ]
     }
 
     private static func providerRoutes(
-        _ configuration: GatewayConfiguration, upstreamClient: UpstreamClient, upstreamOverride: (any Upstream)?
+        _ configuration: GatewayConfiguration, upstreamClient: UpstreamClient, upstreamOverride: (any Upstream)?,
+        tokens: any SecretHTTPTransport, secrets: SecretResolver
     ) -> [ProviderRoute] {
         var routes = configuration.providers.map { provider in
             ProviderRoute(
                 name: provider.name, kind: provider.kind, baseURL: provider.baseURL, credential: provider.apiKey,
                 models: provider.models,
                 upstream: upstreamOverride
-                    ?? HTTPUpstream(client: upstreamClient, timeout: configuration.upstreamTimeout, caFile: provider.caFile))
+                    ?? HTTPUpstream(client: upstreamClient, timeout: configuration.upstreamTimeout, caFile: provider.caFile),
+                streamUsage: provider.streamUsage,
+                azure: provider.azure,
+                bearer: provider.entra.map {
+                    EntraClientCredentials(settings: $0, resolver: secrets, transport: tokens)
+                },
+                aws: provider.aws, anthropicModels: provider.bedrockAnthropicModels)
         }
         if configuration.demo {
             for kind in ProviderKind.allCases {

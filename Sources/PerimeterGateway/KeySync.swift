@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PerimeterCore
 import PerimeterProxy
+import PerimeterSecrets
 import PerimeterStorage
 import ServiceLifecycle
 
@@ -15,11 +16,13 @@ struct KeySync: Service {
     let cache: KeyCache
     let budgets: BudgetBook
     let writer: CallLogWriter
+    /// Told of built-in store secrets changed through other instances.
+    let secrets: SecretResolver
     let logger: Logger
     var resyncInterval: Duration = .seconds(30)
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await follow() }
                 group.addTask {
@@ -37,7 +40,13 @@ struct KeySync: Service {
         while !Task.isCancelled {
             await resync()
             do {
-                try await feed.followKeyChanges { id in await apply(id: id) }
+                try await feed.followKeyChanges { id in
+                    if id.hasPrefix(KeyChange.secretPrefix) {
+                        await secrets.refresh(SecretReference(scheme: "store", path: String(id.dropFirst(KeyChange.secretPrefix.count))))
+                    } else {
+                        await apply(id: id)
+                    }
+                }
             } catch {
                 logger.warning("key change notifications broke; reconnecting", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
@@ -46,6 +55,9 @@ struct KeySync: Service {
     }
 
     private func resync() async {
+        // Built-in store secrets changed while no notification could arrive are read again (a local
+        // read of the shared database; secrets of outside stores keep their own refresh schedule).
+        for reference in secrets.knownReferences where reference.scheme == "store" { await secrets.refresh(reference) }
         do {
             for key in try await store.allKeys() { await apply(key) }
         } catch {

@@ -24,12 +24,15 @@ struct SecretSetup: Sendable {
     }
     /// One-time messages (a created master key file).
     let notices: [String]
+    /// The master key when it outlives this process (given, or in a file), for sealing what instances
+    /// share: rotation replay answers.
+    let sharedMasterKey: MasterKey?
 
     static func make(
         configuration: GatewayConfiguration, storage: any SealedSecretStore, environment: [String: String],
         logger: Logger
     ) async throws -> SecretSetup {
-        let (builtIn, notices) = try await openBuiltIn(configuration, storage: storage, environment: environment)
+        let (builtIn, notices, sharedMasterKey) = try await openBuiltIn(configuration, storage: storage, environment: environment)
         var stores: [String: any SecretStore] = [
             "env": EnvironmentSecretStore(environment: environment), "file": FileSecretStore(), "store": builtIn,
         ]
@@ -64,16 +67,23 @@ struct SecretSetup: Sendable {
         for scheme in ["vault", "aws-sm"] {
             if let writable = stores[scheme] as? any WritableSecretStore { writers[scheme] = writable }
         }
-        return SecretSetup(resolver: resolver, builtIn: builtIn, clients: clients, writers: writers, notices: notices)
+        return SecretSetup(
+            resolver: resolver, builtIn: builtIn, clients: clients, writers: writers, notices: notices, sharedMasterKey: sharedMasterKey)
     }
 
     /// The built-in store under its master key, refusing a key other than the one the database's
     /// secrets were sealed with; a master key file created just now is reported once.
     private static func openBuiltIn(
         _ configuration: GatewayConfiguration, storage: any SealedSecretStore, environment: [String: String]
-    ) async throws -> (BuiltInSecretStore, notices: [String]) {
+    ) async throws -> (BuiltInSecretStore, notices: [String], shared: MasterKey?) {
         let master = try masterKey(configuration, environment: environment)
-        let builtIn = BuiltInSecretStore(storage: storage, master: master.key)
+        // On PostgreSQL every instance must seal and open with one key, given to each of them.
+        var refusal: String?
+        if case .postgres = configuration.database, master.isEphemeral {
+            refusal =
+                "the built-in store on PostgreSQL needs a master key shared by every instance: set PERIMETER_MASTER_KEY or PERIMETER_MASTER_KEY_FILE (the same on each) and restart"
+        }
+        let builtIn = BuiltInSecretStore(storage: storage, master: master.key, writeRefusal: refusal)
         let foreign = try await builtIn.secretsSealedWithOtherKeys()
         if !foreign.isEmpty {
             if let created = master.createdFile { unlink(created) }
@@ -83,7 +93,8 @@ struct SecretSetup: Sendable {
                     "the database holds secrets (\(foreign.joined(separator: ", "))) sealed with another master key than the one from \(master.source) (id \(master.key.id))",
                 fix: "start with the master key they were stored under: PERIMETER_MASTER_KEY or PERIMETER_MASTER_KEY_FILE")
         }
-        guard let created = master.createdFile else { return (builtIn, []) }
+        let shared = master.isEphemeral ? nil : master.key
+        guard let created = master.createdFile else { return (builtIn, [], shared) }
         return (
             builtIn,
             [
@@ -91,8 +102,52 @@ struct SecretSetup: Sendable {
                 Created the master key of the built-in secret store at \(created) (mode 0600).
                 Back it up apart from the database: without it, secrets stored with `perimeter secrets put` cannot be read.
                 """
-            ]
+            ],
+            shared
         )
+    }
+
+    /// A secret of Vault or AWS Secrets Manager read before the database opens (the database password),
+    /// through a client of its own that is shut down at once.
+    static func readBeforeDatabase(
+        _ reference: SecretReference, configuration: GatewayConfiguration, environment: [String: String], logger: Logger
+    ) async throws -> Secret {
+        let bootstrap = SecretResolver(
+            stores: ["env": EnvironmentSecretStore(environment: environment), "file": FileSecretStore()], logger: logger)
+        let store: any SecretStore
+        let client: HTTPClient
+        switch reference.scheme {
+        case "vault":
+            guard let vault = try await vaultConfiguration(configuration, environment: environment, bootstrap: bootstrap) else {
+                throw ConfigurationError(
+                    file: configuration.sourceFile, field: "database_password", problem: "vault: needs Vault configured",
+                    fix: "set secrets.vault or VAULT_ADDR and VAULT_TOKEN")
+            }
+            let caFile = configuration.secrets.vault.caFile ?? environment["VAULT_CACERT"].flatMap { $0.isEmpty ? nil : $0 }
+            client = try makeClient(caFile: caFile, configuration: configuration)
+            store = VaultSecretStore(configuration: vault, transport: AsyncHTTPSecretTransport(client: client))
+        case "aws-sm":
+            guard let aws = try awsConfiguration(configuration, environment: environment) else {
+                throw ConfigurationError(
+                    file: configuration.sourceFile, field: "database_password", problem: "aws-sm: needs AWS configured",
+                    fix: "set the AWS variables in the gateway's environment, or secrets.aws in the config")
+            }
+            client = try makeClient(caFile: nil, configuration: configuration)
+            store = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: client))
+        default:
+            throw ConfigurationError(
+                file: configuration.sourceFile, field: "database_password",
+                problem: "\(reference.scheme): is not a store read before the database",
+                fix: "write env:NAME, file:PATH, vault:PATH#FIELD or aws-sm:ID")
+        }
+        do {
+            let value = try await store.fetch(reference).secret
+            try? await client.shutdown()
+            return value
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
     }
 
     /// Vault is set up when a reference needs it (and then must be configured), or when it is

@@ -107,8 +107,15 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: user, password: password, database: database, tls: tlsSetting)
         configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters = Self.sessionLimits
         return configuration
     }
+
+    /// Bounds the server keeps on every pooled session, so nothing the gateway starts can wait or hold
+    /// locks without end: a statement, a wait for a lock, and a transaction left open.
+    static let sessionLimits = [
+        ("statement_timeout", "30s"), ("lock_timeout", "10s"), ("idle_in_transaction_session_timeout", "30s"),
+    ]
 }
 
 public struct PostgresLocationError: Error, Sendable, CustomStringConvertible {

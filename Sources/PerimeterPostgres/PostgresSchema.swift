@@ -152,7 +152,68 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt) WHERE delivered_at IS NULL",
             ]
-        )
+        ),
+        (
+            "0002-budget-leases",
+            [
+                // Which instance wrote each call, so a dead instance's calls can be counted and closed.
+                "ALTER TABLE calls ADD COLUMN instance TEXT",
+                "CREATE INDEX calls_instance_in_flight ON calls (instance) WHERE outcome = 'in_flight'",
+                """
+                CREATE TABLE gateway_instances (
+                    id TEXT PRIMARY KEY,
+                    started_at BIGINT NOT NULL,
+                    seen_at BIGINT NOT NULL
+                )
+                """,
+                // One row per budget counter (scope and period): spend counted from returned and reclaimed leases.
+                """
+                CREATE TABLE budget_pools (
+                    counter TEXT PRIMARY KEY,
+                    scope_kind TEXT NOT NULL,
+                    scope_id TEXT NOT NULL,
+                    period_start BIGINT NOT NULL,
+                    period_end BIGINT,
+                    spent_nanos BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE budget_leases (
+                    counter TEXT NOT NULL REFERENCES budget_pools (counter),
+                    instance TEXT NOT NULL,
+                    granted_nanos BIGINT NOT NULL,
+                    used_nanos BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    epoch BIGINT NOT NULL,
+                    -- How much of used_nanos is in the pool's spent_nanos already (by a reclaim).
+                    counted_nanos BIGINT NOT NULL DEFAULT 0,
+                    -- Reclaimed after expiring and not renewed since: it holds nothing but its spend.
+                    swept BOOLEAN NOT NULL DEFAULT FALSE,
+                    PRIMARY KEY (counter, instance)
+                )
+                """,
+                "CREATE INDEX budget_leases_expiry ON budget_leases (expires_at)",
+                // An alert every instance may see the cause of (a budget threshold) is stored once.
+                "ALTER TABLE alerts ADD COLUMN once_key TEXT UNIQUE",
+            ]
+        ),
+        (
+            "0003-rotation-replays",
+            [
+                // A rotation asked with an Idempotency-Key: its sealed answer, for a retry to any instance.
+                """
+                CREATE TABLE rotation_replays (
+                    lookup TEXT PRIMARY KEY,
+                    key_id TEXT NOT NULL,
+                    from_generation BIGINT NOT NULL,
+                    claimed_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    sealed BYTEA
+                )
+                """,
+                "CREATE INDEX rotation_replays_expiry ON rotation_replays (expires_at)",
+            ]
+        ),
     ]
 
     /// Applies every migration not yet applied, under the advisory lock, in one transaction.

@@ -4,7 +4,7 @@ import PerimeterStorage
 import PostgresNIO
 
 extension PostgresStore: CallLog {
-    /// Rows per INSERT: 22 parameters each stays far below PostgreSQL's 65,535 per statement.
+    /// Rows per INSERT: 23 parameters each stays far below PostgreSQL's 65,535 per statement.
     static let rowsPerInsert = 1000
 
     /// One multi-row INSERT per thousand records, in one transaction. A record replaces a stored one
@@ -12,21 +12,41 @@ extension PostgresStore: CallLog {
     /// nothing, so a retried batch never duplicates or rewrites rows.
     public func append(_ records: [CallRecord]) async throws {
         guard !records.isEmpty else { return }
-        try await transaction { connection in
+        let records = Self.oneRowPerCall(records)
+        try await transaction { [self] connection in
             for start in stride(from: 0, to: records.count, by: Self.rowsPerInsert) {
                 let slice = records[start..<min(start + Self.rowsPerInsert, records.count)]
-                try await connection.query(Self.insert(slice), logger: logger)
+                try await connection.query(Self.insert(slice, instance: instance), logger: logger)
             }
         }
+    }
+
+    /// One record per call id, as appending them one by one would leave it: a later record replaces an
+    /// earlier `in_flight` one (its placeholder, when both waited in one batch while the database was
+    /// away), otherwise the first stays. PostgreSQL refuses a statement that upserts one row twice.
+    static func oneRowPerCall(_ records: [CallRecord]) -> [CallRecord] {
+        var index: [String: Int] = [:]
+        var kept: [CallRecord] = []
+        kept.reserveCapacity(records.count)
+        for record in records {
+            if let position = index[record.id] {
+                if kept[position].isReplaced(by: record) { kept[position] = record }
+            } else {
+                index[record.id] = kept.count
+                kept.append(record)
+            }
+        }
+        return kept
     }
 
     static let callColumns = [
         "id", "time", "key_id", "key_name", "env", "owner", "client_ip", "provider", "model", "operation", "stream", "status",
         "outcome", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "cost_nanos", "latency_ms",
-        "error_code", "key_generation", "usage_source",
+        "error_code", "key_generation", "usage_source", "instance",
     ]
 
-    static func insert(_ records: ArraySlice<CallRecord>) -> PostgresQuery {
+    /// The statement inserting `records`, each marked as written by `instance`.
+    static func insert(_ records: ArraySlice<CallRecord>, instance: String) -> PostgresQuery {
         var bindings = PostgresBindings(capacity: records.count * callColumns.count)
         var rows: [String] = []
         rows.reserveCapacity(records.count)
@@ -54,20 +74,29 @@ extension PostgresStore: CallLog {
             bindings.append(record.errorCode)
             bindings.append(record.keyGeneration)
             bindings.append(record.usageSource?.rawValue)
+            bindings.append(instance)
             rows.append("(" + (first..<(first + callColumns.count)).map { "$\($0)" }.joined(separator: ", ") + ")")
         }
         let sql = """
             INSERT INTO calls (\(callColumns.joined(separator: ", "))) VALUES \(rows.joined(separator: ", "))
             ON CONFLICT (id) DO UPDATE SET \(callColumns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
-            WHERE calls.outcome = 'in_flight'
+            WHERE calls.outcome = 'in_flight' OR (calls.outcome = 'interrupted' AND excluded.outcome <> 'in_flight')
             """
         return PostgresQuery(unsafeSQL: sql, binds: bindings)
     }
 
+    /// Closes the in_flight rows of instances no longer alive (not seen within `instanceTimeout`), never
+    /// those of another instance still running.
     public func closeInFlight() async throws -> Int {
         var closed = 0
+        let liveSince = Date().addingTimeInterval(-instanceTimeout).milliseconds
         let rows = try await client.query(
-            "UPDATE calls SET outcome = 'interrupted', usage_source = 'reserved' WHERE outcome = 'in_flight' RETURNING id",
+            """
+            UPDATE calls SET outcome = 'interrupted', usage_source = 'reserved'
+            WHERE outcome = 'in_flight'
+              AND (instance IS NULL OR instance NOT IN (SELECT id FROM gateway_instances WHERE seen_at >= \(liveSince)))
+            RETURNING id
+            """,
             logger: logger)
         for try await _ in rows { closed += 1 }
         return closed
@@ -104,7 +133,11 @@ extension PostgresStore: CallLog {
         var filter = "WHERE outcome <> 'in_flight'"
         if let since = query.since {
             bindings.append(since.milliseconds)
-            filter += " AND time >= $1"
+            filter += " AND time >= $\(bindings.count)"
+        }
+        if let until = query.until {
+            bindings.append(until.milliseconds)
+            filter += " AND time < $\(bindings.count)"
         }
         let sql = """
             SELECT COALESCE(\(column), '') AS grp, COUNT(*) AS calls, SUM(input_tokens)::BIGINT AS input,
@@ -165,5 +198,40 @@ extension PostgresStore: CallLog {
         record.keyGeneration = try row.value("key_generation")
         record.usageSource = try row.value("usage_source", as: String?.self).flatMap(UsageSource.init(rawValue:))
         return record
+    }
+}
+
+// MARK: - StoreExport
+
+extension PostgresStore: StoreExport {
+    public func exportCalls(after id: String?, limit: Int) async throws -> [CallRecord] {
+        var records: [CallRecord] = []
+        for try await row in try await client.query(
+            "SELECT * FROM calls WHERE id > \(id ?? "") ORDER BY id LIMIT \(limit)", logger: logger)
+        {
+            records.append(try Self.callRecord(row.makeRandomAccess()))
+        }
+        return records
+    }
+
+    public func exportSealedSecrets() async throws -> [SealedSecret] {
+        var secrets: [SealedSecret] = []
+        for try await row in try await client.query("SELECT * FROM sealed_secrets ORDER BY name, version", logger: logger) {
+            secrets.append(try Self.sealedSecret(row.makeRandomAccess()))
+        }
+        return secrets
+    }
+
+    public func exportCounts() async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for table in exportedTables {
+            let name = table == "keys" ? "virtual_keys" : table
+            for try await count in try await client.query(PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \(name)"), logger: logger)
+                .decode(Int64.self)
+            {
+                counts[table] = Int(count)
+            }
+        }
+        return counts
     }
 }

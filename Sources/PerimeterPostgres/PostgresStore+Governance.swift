@@ -20,20 +20,27 @@ extension PostgresStore: SealedSecretStore {
         } catch let error as PSQLError where error.isUniqueViolation {
             throw SealedSecretStoreError.versionExists(name: secret.name, version: secret.version)
         }
+        try await notifySecretChanged(secret.name)
+    }
+
+    /// Tells every instance that the built-in store's secret `name` changed (see ``KeyChangeFeed``).
+    func notifySecretChanged(_ name: String) async throws {
+        try await client.query("SELECT pg_notify(\(Self.keyChannel), \(KeyChange.secretPrefix + name))", logger: logger)
     }
 
     public func latestSealedSecret(name: String) async throws -> SealedSecret? {
         let rows = try await client.query(
             "SELECT * FROM sealed_secrets WHERE name = \(name) ORDER BY version DESC LIMIT 1", logger: logger)
-        for try await row in rows {
-            let row = row.makeRandomAccess()
-            return SealedSecret(
-                name: try row.value("name"), version: try row.value("version"),
-                createdAt: Date(milliseconds: try row.value("created_at")), masterKeyID: try row.value("master_key_id"),
-                wrappedKey: Array(buffer: try row.value("wrapped_key", as: ByteBuffer.self)),
-                ciphertext: Array(buffer: try row.value("ciphertext", as: ByteBuffer.self)))
-        }
+        for try await row in rows { return try Self.sealedSecret(row.makeRandomAccess()) }
         return nil
+    }
+
+    static func sealedSecret(_ row: PostgresRandomAccessRow) throws -> SealedSecret {
+        SealedSecret(
+            name: try row.value("name"), version: try row.value("version"),
+            createdAt: Date(milliseconds: try row.value("created_at")), masterKeyID: try row.value("master_key_id"),
+            wrappedKey: Array(buffer: try row.value("wrapped_key", as: ByteBuffer.self)),
+            ciphertext: Array(buffer: try row.value("ciphertext", as: ByteBuffer.self)))
     }
 
     public func sealedSecretSummaries() async throws -> [SealedSecretSummary] {
@@ -63,6 +70,7 @@ extension PostgresStore: SealedSecretStore {
         for try await _ in try await client.query("DELETE FROM sealed_secrets WHERE name = \(name) RETURNING version", logger: logger) {
             deleted += 1
         }
+        if deleted > 0 { try await notifySecretChanged(name) }
         return deleted
     }
 }
@@ -99,7 +107,7 @@ extension PostgresStore: AuditLog {
 
 extension PostgresStore: FindingStore {
     public func recordFindings(_ findings: [ReportedFinding], at time: Date) async throws -> Int {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             var added = 0
             for finding in findings {
                 let rows = try await connection.query(
@@ -132,30 +140,49 @@ extension PostgresStore: FindingStore {
 // MARK: - AlertStore
 
 extension PostgresStore: AlertStore {
-    public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws {
+    public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws -> Bool {
         let details = try StoredJSON.encode(alert.details)
-        try await transaction { connection in
-            try await connection.query(
+        return try await transaction { [self] connection in
+            // Instances that see the same cause race here; the unique once_key lets exactly one in.
+            var inserted = false
+            for try await _ in try await connection.query(
                 """
-                INSERT INTO alerts (id, type, severity, time, key_id, env, message, details)
+                INSERT INTO alerts (id, type, severity, time, key_id, env, message, details, once_key)
                 VALUES (\(alert.id), \(alert.type.rawValue), \(alert.severity.rawValue), \(alert.time.milliseconds), \(alert.keyID),
-                        \(alert.env), \(alert.message), \(details))
+                        \(alert.env), \(alert.message), \(details), \(alert.onceKey))
+                ON CONFLICT (once_key) DO NOTHING RETURNING id
                 """, logger: logger)
+            {
+                inserted = true
+            }
+            guard inserted else { return false }
             for channel in channels {
                 try await connection.query(
                     "INSERT INTO alert_deliveries (alert_id, channel, next_attempt) VALUES (\(alert.id), \(channel), \(time.milliseconds))",
                     logger: logger)
             }
+            return true
         }
     }
 
-    public func dueDeliveries(at time: Date, limit: Int) async throws -> [(Alert, AlertDelivery)] {
+    /// Rows another dispatcher holds are skipped (FOR UPDATE SKIP LOCKED), and each claimed row's next
+    /// attempt moves to `until` in the same statement, so every delivery has one claimer at a time.
+    public func claimDueDeliveries(at time: Date, limit: Int, until: Date) async throws -> [(Alert, AlertDelivery)] {
         let rows = try await client.query(
             """
-            SELECT a.*, d.channel, d.attempts, d.next_attempt, d.delivered_at, d.last_error
-            FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
-            WHERE d.delivered_at IS NULL AND d.next_attempt <= \(time.milliseconds)
-            ORDER BY a.time, a.id LIMIT \(limit)
+            WITH due AS (
+                SELECT alert_id, channel FROM alert_deliveries
+                WHERE delivered_at IS NULL AND next_attempt <= \(time.milliseconds)
+                ORDER BY next_attempt, alert_id LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            ), claimed AS (
+                UPDATE alert_deliveries d SET next_attempt = \(until.milliseconds)
+                FROM due WHERE d.alert_id = due.alert_id AND d.channel = due.channel
+                RETURNING d.*
+            )
+            SELECT a.*, c.channel, c.attempts, c.next_attempt, c.delivered_at, c.last_error
+            FROM claimed c JOIN alerts a ON a.id = c.alert_id
+            ORDER BY a.time, a.id
             """, logger: logger)
         var due: [(Alert, AlertDelivery)] = []
         for try await row in rows {
@@ -205,7 +232,7 @@ extension PostgresStore: AlertStore {
             id: try row.value("id"), type: AlertType(rawValue: try row.value("type")) ?? .denialBurst,
             severity: AlertSeverity(rawValue: try row.value("severity")) ?? .warning, time: Date(milliseconds: try row.value("time")),
             keyID: try row.value("key_id"), env: try row.value("env"), message: try row.value("message"),
-            details: try StoredJSON.decode([String: String].self, try row.value("details")))
+            details: try StoredJSON.decode([String: String].self, try row.value("details")), onceKey: try row.value("once_key"))
     }
 
     private static func delivery(_ row: PostgresRandomAccessRow, alertID: String) throws -> AlertDelivery {

@@ -48,7 +48,12 @@ extension PostgresStore: KeyStore {
     }
 
     public func update(id: String, _ change: @Sendable (inout VirtualKey) throws -> Void) async throws -> VirtualKey? {
-        try await transaction { connection in
+        // The transaction runs within this call (under a deadline, in a child task it awaits).
+        try await withoutActuallyEscaping(change) { change in try await update(id: id, escaping: change) }
+    }
+
+    private func update(id: String, escaping change: @escaping @Sendable (inout VirtualKey) throws -> Void) async throws -> VirtualKey? {
+        try await transaction { [self] connection in
             let rows = try await connection.query("SELECT * FROM virtual_keys WHERE id = \(id) FOR UPDATE", logger: logger)
             guard let current = try await Self.keys(rows).first else { return nil }
             var changed = current
@@ -68,7 +73,11 @@ extension PostgresStore: KeyStore {
     }
 
     public func rotate(id: String, _ rotate: @Sendable (VirtualKey) throws -> VirtualKey) async throws -> VirtualKey? {
-        try await transaction { connection in
+        try await withoutActuallyEscaping(rotate) { rotate in try await self.rotate(id: id, escaping: rotate) }
+    }
+
+    private func rotate(id: String, escaping rotate: @escaping @Sendable (VirtualKey) throws -> VirtualKey) async throws -> VirtualKey? {
+        try await transaction { [self] connection in
             let rows = try await connection.query("SELECT * FROM virtual_keys WHERE id = \(id) FOR UPDATE", logger: logger)
             guard let current = try await Self.keys(rows).first else { return nil }
             let rotated = try rotate(current)
@@ -138,8 +147,10 @@ extension PostgresStore: KeyChangeFeed {
         guard let configuration = connectionConfiguration else { throw NotListening() }
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         do {
-            for try await notification in try await connection.listen(Self.keyChannel) {
-                await changed(notification.payload)
+            try await connection.listen(on: Self.keyChannel) { notifications in
+                for try await notification in notifications {
+                    await changed(notification.payload)
+                }
             }
             try? await connection.close()
         } catch {

@@ -10,20 +10,31 @@ import PostgresNIO
 /// lock so instances starting together migrate once. Times are integer milliseconds (UTC), as in
 /// SQLite, so both backends hold the same values.
 public final class PostgresStore: Sendable {
-    let client: PostgresClient
+    /// The pool itself, for work that must not be cut short (the cluster lock's holder).
+    let pool: PostgresClient
+    /// The pool behind a deadline and a circuit breaker: every query of the stores goes through it.
+    let client: GuardedClient
     let logger: Logger
     /// For the connection that listens for changes, apart from the pool.
     let connectionConfiguration: PostgresConnection.Configuration?
+    /// This gateway instance, for the rows it writes and the budget leases it holds; new at each start.
+    public let instance: String
+    /// How long an instance may go unseen before others treat it as dead.
+    public let instanceTimeout: TimeInterval
     private let runner: Task<Void, Never>
 
     /// Connects with `configuration`, runs the pool, and migrates. Throws when the server cannot be
     /// reached within `timeout` or the schema cannot be brought up to date; the pool is then stopped.
     public init(
         configuration: PostgresClient.Configuration, listening: PostgresConnection.Configuration? = nil, logger: Logger,
-        timeout: Duration = .seconds(30)
+        timeout: Duration = .seconds(30), instance: String = PostgresStore.makeInstanceID(), instanceTimeout: TimeInterval = 10,
+        connectionDeadline: Duration = .seconds(3)
     ) async throws {
+        self.instance = instance
+        self.instanceTimeout = instanceTimeout
         let client = PostgresClient(configuration: configuration)
-        self.client = client
+        pool = client
+        self.client = GuardedClient(pool: client, deadline: connectionDeadline)
         self.logger = logger
         connectionConfiguration = listening
         runner = Task { await client.run() }
@@ -42,6 +53,9 @@ public final class PostgresStore: Sendable {
             throw error
         }
     }
+
+    /// A new instance id: `gw_` and 16 random characters.
+    public static func makeInstanceID() -> String { "gw_" + Base62.random(count: 16) }
 
     /// Opens one connection and closes it: a refused connection, a wrong password or a TLS failure is
     /// reported at once (the pool would keep retrying).
@@ -76,16 +90,23 @@ public final class PostgresStore: Sendable {
     }
 
     /// Stops the pool; queries after this fail.
-    public func close() async {
+    /// Returns once the pool's connections are closed, or after `limit`: PostgresNIO's pool can wait
+    /// on a connection that never reports closing, and a shutdown must not wait on it (the process
+    /// exit closes its sockets). False when the limit ran out.
+    @discardableResult
+    public func close(within limit: Duration = .seconds(5)) async -> Bool {
         runner.cancel()
-        _ = await runner.value
+        let runner = runner
+        let closed = await finishes(within: limit) { await runner.value }
+        if !closed { logger.warning("the PostgreSQL connection pool did not close within \(limit); going on without it") }
+        return closed
     }
 
     /// Runs `body` in a transaction (committed when it returns, rolled back when it throws); the error
     /// `body` threw reaches the caller as itself, not wrapped.
-    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
         do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            return try await client.withTransaction(logger: logger, body)
         } catch let error as PostgresTransactionError {
             if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
             throw error

@@ -30,6 +30,7 @@ extension GatewayError {
     package func response(format: ErrorFormat) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
+        if case .bedrock = format { headers[HTTPField.Name("x-amzn-errortype")!] = bedrockType }
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: format.body(for: self))))
     }
 }

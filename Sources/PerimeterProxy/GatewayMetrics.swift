@@ -138,21 +138,25 @@ package final class GatewayMetrics: Sendable {
     /// Sets the budget gauges, read at scrape time.
     package func setBudget(scope: String, status: BudgetStatus) {
         let labels = [("scope", scope), ("period", status.budget.period.rawValue)]
-        registry.makeGauge(
-            descriptor: .init(namespace: "perimeter", metricName: "budget_limit", unitName: "usd", helpText: "Budget limit in US dollars"),
-            labels: labels
-        ).set(status.budget.limit.usd)
-        registry.makeGauge(
-            descriptor: .init(
-                namespace: "perimeter", metricName: "budget_spent", unitName: "usd", helpText: "Spend in the current budget period"),
-            labels: labels
-        ).set(status.spent.usd)
-        registry.makeGauge(
-            descriptor: .init(
-                namespace: "perimeter", metricName: "budget_remaining", unitName: "usd",
-                helpText: "What remains of the budget in its current period"),
-            labels: labels
-        ).set(status.remaining.usd)
+        setGauge("budget_limit", unit: "usd", help: "Budget limit in US dollars", labels: labels, to: status.budget.limit.usd)
+        setGauge("budget_spent", unit: "usd", help: "Spend in the current budget period", labels: labels, to: status.spent.usd)
+        setGauge(
+            "budget_remaining", unit: "usd", help: "What remains of the budget in its current period", labels: labels,
+            to: status.remaining.usd)
+    }
+
+    /// Sets the call log's backlog gauge and dropped counter, read at scrape time.
+    package func setCallLog(backlog: Int, dropped: Int) {
+        setGauge("call_log_backlog", unit: "records", help: "Call records in memory waiting for the database", to: Double(backlog))
+        setGauge(
+            "call_log_dropped", unit: "records", help: "Records of refused calls dropped because the call log backlog was full",
+            to: Double(dropped))
+    }
+
+    /// The registry returns the same gauge for the same name and labels, so setting it again is cheap.
+    private func setGauge(_ name: String, unit: String, help: String, labels: [(String, String)] = [], to value: Double) {
+        registry.makeGauge(descriptor: .init(namespace: "perimeter", metricName: name, unitName: unit, helpText: help), labels: labels)
+            .set(value)
     }
 
     package func alertRaised(_ type: AlertType) {

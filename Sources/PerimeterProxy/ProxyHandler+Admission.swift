@@ -28,8 +28,9 @@ extension ProxyHandler {
         let claims = budgets.claims(for: key)
         guard !claims.isEmpty else { return }
         let model = facts.model ?? ""
+        // The input ceiling: every body byte a token, plus what referenced media and files may add.
         let worstCase = OutputCeiling.worstCaseUsage(
-            bodyBytes: bodySize, maxOutputTokens: facts.maxOutputTokens, choices: facts.choices, model: model,
+            bodyBytes: max(bodySize, facts.inputTokenCeiling), maxOutputTokens: facts.maxOutputTokens, choices: facts.choices, model: model,
             operation: endpoint.operation)
         // A call that cannot be priced cannot be held to a budget, so it is not let through at the token
         // price alone: neither an unknown model nor a feature billed per use.

@@ -43,9 +43,10 @@ extension ProxyHandler {
     /// Streams a successful answer to the client, metering it on the way, and records the call when
     /// the last byte has gone out (or the stream broke).
     func relay(_ response: UpstreamResponse, meter: UsageMeter, call: Call) -> Response {
-        var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: meter.removesUsageChunk)
+        var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: meter.reframesBody)
+        if meter.translatesToServerSentEvents { headers[.contentType] = "text/event-stream" }
         call.rateLimits?.apply(to: &headers)
-        let contentLength = meter.removesUsageChunk ? nil : response.headers[.contentLength].flatMap(Int.init)
+        let contentLength = meter.reframesBody ? nil : response.headers[.contentLength].flatMap(Int.init)
         let pending = PendingCall(
             call, handler: self, abandonedUsage: meter.format == .none ? nil : Usage(inputTokens: call.inputCeiling))
         let body = ResponseBody(contentLength: contentLength) { writer in
@@ -66,6 +67,12 @@ extension ProxyHandler {
                 }
                 guard let chunk else { break }
                 let outgoing = meter.consume(chunk) ?? chunk
+                // A broken event stream: what came before the bad message went out, nothing after it does.
+                if meter.isCorrupt {
+                    if outgoing.readableBytes > 0 { try? await writer.write(outgoing) }
+                    upstreamBroke = true
+                    break
+                }
                 guard outgoing.readableBytes > 0 else { continue }
                 do {
                     try await writer.write(outgoing)
@@ -83,7 +90,7 @@ extension ProxyHandler {
             Self.bill(&call, meter: meter)
             call.record.outcome =
                 clientLeft ? .clientCancelled : upstreamBroke || (meter.isStream && !meter.isComplete) ? .streamCut : .ok
-            if call.record.outcome == .streamCut { call.record.errorCode = "stream_cut" }
+            if call.record.outcome == .streamCut { call.record.errorCode = meter.streamException ?? "stream_cut" }
             await finish(call, durable: call.record.outcome == .ok)
             // Break the client's connection when upstream broke, so its SDK reports the failure instead of
             // a short answer; when the client left, there is nothing more to send.
@@ -177,12 +184,19 @@ extension ProxyHandler {
     }
 
     /// Passes an upstream error through with its status and body, with the provider key redacted.
-    func relayError(_ response: UpstreamResponse, credential: Secret?, call: Call) async -> Response {
+    func relayError(
+        _ response: UpstreamResponse, credential: Secret?, call: Call, provider: ProviderRoute? = nil, anthropicOnBedrock: Bool = false
+    ) async -> Response {
         var call = call
-        var body = await collect(response.body, limit: 1 << 20)
+        var body = await collectBody(response.body, limit: 1 << 20)
         if let credential { body = Redaction.redact(credential, in: body) }
+        if let provider, provider.kind == .bedrock { body = await redactingAWS(body, provider: provider) }
+        // An Anthropic client gets Bedrock's error in Anthropic's shape.
+        if anthropicOnBedrock { body = AnthropicOnBedrock.errorBody(body, status: response.status) }
         call.record.outcome = .upstreamError
-        call.record.errorCode = Redaction.upstreamErrorCode(body) ?? "upstream_\(response.status)"
+        // AWS names the error in `x-amzn-ErrorType` (`ThrottlingException:http://...`).
+        let awsType = response.headers[HTTPField.Name("x-amzn-errortype")!].flatMap { $0.split(separator: ":").first }.map(String.init)
+        call.record.errorCode = Redaction.upstreamErrorCode(body) ?? awsType ?? "upstream_\(response.status)"
         await finish(call)
         var headers = UpstreamHeaders.inbound(from: response.headers, bodyChanges: true)
         call.rateLimits?.apply(to: &headers)
@@ -192,11 +206,16 @@ extension ProxyHandler {
     /// `GET /v1/models` for a key limited to some models lists only those.
     func relayModelList(_ response: UpstreamResponse, policy: KeyPolicy, call: Call) async -> Response {
         var call = call
-        let body = await collect(response.body, limit: 8 << 20)
+        let body = await collectBody(response.body, limit: 8 << 20)
         var filtered = body
-        if var object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any], let data = object["data"] as? [Any] {
-            object["data"] = data.filter { entry in
-                ((entry as? [String: Any])?["id"] as? String).map(policy.allowsModel) ?? false
+        if var object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] {
+            // OpenAI and Anthropic list `data[].id`; Gemini lists `models[].name` as `models/{id}`.
+            for (member, field) in [("data", "id"), ("models", "name")] {
+                guard let entries = object[member] as? [Any] else { continue }
+                object[member] = entries.filter { entry in
+                    guard let name = (entry as? [String: Any])?[field] as? String else { return false }
+                    return policy.allowsModel(name.hasPrefix("models/") ? String(name.dropFirst(7)) : name)
+                }
             }
             filtered = Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
         }
@@ -235,7 +254,7 @@ extension ProxyHandler {
         metrics?.record(record, upstream: call.upstreamLatency, overhead: call.sentUpstream.map { $0 - call.started })
     }
 
-    private func collect(_ body: UpstreamBody, limit: Int) async -> [UInt8] {
+    func collectBody(_ body: UpstreamBody, limit: Int) async -> [UInt8] {
         var bytes: [UInt8] = []
         do {
             for try await chunk in body {

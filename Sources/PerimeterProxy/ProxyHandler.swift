@@ -84,14 +84,31 @@ package struct ProxyHandler: Sendable {
     private func serve(
         _ request: Request, context: GatewayContext, endpoint: Endpoint, pathModel: String?, now: Date, call: inout Call
     ) async throws -> Response {
-        let key = try authenticate(request, into: &call)
+        let key = try authenticate(request, endpoint: endpoint, into: &call)
+        // A model named in the path goes upstream in the path: only a plain name may, so no client can
+        // reach another of the provider's endpoints (its files, say) with the provider's key.
+        if let pathModel, !Self.isPlainModelName(pathModel) {
+            throw GatewayError.invalidRequest("'\(pathModel.prefix(200))' is not a model name.")
+        }
+        // A call that could not be recorded is not served.
+        if callLog.isBacklogFull { throw GatewayError.callLogUnavailable }
 
         var body: [UInt8] = []
         var facts = RequestFacts(model: pathModel)
         var members: [String: JSONScanner.Member] = [:]
         if endpoint.hasBody {
             body = try await collectBody(request)
-            (facts, members) = try RequestInspector.inspect(body)
+            (facts, members) = try RequestInspector.inspect(body, kind: endpoint.kind, model: pathModel, operation: endpoint.operation)
+            // Bedrock options set in headers that are billed beyond tokens.
+            if endpoint.kind == .bedrock { facts.perUseFeatures += BedrockRoute.perUseFeatures(request.headers) }
+            // Gemini and Bedrock name the model in the path, and the route says whether it streams.
+            if endpoint.kind == .gemini || endpoint.kind == .bedrock { facts.model = pathModel }
+            // Azure's shape names a deployment (in the path, or as the body's model on /openai/v1): the model is what it serves.
+            if endpoint.isAzureRoute {
+                let deployment = pathModel ?? facts.model ?? ""
+                facts.model = directory.azureModel(forDeployment: deployment) ?? deployment
+            }
+            if endpoint.isStreamRoute { facts.isStream = true }
             guard let model = facts.model, !model.isEmpty else { throw GatewayError.missingModel }
         }
         call.record.model = facts.model
@@ -101,38 +118,88 @@ package struct ProxyHandler: Sendable {
         try await admit(
             key, facts: facts, bodySize: body.count, endpoint: endpoint, clientIP: call.record.clientIP, now: now, into: &call)
 
-        guard let provider = directory.provider(kind: endpoint.kind, model: facts.model) else {
+        guard
+            let provider = try directory.provider(
+                kind: endpoint.kind, model: facts.model, allows: key.policy.allowsProvider, azureOnly: endpoint.isAzureRoute)
+        else {
             throw GatewayError.modelNotFound(facts.model ?? "")
         }
         call.record.provider = provider.name
-        let credential = try await credential(for: provider)
+        if endpoint.operation == .models, pathModel == nil, endpoint.kind != .gemini {
+            // The list is every provider's of this wire format that the key may use, not the first's alone.
+            let all = directory.providers(kind: endpoint.kind, allows: key.policy.allowsProvider)
+            if all.count > 1 || provider.azure != nil {
+                return await mergedModelList(
+                    of: all, request: request, endpoint: endpoint, policy: key.policy, call: call, logger: context.logger)
+            }
+        }
+        let credential = try await credential(for: provider, logger: context.logger)
 
-        // A streamed chat call reports usage only when asked; ask for it, and hide the extra chunk.
-        let removesUsageChunk = endpoint.operation == .chat && facts.isStream && !facts.includesUsage
+        // A streamed chat call reports usage only when asked; ask for it, and hide the extra chunk (of a
+        // provider that cannot be asked, the call is charged by estimate).
+        let removesUsageChunk = endpoint.operation == .chat && facts.isStream && !facts.includesUsage && provider.streamUsage
         if removesUsageChunk {
             body = RequestInspector.requestingStreamUsage(body, members: members)
             facts.includesUsage = true
         }
 
-        var target = provider.baseURL + endpoint.upstreamPath(for: request.uri.path)
-        if let query = request.uri.query, !query.isEmpty { target += "?" + query }
+        var target: String
+        if let azure = provider.azure {
+            // Azure's deployment and API version come from the configuration, never from the client.
+            guard let path = azure.path(for: endpoint.operation, model: facts.model) else {
+                throw GatewayError.modelNotFound(facts.model ?? "")
+            }
+            // Under /openai/v1 Azure reads the body's model as a deployment name.
+            if endpoint.operation == .responses, let model = facts.model, let deployment = azure.deployments[model], deployment != model {
+                body = RequestInspector.replacingModel(body, members: members, with: deployment)
+            }
+            target = provider.baseURL + path
+        } else if endpoint.kind == .bedrock {
+            // Built from the checked model id, never the client's path; Bedrock takes no query.
+            target = provider.baseURL + BedrockRoute.upstreamPath(model: facts.model ?? "", action: endpoint.bedrockAction)
+        } else if provider.kind == .bedrock {
+            // An Anthropic client's Messages call, served by Claude on Bedrock.
+            (target, body) = try anthropicOnBedrock(body, facts: facts, endpoint: endpoint, provider: provider, headers: request.headers)
+        } else {
+            target = provider.baseURL + endpoint.upstreamPath(for: request.uri.path)
+            // A Gemini client may send its virtual key as `?key=`: it never goes upstream.
+            let query = endpoint.kind == .gemini ? try GeminiRoute.forwardedQuery(request.uri.query) : request.uri.query
+            if let query, !query.isEmpty { target += "?" + query }
+        }
+        var headers = UpstreamHeaders.outbound(
+            from: request.headers, kind: provider.kind, credential: credential, hasBody: endpoint.hasBody,
+            azure: provider.azure != nil && provider.bearer == nil)
+        if let aws = provider.aws {
+            headers = try await signed(headers, method: request.method, url: target, body: body, with: aws, provider: provider.name)
+        }
         let upstreamRequest = UpstreamRequest(
-            method: request.method, url: target,
-            headers: UpstreamHeaders.outbound(
-                from: request.headers, kind: provider.kind, credential: credential, hasBody: endpoint.hasBody),
+            method: request.method, url: target, headers: headers,
             body: endpoint.hasBody ? ByteBuffer(bytes: body) : nil, operation: endpoint.operation, facts: facts)
         let response = try await forward(upstreamRequest, to: provider, context: context, call: &call)
 
         call.record.status = response.status
         if response.status >= 400 {
-            return await relayError(response, credential: credential, call: call)
+            return await relayError(
+                response, credential: credential, call: call, provider: provider,
+                anthropicOnBedrock: provider.kind != endpoint.kind && provider.kind == .bedrock)
         }
         if endpoint.operation == .models, pathModel == nil, !key.policy.allowedModels.isEmpty {
             return await relayModelList(response, policy: key.policy, call: call)
         }
         let isEventStream = Self.isEventStream(response.headers)
-        let meter = UsageMeter(format: endpoint.usageFormat, isStream: isEventStream, removesUsageChunk: removesUsageChunk)
-        if !isEventStream, let length = response.headers[.contentLength].flatMap(Int.init), length <= Self.wholeBodyLimit {
+        // Gemini's stream without `alt=sse` is one JSON array, sent element by element.
+        let isArrayStream = endpoint.kind == .gemini && facts.isStream && !isEventStream
+        // Bedrock streams in AWS's binary event stream.
+        let isBinaryStream = provider.kind == .bedrock && BedrockRoute.isEventStream(response.headers)
+        // An Anthropic client's stream from Bedrock is metered as InvokeModel's and passed on as Anthropic's.
+        let translates = isBinaryStream && endpoint.kind == .anthropic
+        var meter = UsageMeter(
+            format: translates ? .bedrockInvoke : endpoint.usageFormat, isStream: isEventStream, removesUsageChunk: removesUsageChunk,
+            isArrayStream: isArrayStream, isBinaryStream: isBinaryStream, translatesToServerSentEvents: translates)
+        if provider.kind == .bedrock { meter.headerUsage = BedrockRoute.headerUsage(response.headers) }
+        if !isEventStream, !isArrayStream, !isBinaryStream, let length = response.headers[.contentLength].flatMap(Int.init),
+            length <= Self.wholeBodyLimit
+        {
             return await relayWhole(
                 response, length: length, meter: meter, call: call, provider: provider.name, format: endpoint.errorFormat)
         }
@@ -210,8 +277,12 @@ package struct ProxyHandler: Sendable {
     // MARK: Steps
 
     /// The active key for the call's credential; a known but refused key is still written on the record.
-    private func authenticate(_ request: Request, into call: inout Call) throws -> VirtualKey {
-        let authentication = authenticator.authenticate(Self.presentedKey(request.headers))
+    private func authenticate(_ request: Request, endpoint: Endpoint, into call: inout Call) throws -> VirtualKey {
+        var presented = Self.presentedKey(request.headers)
+        if endpoint.kind == .gemini {
+            presented = presented ?? request.headers[HTTPField.Name("x-goog-api-key")!] ?? GeminiRoute.queryKey(request.uri.query)
+        }
+        let authentication = authenticator.authenticate(presented)
         let known: (key: VirtualKey, generation: Int?)?
         switch authentication {
         case .success(let success): known = (success.key, success.generation)
@@ -245,7 +316,16 @@ package struct ProxyHandler: Sendable {
         }
     }
 
-    private func credential(for provider: ProviderRoute) async throws -> Secret? {
+    func credential(for provider: ProviderRoute, logger: Logger) async throws -> Secret? {
+        if let bearer = provider.bearer {
+            do {
+                return try await bearer.token()
+            } catch {
+                logger.error(
+                    "no token for the provider", metadata: ["perimeter.provider": "\(provider.name)", "error": "\(error)"])
+                throw GatewayError.secretUnavailable(provider: provider.name)
+            }
+        }
         guard let reference = provider.credential else { return nil }
         do {
             return try await secrets.secret(for: reference)
@@ -256,10 +336,17 @@ package struct ProxyHandler: Sendable {
 
     // MARK: Helpers
 
-    /// The virtual key from `Authorization: Bearer` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
+    /// The virtual key from `Authorization: Bearer` (OpenAI SDKs), `x-api-key` (Anthropic SDKs) or
+    /// `api-key` (the AzureOpenAI client).
     static func presentedKey(_ headers: HTTPFields) -> String? {
         if let token = headers[.authorization].flatMap(BearerToken.parse) { return token }
-        return headers[HTTPField.Name("x-api-key")!]
+        return headers[HTTPField.Name("x-api-key")!] ?? headers[HTTPField.Name("api-key")!]
+    }
+
+    /// Letters, digits, '.', '_', ':' and '-', starting with a letter or digit, at most 200 (fine-tuned
+    /// OpenAI models are `ft:gpt-4o:org::id`).
+    static func isPlainModelName(_ text: String) -> Bool {
+        PlainName.isValid(text, punctuation: "-._:", maxLength: 200)
     }
 
     static func isEventStream(_ headers: HTTPFields) -> Bool {

@@ -5,10 +5,16 @@ import Synchronization
 
 /// Per-key request and token buckets, in memory. A bucket is created on a key's first call and
 /// rebuilt when the key's limits change.
+///
+/// Instances sharing a database each hold an equal share of every key's per-minute limits (set by
+/// ``setInstances(_:)`` from the live instances the database knows), so together they admit at most
+/// the key's limit: a client spread evenly over the instances, as a load balancer spreads it, gets
+/// the whole limit, and one held to a single instance gets that instance's share.
 package final class RateLimiter: Sendable {
     struct Buckets: Sendable {
         var requestsPerMinute: Int?
         var tokensPerMinute: Int?
+        var instances: Int
         var requests: TokenBucket?
         var tokens: TokenBucket?
     }
@@ -34,6 +40,15 @@ package final class RateLimiter: Sendable {
     }
 
     private let buckets = Mutex<[String: Buckets]>([:])
+    private let instances = Atomic<Int>(1)
+
+    /// How many instances share each key's limits; each holds `limit / count` (at least 1) a minute.
+    package func setInstances(_ count: Int) {
+        instances.store(max(1, count), ordering: .relaxed)
+    }
+
+    /// This instance's share of a per-minute limit.
+    static func share(of limit: Int, instances: Int) -> Int { max(1, limit / max(1, instances)) }
 
     package init() {}
 
@@ -73,13 +88,16 @@ package final class RateLimiter: Sendable {
     }
 
     private func current(_ existing: Buckets?, for policy: KeyPolicy, now: Date) -> Buckets {
-        if let existing, existing.requestsPerMinute == policy.requestsPerMinute, existing.tokensPerMinute == policy.tokensPerMinute {
+        let count = instances.load(ordering: .relaxed)
+        if let existing, existing.requestsPerMinute == policy.requestsPerMinute, existing.tokensPerMinute == policy.tokensPerMinute,
+            existing.instances == count
+        {
             return existing
         }
         return Buckets(
-            requestsPerMinute: policy.requestsPerMinute, tokensPerMinute: policy.tokensPerMinute,
-            requests: policy.requestsPerMinute.map { TokenBucket(perMinute: $0, now: now) },
-            tokens: policy.tokensPerMinute.map { TokenBucket(perMinute: $0, now: now) })
+            requestsPerMinute: policy.requestsPerMinute, tokensPerMinute: policy.tokensPerMinute, instances: count,
+            requests: policy.requestsPerMinute.map { TokenBucket(perMinute: Self.share(of: $0, instances: count), now: now) },
+            tokens: policy.tokensPerMinute.map { TokenBucket(perMinute: Self.share(of: $0, instances: count), now: now) })
     }
 
     private static func snapshot(_ entry: Buckets, now: Date) -> Snapshot {

@@ -7,9 +7,12 @@ enum UpstreamHeaders {
     /// Never forwarded upstream: the client's credentials, hop-by-hop headers, and headers that would
     /// let a client pick the provider account or get a body the meter cannot read.
     static let droppedOutbound: Set<String> = [
-        "authorization", "x-api-key", "host", "content-length", "connection", "keep-alive", "proxy-authorization",
+        "authorization", "x-api-key", "x-goog-api-key", "api-key", "host", "content-length", "connection", "keep-alive",
+        "proxy-authorization",
         "proxy-authenticate", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "accept-encoding",
         "cookie", "openai-organization", "openai-project", "forwarded", "x-forwarded-for", "x-real-ip",
+        // Would let a client change what the provider answers (a field mask that drops the usage, another method).
+        "x-http-method-override", "x-http-method",
     ]
 
     /// Never returned to the client: hop-by-hop headers, upstream cookies and account details.
@@ -18,19 +21,34 @@ enum UpstreamHeaders {
         "openai-project", "proxy-authenticate", "trailer", "upgrade",
     ]
 
-    static func outbound(from client: HTTPFields, kind: ProviderKind, credential: Secret?, hasBody: Bool) -> HTTPFields {
+    static func outbound(from client: HTTPFields, kind: ProviderKind, credential: Secret?, hasBody: Bool, azure: Bool = false)
+        -> HTTPFields
+    {
         let named = Set(
             (client[.connection] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
         var headers = HTTPFields()
         for field in client {
             let name = field.name.canonicalName
             if droppedOutbound.contains(name) || named.contains(name) { continue }
+            // Google's system headers (`X-Goog-FieldMask`, `X-Goog-User-Project`, ...) are the client's to
+            // send only to Google itself; the SDK's own `x-goog-api-client` passes.
+            if name.hasPrefix("x-goog-"), name != "x-goog-api-client" { continue }
+            // The client's own AWS signature parts (`X-Amz-Date`, `X-Amz-Security-Token`, ...) never go on:
+            // the gateway signs with its credentials. Bedrock's `X-Amzn-Bedrock-*` options pass.
+            if name.hasPrefix("x-amz-") { continue }
+            // On Bedrock, Anthropic's version and betas go in the body.
+            if kind == .bedrock, name == "anthropic-version" || name == "anthropic-beta" { continue }
             headers.append(field)
         }
-        if let credential {
+        if let credential, azure {
+            headers[HTTPField.Name("api-key")!] = credential.revealed
+        } else if let credential {
             switch kind {
             case .openAI: headers[.authorization] = "Bearer " + credential.revealed
             case .anthropic: headers[HTTPField.Name("x-api-key")!] = credential.revealed
+            case .gemini: headers[HTTPField.Name("x-goog-api-key")!] = credential.revealed
+            // A Bedrock API key; a provider with AWS credentials signs the request instead.
+            case .bedrock: headers[.authorization] = "Bearer " + credential.revealed
             }
         }
         if hasBody, headers[.contentType] == nil { headers[.contentType] = "application/json" }

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import PerimeterCore
 import PerimeterProxy
 import PerimeterSecrets
@@ -7,7 +6,8 @@ import PerimeterStorage
 
 /// Rotates virtual keys: issues a new secret for the same key id (same limits, same spend), keeps the
 /// old one working for a grace period, delivers the new secret where the key's application reads it,
-/// and answers a retried request (same idempotency key) with the same new secret.
+/// and answers a retried request (same idempotency key) with the same new secret, on any instance
+/// sharing the store and after a restart.
 ///
 /// Nothing is half-done: the new secret is delivered first and committed only if delivery succeeded.
 package actor KeyRotator {
@@ -23,39 +23,143 @@ package actor KeyRotator {
     private let cache: KeyCache
     private let targets: DeliveryTargets
     private let policy: RotationPolicy
-    /// Answers kept for retried requests, by idempotency key, for a day.
-    private var answered: [String: (keyID: String, rotation: Rotation, until: Date)] = [:]
-    private var inFlight: [String: Task<Rotation, any Error>] = [:]
+    /// Answers kept for retried requests, shared by every instance of the store, sealed.
+    private let replays: any RotationReplayStore
+    private let seal: RotationReplaySeal
+    /// Rotations under way here, by Idempotency-Key: a retry arriving meanwhile waits for the first.
+    private var inFlight: [String: (keyID: String, task: Task<(Rotation, replayed: Bool), any Error>)] = [:]
 
-    package init(keys: any KeyStore, cache: KeyCache, targets: DeliveryTargets, policy: RotationPolicy) {
+    /// How long a retry gets the first answer.
+    static let replayLifetime: TimeInterval = 86400
+    /// A claim this old and unfinished was left by an instance that died mid-rotation.
+    static let staleClaim: TimeInterval = 60
+    /// How long a retry waits for the same rotation running on another instance.
+    static let waitForOther: Duration = .seconds(10)
+
+    /// `masterKey`: the master key every instance shares, mixed into the sealing of replay answers;
+    /// `nil` when there is none (a key of this process alone would not open them after a restart).
+    package init(
+        keys: any KeyStore, cache: KeyCache, targets: DeliveryTargets, policy: RotationPolicy,
+        replays: any RotationReplayStore, masterKey: MasterKey? = nil
+    ) {
         self.keys = keys
         self.cache = cache
         self.targets = targets
         self.policy = policy
+        self.replays = replays
+        seal = RotationReplaySeal(pepper: masterKey?.derivedKey(for: "rotation replay"))
     }
 
-    /// Rotates key `id`; with an idempotency key, a retry returns the first answer instead of a third secret.
+    /// Rotates key `id`; with an idempotency key, a retry (here or on another instance, for a day)
+    /// returns the first answer instead of a third secret.
     package func rotate(id: String, grace: Duration, idempotencyKey: String?, now: Date = Date()) async throws -> (
         Rotation, replayed: Bool
     ) {
-        answered = answered.filter { $0.value.until > now }
         guard let idempotencyKey else { return (try await perform(id: id, grace: grace, now: now), false) }
-        if let previous = answered[idempotencyKey] {
-            guard previous.keyID == id else {
-                throw GatewayError.conflict("This Idempotency-Key was already used to rotate another key.")
-            }
-            return (previous.rotation, true)
+        if let running = inFlight[idempotencyKey] {
+            guard running.keyID == id else { throw Self.otherKey }
+            return (try await running.task.value.0, true)
         }
-        if let running = inFlight[idempotencyKey] { return (try await running.value, true) }
-        let task = Task { try await self.perform(id: id, grace: grace, now: now) }
-        inFlight[idempotencyKey] = task
+        let task = Task { try await self.rotateOnce(id: id, grace: grace, idempotencyKey: idempotencyKey, now: now) }
+        inFlight[idempotencyKey] = (id, task)
         defer { inFlight[idempotencyKey] = nil }
-        let rotation = try await task.value
-        answered[idempotencyKey] = (id, rotation, now.addingTimeInterval(86400))
-        return (rotation, false)
+        return try await task.value
     }
 
-    private func perform(id: String, grace: Duration, now: Date) async throws -> Rotation {
+    private static let otherKey = GatewayError.conflict("This Idempotency-Key was already used to rotate another key.")
+
+    /// Claims the Idempotency-Key in the shared store, then rotates; or answers from what the store holds.
+    private func rotateOnce(id: String, grace: Duration, idempotencyKey: String, now: Date) async throws -> (
+        Rotation, replayed: Bool
+    ) {
+        let lookup = seal.lookup(idempotencyKey)
+        // A key that does not exist is refused before anything is claimed, so a retry is refused the same way.
+        guard let current = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
+        let claim = RotationReplay(
+            lookup: lookup, keyID: id, fromGeneration: current.generation, claimedAt: now,
+            expiresAt: now.addingTimeInterval(Self.replayLifetime))
+        let giveUpAt = ContinuousClock.now + Self.waitForOther
+        while true {
+            switch try await replays.claimRotationReplay(claim, staleBefore: Date().addingTimeInterval(-Self.staleClaim)) {
+            case .claimed:
+                return (try await performClaimed(claim, grace: grace, idempotencyKey: idempotencyKey, now: now), false)
+            case .tookOver(let previous):
+                // The instance that claimed it died; if the key moved on meanwhile, that rotation was made.
+                if current.generation > previous.fromGeneration {
+                    try await replays.finishRotationReplay(lookup: lookup, sealed: [])
+                    throw Self.lostAnswer
+                }
+                return (try await performClaimed(claim, grace: grace, idempotencyKey: idempotencyKey, now: now), false)
+            case .existing(let entry):
+                guard entry.keyID == id else { throw Self.otherKey }
+                guard let sealed = entry.sealed else {
+                    // Running on another instance: wait for its answer a while.
+                    guard ContinuousClock.now < giveUpAt else {
+                        throw GatewayError.conflict(
+                            "A rotation with this Idempotency-Key is still running; retry in a few seconds for its answer.")
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                    continue
+                }
+                guard !sealed.isEmpty else { throw Self.lostAnswer }
+                guard let answer = seal.open(sealed, idempotencyKey: idempotencyKey, keyID: id) else {
+                    throw GatewayError.conflict(
+                        "The first rotation with this Idempotency-Key cannot be replayed here (sealed under another master key).")
+                }
+                return (try await replay(answer, id: id), true)
+            }
+        }
+    }
+
+    private static let lostAnswer = GatewayError.conflict(
+        "The rotation with this Idempotency-Key was made, but its answer was lost when its gateway stopped; rotate again with a new Idempotency-Key."
+    )
+
+    /// Rotates under a claim, then stores the sealed answer. A rotation that failed before it changed
+    /// the key gives the claim up, so a retry tries again.
+    private func performClaimed(_ claim: RotationReplay, grace: Duration, idempotencyKey: String, now: Date) async throws -> Rotation {
+        let rotation: Rotation
+        do {
+            rotation = try await perform(id: claim.keyID, grace: grace, now: now, expectedGeneration: claim.fromGeneration)
+        } catch {
+            // Given up only when the key is known not to have moved; if it cannot be read, the claim is left
+            // to go stale, so a retry then decides on what the key is.
+            let read: VirtualKey??
+            do { read = .some(try await keys.key(id: claim.keyID)) } catch { read = nil }
+            switch read {
+            case .some(nil):
+                // Deleted meanwhile: nothing was rotated.
+                try? await replays.abandonRotationReplay(lookup: claim.lookup)
+            case .some(let key?) where key.generation <= claim.fromGeneration:
+                try? await replays.abandonRotationReplay(lookup: claim.lookup)
+            default:
+                break
+            }
+            throw error
+        }
+        let answer = RotationReplaySeal.Answer(
+            secret: rotation.secret.revealed, generation: rotation.key.generation, previousGeneration: rotation.previousGeneration,
+            previousRetiresAt: rotation.previousRetiresAt, deliveredTo: rotation.deliveredTo)
+        // The rotation is made: its answer goes back even if the store cannot keep it for a retry.
+        if let sealed = try? seal.seal(answer, idempotencyKey: idempotencyKey, keyID: claim.keyID) {
+            try? await replays.finishRotationReplay(lookup: claim.lookup, sealed: sealed)
+        }
+        return rotation
+    }
+
+    /// The first answer again, with the key as it stands now.
+    private func replay(_ answer: RotationReplaySeal.Answer, id: String) async throws -> Rotation {
+        guard let key = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
+        var shown = key
+        if let fresher = cache.key(id: id)?.lastUsedAt { shown.lastUsedAt = fresher }
+        return Rotation(
+            key: shown, secret: Secret(answer.secret), previousGeneration: answer.previousGeneration,
+            previousRetiresAt: answer.previousRetiresAt, deliveredTo: answer.deliveredTo)
+    }
+
+    /// With `expectedGeneration`, the key is rotated only if it is still at that generation (a retry that
+    /// took over a claim must not rotate a key its first attempt already rotated).
+    private func perform(id: String, grace: Duration, now: Date, expectedGeneration: Int? = nil) async throws -> Rotation {
         guard let current = try await keys.key(id: id) else { throw GatewayError.notFound("No key with id '\(id)'.") }
         guard !current.isRevoked else {
             throw GatewayError.conflict("Key '\(id)' is revoked; a revoked key cannot be rotated. Create a new key instead.")
@@ -79,6 +183,9 @@ package actor KeyRotator {
                 id: id,
                 { stored in
                     guard !stored.isRevoked else { throw GatewayError.conflict("Key '\(id)' was revoked meanwhile.") }
+                    if let expectedGeneration, stored.generation != expectedGeneration {
+                        throw GatewayError.conflict("Key '\(id)' was rotated meanwhile, by the first attempt with this Idempotency-Key.")
+                    }
                     return stored.rotated(to: secret, grace: grace, now: now)
                 })
         else { throw GatewayError.notFound("No key with id '\(id)'.") }

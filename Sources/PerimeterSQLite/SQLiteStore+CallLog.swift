@@ -11,7 +11,7 @@ extension SQLiteStore: CallLog {
         "error_code", "key_generation", "usage_source",
     ]
 
-    /// A record replaces a stored one only when that one is `in_flight` (the call's own placeholder);
+    /// A record replaces a stored one only when that one is its placeholder (see ``CallLog/append(_:)``);
     /// otherwise a repeated id changes nothing, so a retried batch never duplicates or rewrites rows.
     public func append(_ records: [CallRecord]) async throws {
         guard !records.isEmpty else { return }
@@ -21,7 +21,7 @@ extension SQLiteStore: CallLog {
                     INSERT INTO calls (\(Self.callColumns.joined(separator: ", ")))
                     VALUES (\(Self.callColumns.map { _ in "?" }.joined(separator: ", ")))
                     ON CONFLICT(id) DO UPDATE SET \(Self.callColumns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
-                    WHERE calls.outcome = 'in_flight'
+                    WHERE calls.outcome = 'in_flight' OR (calls.outcome = 'interrupted' AND excluded.outcome <> 'in_flight')
                     """)
             for record in records {
                 try statement.execute(arguments: [
@@ -68,8 +68,9 @@ extension SQLiteStore: CallLog {
 
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
         let column = query.groupBy.column
-        let filter = "WHERE outcome != 'in_flight'" + (query.since == nil ? "" : " AND time >= ?")
-        let arguments: StatementArguments = query.since.map { [$0.milliseconds] } ?? []
+        let filter =
+            "WHERE outcome != 'in_flight'" + (query.since == nil ? "" : " AND time >= ?") + (query.until == nil ? "" : " AND time < ?")
+        let arguments = StatementArguments([query.since, query.until].compactMap { $0?.milliseconds })
         let sql = """
             SELECT COALESCE(\(column), '') AS grp, COUNT(*) AS calls, SUM(input_tokens) AS input,
                    SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output,
@@ -111,7 +112,7 @@ extension SQLiteStore: CallLog {
         }
     }
 
-    private static func callRecord(_ row: Row) -> CallRecord {
+    static func callRecord(_ row: Row) -> CallRecord {
         var record = CallRecord(
             id: row["id"], time: Date(milliseconds: row["time"]), keyID: row["key_id"], keyName: row["key_name"],
             env: row["env"], owner: row["owner"], clientIP: row["client_ip"], provider: row["provider"],
@@ -125,5 +126,38 @@ extension SQLiteStore: CallLog {
         record.keyGeneration = row["key_generation"]
         record.usageSource = (row["usage_source"] as String?).flatMap(UsageSource.init(rawValue:))
         return record
+    }
+}
+
+// MARK: - StoreExport
+
+extension SQLiteStore: StoreExport {
+    public func exportCalls(after id: String?, limit: Int) async throws -> [CallRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM calls WHERE id > ? ORDER BY id LIMIT ?", arguments: [id ?? "", limit])
+                .map(Self.callRecord)
+        }
+    }
+
+    public func exportSealedSecrets() async throws -> [SealedSecret] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM sealed_secrets ORDER BY name, version").map { row in
+                SealedSecret(
+                    name: row["name"], version: row["version"], createdAt: Date(milliseconds: row["created_at"]),
+                    masterKeyID: row["master_key_id"], wrappedKey: [UInt8](row["wrapped_key"] as Data),
+                    ciphertext: [UInt8](row["ciphertext"] as Data))
+            }
+        }
+    }
+
+    public func exportCounts() async throws -> [String: Int] {
+        try await pool.read { db in
+            var counts: [String: Int] = [:]
+            for table in exportedTables {
+                let name = table == "keys" ? "virtual_keys" : table
+                counts[table] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(name)") ?? 0
+            }
+            return counts
+        }
     }
 }

@@ -136,28 +136,31 @@ extension SQLiteStore: FindingStore {
 // MARK: - AlertStore
 
 extension SQLiteStore: AlertStore {
-    public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws {
+    public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws -> Bool {
         let details = try StoredJSON.encode(alert.details)
-        try await pool.write { db in
+        return try await pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO alerts (id, type, severity, time, key_id, env, message, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO alerts (id, type, severity, time, key_id, env, message, details, once_key)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (once_key) DO NOTHING
                     """,
                 arguments: [
                     alert.id, alert.type.rawValue, alert.severity.rawValue, alert.time.milliseconds, alert.keyID, alert.env,
-                    alert.message, details,
+                    alert.message, details, alert.onceKey,
                 ])
+            guard db.changesCount > 0 else { return false }
             for channel in channels {
                 try db.execute(
                     sql: "INSERT INTO alert_deliveries (alert_id, channel, next_attempt) VALUES (?, ?, ?)",
                     arguments: [alert.id, channel, time.milliseconds])
             }
+            return true
         }
     }
 
-    public func dueDeliveries(at time: Date, limit: Int) async throws -> [(Alert, AlertDelivery)] {
-        try await pool.read { db in
-            try Row.fetchAll(
+    public func claimDueDeliveries(at time: Date, limit: Int, until: Date) async throws -> [(Alert, AlertDelivery)] {
+        try await pool.write { db in
+            let due = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT a.*, d.channel, d.attempts, d.next_attempt, d.delivered_at, d.last_error
@@ -167,6 +170,12 @@ extension SQLiteStore: AlertStore {
                     """,
                 arguments: [time.milliseconds, limit]
             ).map { row in (try Self.alert(row), Self.delivery(row, alertID: row["id"])) }
+            for (alert, delivery) in due {
+                try db.execute(
+                    sql: "UPDATE alert_deliveries SET next_attempt = ? WHERE alert_id = ? AND channel = ?",
+                    arguments: [until.milliseconds, alert.id, delivery.channel])
+            }
+            return due
         }
     }
 
@@ -212,7 +221,7 @@ extension SQLiteStore: AlertStore {
             id: row["id"], type: AlertType(rawValue: row["type"]) ?? .denialBurst,
             severity: AlertSeverity(rawValue: row["severity"]) ?? .warning, time: Date(milliseconds: row["time"]),
             keyID: row["key_id"], env: row["env"], message: row["message"],
-            details: try StoredJSON.decode([String: String].self, row["details"]))
+            details: try StoredJSON.decode([String: String].self, row["details"]), onceKey: row["once_key"])
     }
 
     private static func delivery(_ row: Row, alertID: String) -> AlertDelivery {

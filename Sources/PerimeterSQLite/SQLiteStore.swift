@@ -172,6 +172,27 @@ public final class SQLiteStore: Sendable {
         migrator.registerMigration("v7-usage-source") { db in
             try db.execute(sql: "ALTER TABLE calls ADD COLUMN usage_source TEXT")
         }
+        migrator.registerMigration("v8-alert-once") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE alerts ADD COLUMN once_key TEXT;
+                    CREATE UNIQUE INDEX alerts_once_key ON alerts(once_key);
+                    """)
+        }
+        migrator.registerMigration("v9-rotation-replays") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE rotation_replays (
+                        lookup TEXT PRIMARY KEY,
+                        key_id TEXT NOT NULL,
+                        from_generation INTEGER NOT NULL,
+                        claimed_at INTEGER NOT NULL,
+                        expires_at INTEGER NOT NULL,
+                        sealed BLOB
+                    );
+                    CREATE INDEX rotation_replays_expiry ON rotation_replays(expires_at);
+                    """)
+        }
         return migrator
     }
 }

@@ -4,31 +4,25 @@ import Foundation
 /// so neither pipe fills up), and contents are read back in order with large `read(2)` calls
 /// straight into one reused buffer.
 final class BlobReader {
-    private let process: Process
-    private let output: FileHandle
+    private let child: ChildProcess
+    private let output: Int32
     private var buffer = [UInt8]()
     private var position = 0
     private static let chunk = 1 << 20
 
     /// Starts `git cat-file --batch` for `ids`, which are read back in this order.
     init(git: Git, ids: [String]) throws {
-        process = git.makeProcess(["cat-file", "--batch", "--buffer"])
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.output = output.fileHandleForReading
+        child = try git.spawn(["cat-file", "--batch", "--buffer"], input: true, captureErrors: false)
+        output = child.output
         #if os(Linux)
             // A 1 MiB pipe (F_SETPIPE_SZ) instead of 64 KiB: git and the scanner wake each other far less often.
-            _ = fcntl(self.output.fileDescriptor, 1031, Int32(Self.chunk))
+            _ = fcntl(output, 1031, Int32(Self.chunk))
         #endif
-        let request = Data(ids.joined(separator: "\n").utf8 + [0x0A])
-        let writer = input.fileHandleForWriting
+        let request = Array(ids.joined(separator: "\n").utf8) + [0x0A]
+        let writer = child.input!
         Thread.detachNewThread {
-            try? writer.write(contentsOf: request)
-            try? writer.close()
+            ChildProcess.writeAll(writer, request)
+            ChildProcess.closeDescriptor(writer)
         }
     }
 
@@ -48,9 +42,9 @@ final class BlobReader {
     }
 
     func close() {
-        try? output.close()
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        ChildProcess.closeDescriptor(output)
+        child.terminate()
+        _ = child.wait()
     }
 
     private func fill() throws -> Bool {
@@ -63,7 +57,7 @@ final class BlobReader {
         let count = buffer.withUnsafeMutableBytes { raw in
             var count: Int
             repeat {
-                count = read(output.fileDescriptor, raw.baseAddress.map { $0 + filled }, Self.chunk)
+                count = read(output, raw.baseAddress.map { $0 + filled }, Self.chunk)
             } while count < 0 && errno == EINTR
             return count
         }

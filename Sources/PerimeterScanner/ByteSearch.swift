@@ -20,16 +20,4 @@ enum ByteSearch {
         }
         return offsets
     }
-
-    /// The spellings a keyword is searched in: a lowercase keyword also UPPERCASE and Capitalized,
-    /// which covers `mistral_api_key`, `MISTRAL_API_KEY` and `Mistral(...)` without a case-folding
-    /// pass; a keyword with capitals (`AKIA`, `SecretAccessKey`) only as written, so `akia` in
-    /// "Slovakia" is no anchor.
-    static func spellings(of keyword: String) -> [[UInt8]] {
-        guard keyword == keyword.lowercased() else { return [Array(keyword.utf8)] }
-        let variants = [keyword, keyword.uppercased(), keyword.prefix(1).uppercased() + keyword.dropFirst()]
-        var unique: [[UInt8]] = []
-        for variant in variants where !unique.contains(Array(variant.utf8)) { unique.append(Array(variant.utf8)) }
-        return unique
-    }
 }

@@ -11,22 +11,27 @@ public struct Detector: Sendable {
     private let index: AnchorIndex
     private let envFileRule: Int?
     private let envAssignmentRule: Int?
+    /// Each rule's entropy floor (``Rule/entropyFloor``), worked out once.
+    let floors: [Double]
 
     public static let allowMarker = Array("perimeter:allow".utf8)
 
     public init(rules: [Rule] = RuleCatalog.all) {
         self.rules = rules
+        floors = rules.map(\.entropyFloor)
         var anchors: [(Int, [UInt8])] = []
+        var literals: [AnchorIndex.Literal] = []
         for (index, rule) in rules.enumerated() {
-            let spell = !rule.keywords.isEmpty
             for anchor in rule.anchors {
-                for literal in spell ? ByteSearch.spellings(of: anchor) : [Array(anchor.utf8)] {
-                    anchors.append((index, literal))
-                }
+                // A lowercase keyword matches in any capitalisation; one with capitals (`AKIA`,
+                // `SecretAccessKey`) only as written, so `akia` in "Slovakia" is no anchor.
+                let anyCase = !rule.keywords.isEmpty && anchor == anchor.lowercased()
+                anchors.append((index, Array(anchor.utf8)))
+                literals.append(AnchorIndex.Literal(Array(anchor.utf8), anyCase: anyCase))
             }
         }
         self.anchors = anchors
-        index = AnchorIndex(anchors.map(\.1))
+        index = AnchorIndex(literals)
         envFileRule = rules.firstIndex { if case .envFile = $0.shape { true } else { false } }
         envAssignmentRule = rules.firstIndex { if case .envAssignment = $0.shape { true } else { false } }
     }
@@ -95,14 +100,15 @@ public struct Detector: Sendable {
                 break
             }
         }
-        return ranges.filter { accepts(rule, bytes[$0]) }.map { (index, $0) }
+        return ranges.filter { accepts(ruleAt: index, bytes[$0]) }.map { (index, $0) }
     }
 
     /// The checks every candidate passes: entropy floor, placeholder filter, the rule's validation.
-    func accepts(_ rule: Rule, _ token: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+    func accepts(ruleAt index: Int, _ token: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        let rule = rules[index]
         var body = token[...]
         if case .prefixed(let prefix, _, _) = rule.shape { body = token.dropFirst(prefix.utf8.count) }
-        guard Entropy.bitsPerByte(body) >= rule.minimumEntropy else { return false }
+        guard Entropy.bitsPerByte(body) >= floors[index] else { return false }
         if !rule.isChecksummed, PlaceholderFilter.isPlaceholder(body) { return false }
         return rule.validate.map { $0(String(decoding: token, as: UTF8.self)) } ?? true
     }

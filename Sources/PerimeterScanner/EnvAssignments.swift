@@ -11,7 +11,7 @@ enum EnvAssignments {
             while lineEnd < bytes.count, bytes[lineEnd] != 0x0A { lineEnd += 1 }
             if let value = value(in: lineStart..<lineEnd, names: names, bytes: bytes), value.count >= minimumLength {
                 let token = bytes[value]
-                if Entropy.bitsPerByte(token) >= rule.minimumEntropy, !PlaceholderFilter.isPlaceholder(token),
+                if Entropy.bitsPerByte(token) >= rule.entropyFloor, !PlaceholderFilter.isPlaceholder(token),
                     !token.contains(0x24), !token.contains(0x3C)
                 {
                     found.append((index, value))

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// `git` as a subprocess (Foundation `Process`), in one repository.
+/// `git` as a subprocess (``ChildProcess``), in one repository.
 public struct Git: Sendable {
     public var directory: String
     public var executable: String
@@ -19,28 +19,26 @@ public struct Git: Sendable {
 
     /// Runs `git ARGS` and returns its standard output; throws with its standard error when it fails.
     public func run(_ arguments: [String]) throws -> [UInt8] {
-        let process = makeProcess(arguments)
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let errorText = Mutex<Data>(Data())
+        let child = try spawn(arguments, input: false, captureErrors: true)
+        // Standard error is drained on a thread of its own, so neither pipe can fill and stall git.
+        let errorText = Mutex<[UInt8]>([])
         let drained = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            let data = errors.fileHandleForReading.readDataToEndOfFile()
+        let errorFD = child.errors!
+        Thread.detachNewThread {
+            let data = ChildProcess.readAll(errorFD)
             errorText.withLock { $0 = data }
             drained.signal()
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let data = ChildProcess.readAll(child.output)
+        close(child.output)
+        let status = child.wait()
         drained.wait()
-        guard process.terminationStatus == 0 else {
+        close(errorFD)
+        guard status == 0 else {
             let message = String(decoding: errorText.withLock { $0 }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw GitError(arguments: arguments, status: process.terminationStatus, message: message)
+            throw GitError(arguments: arguments, status: status, message: message)
         }
-        return [UInt8](data)
+        return data
     }
 
     /// Runs `git ARGS` and returns its output as text, trailing newline removed.
@@ -53,17 +51,17 @@ public struct Git: Sendable {
         (try? text(["rev-parse", "--is-inside-work-tree"])) == "true"
     }
 
-    func makeProcess(_ arguments: [String]) -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
+    /// Starts `git ARGS` (see ``ChildProcess``: no run loop, so it works where Foundation's `Process`
+    /// hangs, in a network namespace without loopback).
+    func spawn(_ arguments: [String], input: Bool, captureErrors: Bool) throws -> ChildProcess {
         // No pager, no prompts, paths as bytes; the repository's own settings otherwise apply.
-        process.arguments = ["-c", "core.quotepath=off", "-C", directory] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["GIT_TERMINAL_PROMPT"] = "0"
         environment["GIT_PAGER"] = "cat"
         environment["LC_ALL"] = "C"
-        process.environment = environment
-        return process
+        return try ChildProcess.spawn(
+            executable: executable, arguments: ["-c", "core.quotepath=off", "-C", directory] + arguments, environment: environment,
+            input: input, captureErrors: captureErrors)
     }
 }
 

@@ -28,12 +28,14 @@ public struct Rule: Sendable {
     public var title: String
     public var shape: Shape
     /// Words of which one must appear at most `keywordWindow` bytes before the value; empty for
-    /// formats with a fixed prefix or marker. Lowercase words match in three spellings (see
-    /// `ByteSearch.spellings`), others only as written.
+    /// formats with a fixed prefix or marker. Lowercase words match in any capitalisation, others only
+    /// as written.
     public var keywords: [String] = []
     public var keywordWindow = 120
-    /// Bits per byte the body must reach (see ``Entropy``).
-    public var minimumEntropy = 3.0
+    /// Bits per byte the body must reach (see ``Entropy``); `nil`: derived from the shape, so that no
+    /// more than one uniformly random key in a million of the shape's alphabet and shortest length falls
+    /// under it (``Entropy/floor(alphabetSize:length:)``).
+    public var minimumEntropy: Double?
     /// Keys whose checksum proves them real skip the placeholder filter: they cannot be a template.
     public var isChecksummed = false
     /// A last check on the whole token (structure, checksum); `nil` accepts every token of the shape.
@@ -46,6 +48,19 @@ public struct Rule: Sendable {
         case .prefixed(let prefix, _, _): return [prefix]
         case .marker(let marker, _, _, _): return [marker]
         case .bare, .envAssignment, .envFile: return []
+        }
+    }
+
+    /// The entropy floor candidates are held to: the rule's own, or the one its shape implies.
+    var entropyFloor: Double {
+        if let minimumEntropy { return minimumEntropy }
+        switch shape {
+        case .prefixed(_, let body, let length), .marker(_, let body, _, let length):
+            return Entropy.floor(alphabetSize: body.alphabet.count, length: length.lowerBound)
+        case .bare(let body, let lengths):
+            return Entropy.floor(alphabetSize: body.alphabet.count, length: lengths.min() ?? 0)
+        case .envAssignment, .envFile:
+            return 3.0
         }
     }
 }

@@ -24,13 +24,13 @@ public enum RuleCatalog {
         // Project, service-account and admin keys issued without the marker.
         Rule(
             id: "openai-project-key", provider: "OpenAI", title: "OpenAI project, service-account or admin key",
-            shape: .prefixed(prefix: "sk-proj-", body: .urlSafe, length: 100...300), minimumEntropy: 4.5),
+            shape: .prefixed(prefix: "sk-proj-", body: .urlSafe, length: 100...300)),
         Rule(
             id: "openai-service-account-key", provider: "OpenAI", title: "OpenAI service-account key",
-            shape: .prefixed(prefix: "sk-svcacct-", body: .urlSafe, length: 100...300), minimumEntropy: 4.5),
+            shape: .prefixed(prefix: "sk-svcacct-", body: .urlSafe, length: 100...300)),
         Rule(
             id: "openai-admin-key", provider: "OpenAI", title: "OpenAI admin key",
-            shape: .prefixed(prefix: "sk-admin-", body: .urlSafe, length: 100...300), minimumEntropy: 4.5),
+            shape: .prefixed(prefix: "sk-admin-", body: .urlSafe, length: 100...300)),
         Rule(
             id: "anthropic-api-key", provider: "Anthropic", title: "Anthropic API key",
             shape: .prefixed(prefix: "sk-ant-api03-", body: .urlSafe, length: 95...95), validate: { $0.hasSuffix("AA") }),
@@ -57,25 +57,26 @@ public enum RuleCatalog {
             shape: .prefixed(prefix: "pplx-", body: .alphanumeric, length: 40...56)),
         Rule(
             id: "replicate-api-token", provider: "Replicate", title: "Replicate API token",
-            shape: .prefixed(prefix: "r8_", body: .alphanumeric, length: 37...37), minimumEntropy: 3.5),
+            shape: .prefixed(prefix: "r8_", body: .alphanumeric, length: 37...37)),
         Rule(
             id: "together-api-key", provider: "Together AI", title: "Together AI API key",
             shape: .prefixed(prefix: "tgp_v1_", body: .urlSafe, length: 43...43)),
         Rule(
             id: "together-legacy-api-key", provider: "Together AI", title: "Together AI API key (64 hex, before tgp_v1_)",
-            shape: .bare(body: .lowerHex, lengths: [64]), keywords: ["together"], minimumEntropy: 3.5),
+            shape: .bare(body: .lowerHex, lengths: [64]), keywords: ["together"]),
         Rule(
             id: "mistral-api-key", provider: "Mistral AI", title: "Mistral AI API key",
-            shape: .bare(body: .alphanumeric, lengths: [32]), keywords: ["mistral"], minimumEntropy: 4.0),
+            shape: .bare(body: .alphanumeric, lengths: [32]), keywords: ["mistral"]),
         Rule(
             id: "cohere-api-key", provider: "Cohere", title: "Cohere API key",
-            shape: .bare(body: .alphanumeric, lengths: [40]), keywords: ["cohere", "co_api_key"], minimumEntropy: 4.0),
+            shape: .bare(body: .alphanumeric, lengths: [40]), keywords: ["cohere", "co_api_key"]),
         Rule(
             id: "deepseek-api-key", provider: "DeepSeek", title: "DeepSeek API key",
-            shape: .prefixed(prefix: "sk-", body: .lowerHex, length: 32...32), keywords: ["deepseek"], minimumEntropy: 3.3),
+            shape: .prefixed(prefix: "sk-", body: .lowerHex, length: 32...32), keywords: ["deepseek"]),
         Rule(
             id: "langsmith-api-key", provider: "LangSmith", title: "LangSmith personal access token or service key",
-            shape: .prefixed(prefix: "lsv2_", body: .word, length: 46...46),
+            // The body is mostly hex: its floor is hex's at that length, not the word class's.
+            shape: .prefixed(prefix: "lsv2_", body: .word, length: 46...46), minimumEntropy: Entropy.floor(alphabetSize: 16, length: 42),
             validate: { token in
                 let parts = token.split(separator: "_", omittingEmptySubsequences: false)
                 return parts.count == 4 && ["pt", "sk"].contains(parts[1]) && parts[2].utf8.count == 32
@@ -93,29 +94,33 @@ public enum RuleCatalog {
     static let cloudRules: [Rule] = [
         Rule(
             id: "azure-openai-api-key", provider: "Azure OpenAI", title: "Azure OpenAI / AI services key",
-            shape: .bare(body: .alphanumeric, lengths: [32, 84]), keywords: ["azure"], minimumEntropy: 3.3,
+            // 32 hex digits or 84 alphanumerics: the floor is the hex form's.
+            shape: .bare(body: .alphanumeric, lengths: [32, 84]), keywords: ["azure"],
+            minimumEntropy: Entropy.floor(alphabetSize: 16, length: 32),
             validate: { token in token.utf8.count == 84 || token.utf8.allSatisfy(ByteClass.lowerHex.contains) }),
         Rule(
             id: "aws-access-key-id", provider: "AWS", title: "AWS access key id (long-term, AKIA)",
-            shape: .prefixed(prefix: "AKIA", body: .upperAlphanumeric, length: 16...16), minimumEntropy: 2.5),
+            shape: .prefixed(prefix: "AKIA", body: .upperAlphanumeric, length: 16...16)),
         Rule(
             id: "aws-temporary-access-key-id", provider: "AWS", title: "AWS temporary access key id (ASIA)",
-            shape: .prefixed(prefix: "ASIA", body: .upperAlphanumeric, length: 16...16), minimumEntropy: 2.5),
+            shape: .prefixed(prefix: "ASIA", body: .upperAlphanumeric, length: 16...16)),
         // The secret half: 40 bytes of base64 shortly after an access key id or the secret's usual names.
         Rule(
             id: "aws-secret-access-key", provider: "AWS", title: "AWS secret access key (near an access key id)",
-            shape: .bare(body: .base64, lengths: [40]),
+            shape: .bare(body: .base64Unpadded, lengths: [40]),
             keywords: ["AKIA", "ASIA", "secret_access_key", "SecretAccessKey", "aws_secret", "secret-access-key"],
-            keywordWindow: 300, minimumEntropy: 4.2,
+            keywordWindow: 300,
             validate: { token in !token.utf8.allSatisfy(ByteClass.lowerHex.contains) && !token.hasSuffix("=") }),
         // Long-term Bedrock API keys are "ABSK" + base64("BedrockAPIKey-..."), short-term ones a
         // prefixed base64 presigned URL.
         Rule(
             id: "aws-bedrock-api-key", provider: "AWS Bedrock", title: "Amazon Bedrock long-term API key",
-            shape: .prefixed(prefix: "ABSKQmVkcm9ja0FQSUtleS", body: .base64, length: 40...400)),
+            // The prefix is base64 of "BedrockAPIKey": the structure identifies it, and the rest is base64
+            // of text (ids, an account number), less varied than random bytes; a low floor only.
+            shape: .prefixed(prefix: "ABSKQmVkcm9ja0FQSUtleS", body: .base64, length: 40...400), minimumEntropy: 3.0),
         Rule(
             id: "aws-bedrock-short-term-api-key", provider: "AWS Bedrock", title: "Amazon Bedrock short-term API key",
-            shape: .prefixed(prefix: "bedrock-api-key-", body: .base64, length: 100...4000), minimumEntropy: 4.0),
+            shape: .prefixed(prefix: "bedrock-api-key-", body: .base64, length: 100...4000)),
     ]
 
     static let perimeterRules: [Rule] = [

@@ -8,11 +8,17 @@ public struct BuiltInSecretStore: SecretStore {
     private let storage: any SealedSecretStore
     private let master: MasterKey
     private let now: @Sendable () -> Date
+    /// Why nothing may be stored, if so: a master key of this process alone, on a database other
+    /// processes share, would seal what no other instance (and no restart) can open.
+    private let writeRefusal: String?
 
-    public init(storage: any SealedSecretStore, master: MasterKey, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        storage: any SealedSecretStore, master: MasterKey, now: @escaping @Sendable () -> Date = Date.init, writeRefusal: String? = nil
+    ) {
         self.storage = storage
         self.master = master
         self.now = now
+        self.writeRefusal = writeRefusal
     }
 
     public var masterKeyID: String { master.id }
@@ -32,6 +38,7 @@ public struct BuiltInSecretStore: SecretStore {
 
     /// Stores the first version of a new secret.
     public func put(name: String, value: Secret) async throws -> SealedSecretSummary {
+        if let writeRefusal { throw BuiltInSecretStoreError.noSharedMasterKey(writeRefusal) }
         try validate(name: name, value: value)
         if try await storage.latestSealedSecret(name: name) != nil { throw BuiltInSecretStoreError.exists(name) }
         return try await append(name: name, value: value, version: 1)
@@ -39,6 +46,7 @@ public struct BuiltInSecretStore: SecretStore {
 
     /// Stores a new version of an existing secret; earlier versions are kept.
     public func rotate(name: String, value: Secret) async throws -> SealedSecretSummary {
+        if let writeRefusal { throw BuiltInSecretStoreError.noSharedMasterKey(writeRefusal) }
         try validate(name: name, value: value)
         guard let latest = try await storage.latestSealedSecret(name: name) else { throw BuiltInSecretStoreError.notFound(name) }
         return try await append(name: name, value: value, version: latest.version + 1)
@@ -83,6 +91,7 @@ public enum BuiltInSecretStoreError: Error, Sendable, Hashable, CustomStringConv
     case invalidName(String)
     case emptyValue
     case tooLarge
+    case noSharedMasterKey(String)
 
     public var description: String {
         switch self {
@@ -93,6 +102,7 @@ public enum BuiltInSecretStoreError: Error, Sendable, Hashable, CustomStringConv
             "'\(name)' is not a valid secret name; use letters, digits and . _ - (up to 128 characters)"
         case .emptyValue: "the secret value is empty; pipe it on standard input"
         case .tooLarge: "the secret value is larger than 64 KiB"
+        case .noSharedMasterKey(let reason): reason
         }
     }
 }

@@ -32,6 +32,12 @@ public struct MasterKey: Sendable {
         try! MasterKey(bytes: SymmetricKey(size: .bits256).withUnsafeBytes { [UInt8]($0) })
     }
 
+    /// A key of its own for another use (`label` names the use), derived so that it reveals nothing of
+    /// the master key or of keys for other labels.
+    public func derivedKey(for label: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Array("perimeter derived key\u{0}\(label)".utf8), outputByteCount: 32)
+    }
+
     /// The key as base64 text, for the key file it is created in.
     public var base64: Secret { Secret(key.withUnsafeBytes { Data($0) }.base64EncodedString()) }
 }

@@ -11,11 +11,14 @@ public enum MasterKeyLoader {
         public var source: String
         /// The file created on this start, if one was.
         public var createdFile: String?
+        /// A key generated for this process alone (no key was given and there is no file to keep it).
+        public var isEphemeral = false
     }
 
     public static let defaultFileName = "perimeter.master-key"
 
-    /// `defaultFile` is nil for an in-memory database: then a key lives only as long as the process.
+    /// `defaultFile` is nil for a database not in a file (in memory, or PostgreSQL): then, unless a key
+    /// is given, a key lives only as long as the process.
     public static func load(environment: [String: String], defaultFile: String?) throws(MasterKeyLoadError) -> Loaded {
         if let text = environment["PERIMETER_MASTER_KEY"], !text.isEmpty {
             do {
@@ -29,7 +32,7 @@ public enum MasterKeyLoader {
             return Loaded(key: try read(path), source: path)
         }
         guard let path = defaultFile else {
-            return Loaded(key: .generate(), source: "an in-memory key (the database is in memory too)")
+            return Loaded(key: .generate(), source: "an in-memory key of this process", isEphemeral: true)
         }
         if FileManager.default.fileExists(atPath: path) {
             return Loaded(key: try read(path), source: path)

@@ -35,10 +35,14 @@ public struct AlertDelivery: Sendable, Hashable {
 /// Durable alert history and delivery outbox: an alert raised before a crash or while a receiver is
 /// down is delivered later, once per channel.
 public protocol AlertStore: Sendable {
-    /// Stores the alert and one pending delivery per channel, in one step.
-    func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws
-    /// Deliveries not yet done whose next attempt is due, oldest first.
-    func dueDeliveries(at time: Date, limit: Int) async throws -> [(Alert, AlertDelivery)]
+    /// Stores the alert and one pending delivery per channel, in one step. Returns false, storing
+    /// nothing, when an alert with the same `onceKey` is stored already (raised by another instance).
+    @discardableResult
+    func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws -> Bool
+    /// Claims deliveries not yet done whose next attempt is due, oldest first: each one's next attempt
+    /// moves to `until`, so no other dispatcher (of this instance or another) takes it meanwhile. The
+    /// claimer marks it delivered or failed; if it dies instead, the delivery is due again at `until`.
+    func claimDueDeliveries(at time: Date, limit: Int, until: Date) async throws -> [(Alert, AlertDelivery)]
     func markDelivered(alertID: String, channel: String, at time: Date) async throws
     func markFailed(alertID: String, channel: String, error: String, nextAttempt: Date) async throws
     /// Alerts at or after `since`, newest first, with their deliveries.

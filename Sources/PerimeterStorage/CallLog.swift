@@ -5,7 +5,8 @@ import PerimeterCore
 public protocol CallLog: Sendable {
     /// Appends in one transaction. Appending a record whose id is already stored changes nothing, so
     /// a writer may retry a batch after an error, unless the stored one is `in_flight`: a call's final
-    /// record replaces its placeholder.
+    /// record replaces its placeholder. It also replaces an `interrupted` placeholder: another instance
+    /// closed it, taking this one for dead while the database was away, and the final record is exact.
     func append(_ records: [CallRecord]) async throws
     /// Turns every `in_flight` row into `interrupted` (usage source `reserved`, its reserved cost kept):
     /// run at start, before budgets are recovered, for the calls a crash left under way. Returns how many.
@@ -18,6 +19,13 @@ public protocol CallLog: Sendable {
     func lastClientAddresses() async throws -> [String: String]
     /// Every (key, client address) pair seen, with its first call's time: what the new-source alert learns from.
     func keySources() async throws -> [(keyID: String, address: String, firstSeen: Date)]
+}
+
+extension CallRecord {
+    /// Whether `record`, appended with this one's id, replaces it (see ``CallLog/append(_:)``).
+    public func isReplaced(by record: CallRecord) -> Bool {
+        outcome == .inFlight || (outcome == .interrupted && record.outcome != .inFlight)
+    }
 }
 
 public struct CallQuery: Sendable, Hashable {
@@ -56,10 +64,13 @@ public enum SpendGrouping: String, Sendable, Hashable, Codable, CaseIterable {
 public struct SpendQuery: Sendable, Hashable {
     public var groupBy: SpendGrouping
     public var since: Date?
+    /// Calls before this time only, when given.
+    public var until: Date?
 
-    public init(groupBy: SpendGrouping = .key, since: Date? = nil) {
+    public init(groupBy: SpendGrouping = .key, since: Date? = nil, until: Date? = nil) {
         self.groupBy = groupBy
         self.since = since
+        self.until = until
     }
 
     /// The group a call belongs to; calls without one (an unknown key, no model) are grouped under "".

@@ -47,10 +47,25 @@ extension VirtualKey {
 }
 
 /// A key store shared by several gateway instances tells each of them when any instance changed a
-/// key (created, updated, rotated, revoked), so every key cache follows within moments.
+/// key (created, updated, rotated, revoked) or a secret of the built-in store, so every key cache and
+/// secret cache follows within moments.
 public protocol KeyChangeFeed: Sendable {
-    /// Calls `changed` with the id of each key changed anywhere, until the task is cancelled (then it
-    /// returns) or the feed breaks (then it throws; changes made meanwhile are missed, so the caller
-    /// reloads every key before following again).
+    /// Calls `changed` with the id of each key changed anywhere, or `secret:NAME` for a built-in store
+    /// secret, until the task is cancelled (then it returns) or the feed breaks (then it throws;
+    /// changes made meanwhile are missed, so the caller reloads every key before following again).
     func followKeyChanges(_ changed: @escaping @Sendable (String) async -> Void) async throws
+}
+
+/// Work that several gateway instances sharing a store must do on one of them at a time (scheduled
+/// rotations): whoever takes the lock does it, the others skip that round.
+/// What a ``KeyChangeFeed`` announce names.
+public enum KeyChange {
+    /// Prefix of a built-in store secret's name (key ids never start with it).
+    public static let secretPrefix = "secret:"
+}
+
+public protocol ClusterLock: Sendable {
+    /// Runs `body` if no instance holds lock `id`, holding it meanwhile; returns `nil` without running
+    /// it otherwise. A holder that dies lets go of it.
+    func ifFree<T: Sendable>(_ id: Int64, _ body: @Sendable () async throws -> T) async throws -> T?
 }

@@ -29,6 +29,19 @@ public protocol Ledger: Sendable {
     /// Sets a budget's settled spend in its current period (a new budget starts at zero; a changed one
     /// from what the call log says).
     func seed(_ claim: BudgetClaim, spent: Money, at now: Date) async
+    /// Seeds each claim's spend in its current period from the call log: at start, and when a budget
+    /// changes. A ledger whose spend lives elsewhere does nothing.
+    func recover(_ claims: [BudgetClaim], from log: any CallLog, at now: Date) async throws
+}
+
+extension BudgetScope {
+    /// How the call log groups this scope's spend, and its group.
+    package var spendGroup: (grouping: SpendGrouping, group: String) {
+        switch self {
+        case .key(let id): (.key, id)
+        case .environment(let name): (.env, name)
+        }
+    }
 }
 
 extension Ledger {
@@ -37,12 +50,7 @@ extension Ledger {
     public func recover(_ claims: [BudgetClaim], from log: any CallLog, at now: Date) async throws {
         var cache: [SpendQuery: [String: Money]] = [:]
         for claim in claims {
-            let grouping: SpendGrouping
-            let group: String
-            switch claim.scope {
-            case .key(let id): (grouping, group) = (.key, id)
-            case .environment(let name): (grouping, group) = (.env, name)
-            }
+            let (grouping, group) = claim.scope.spendGroup
             let query = SpendQuery(groupBy: grouping, since: claim.budget.period.start(containing: now))
             if cache[query] == nil {
                 cache[query] = Dictionary(try await log.spend(query).map { ($0.group, $0.cost) }, uniquingKeysWith: +)

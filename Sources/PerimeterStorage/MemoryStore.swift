@@ -4,9 +4,9 @@ import Synchronization
 
 /// Keys, admin tokens and calls held in memory: the reference backend for tests and `--database memory`.
 public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecretStore, AuditLog, FindingStore, AlertStore,
-    Sendable
+    RotationReplayStore, Sendable
 {
-    private struct State {
+    struct State {
         var keys: [String: VirtualKey] = [:]
         var adminTokens: [AdminToken] = []
         var calls: [CallRecord] = []
@@ -16,9 +16,10 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
         var findings: [String: ReportedFinding] = [:]
         var alerts: [Alert] = []
         var deliveries: [AlertDelivery] = []
+        var rotationReplays: [String: RotationReplay] = [:]
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
     public init() {}
 
@@ -116,21 +117,30 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
 
     // MARK: AlertStore
 
-    public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws {
+    public func insertAlert(_ alert: Alert, channels: [String], at time: Date) async throws -> Bool {
         state.withLock { state in
+            if let key = alert.onceKey, state.alerts.contains(where: { $0.onceKey == key }) { return false }
             state.alerts.append(alert)
             state.deliveries += channels.map { AlertDelivery(alertID: alert.id, channel: $0, nextAttempt: time) }
+            return true
         }
     }
 
-    public func dueDeliveries(at time: Date, limit: Int) async throws -> [(Alert, AlertDelivery)] {
+    public func claimDueDeliveries(at time: Date, limit: Int, until: Date) async throws -> [(Alert, AlertDelivery)] {
         state.withLock { state in
             let alerts = Dictionary(uniqueKeysWithValues: state.alerts.map { ($0.id, $0) })
-            return Array(
-                state.deliveries.filter { $0.deliveredAt == nil && $0.nextAttempt <= time }
-                    .compactMap { delivery in alerts[delivery.alertID].map { ($0, delivery) } }
-                    .sorted { ($0.0.time, $0.0.id) < ($1.0.time, $1.0.id) }
-                    .prefix(limit))
+            let due = state.deliveries.indices.filter {
+                state.deliveries[$0].deliveredAt == nil && state.deliveries[$0].nextAttempt <= time
+            }
+            .compactMap { index in alerts[state.deliveries[index].alertID].map { (index, $0) } }
+            .sorted { ($0.1.time, $0.1.id) < ($1.1.time, $1.1.id) }
+            .prefix(limit)
+            var claimed: [(Alert, AlertDelivery)] = []
+            for (index, alert) in due {
+                claimed.append((alert, state.deliveries[index]))
+                state.deliveries[index].nextAttempt = until
+            }
+            return claimed
         }
     }
 
@@ -243,7 +253,7 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
             for record in records {
                 if state.callIDs.insert(record.id).inserted {
                     state.calls.append(record)
-                } else if let index = state.calls.firstIndex(where: { $0.id == record.id && $0.outcome == .inFlight }) {
+                } else if let index = state.calls.firstIndex(where: { $0.id == record.id && $0.isReplaced(by: record) }) {
                     state.calls[index] = record
                 }
             }
@@ -292,7 +302,10 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
 
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
         let records = state.withLock { state in
-            state.calls.filter { record in record.outcome != .inFlight && (query.since.map { record.time >= $0 } ?? true) }
+            state.calls.filter { record in
+                record.outcome != .inFlight && (query.since.map { record.time >= $0 } ?? true)
+                    && (query.until.map { record.time < $0 } ?? true)
+            }
         }
         var rows: [String: SpendRow] = [:]
         for record in records {
@@ -306,5 +319,35 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
             rows[group] = row
         }
         return SpendRow.ranked(Array(rows.values))
+    }
+}
+
+// MARK: - StoreExport
+
+extension MemoryStore: StoreExport {
+    public func exportCalls(after id: String?, limit: Int) async throws -> [CallRecord] {
+        state.withLock { state in
+            Array(state.calls.filter { record in id.map { record.id > $0 } ?? true }.sorted { $0.id < $1.id }.prefix(limit))
+        }
+    }
+
+    public func exportSealedSecrets() async throws -> [SealedSecret] {
+        state.withLock { state in
+            state.sealedSecrets.values.flatMap { $0 }.sorted { ($0.name, $0.version) < ($1.name, $1.version) }
+        }
+    }
+
+    public func exportCounts() async throws -> [String: Int] {
+        let (keys, tokens, sealed, calls, alerts, deliveries) = state.withLock { state in
+            (
+                state.keys.count, state.adminTokens.count, state.sealedSecrets.values.map(\.count).reduce(0, +), state.calls.count,
+                state.alerts.count, state.deliveries.count
+            )
+        }
+        return [
+            "keys": keys, "admin_tokens": tokens, "sealed_secrets": sealed, "calls": calls,
+            "audit_log": try await auditEntries(since: nil, limit: .max).count, "findings": try await reportedFindings().count,
+            "alerts": alerts, "alert_deliveries": deliveries,
+        ]
     }
 }

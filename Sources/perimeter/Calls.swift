@@ -19,12 +19,16 @@ struct Calls: AsyncParsableCommand {
         guard !calls.isEmpty else { return print("No calls match.") }
         print(
             TextTable.render(
-                headers: ["TIME", "KEY", "GEN", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "USAGE", "COST", "MS"],
+                headers: [
+                    "TIME", "KEY", "GEN", "ENV", "CLIENT", "PROVIDER", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "USAGE", "COST",
+                    "MS",
+                ],
                 rows: calls.map { call in
                     [
                         Display.time(Timestamp.format(call.time)), call.keyName ?? call.keyID ?? "-",
                         call.keyGeneration.map(String.init) ?? "-", call.env ?? "-",
-                        call.clientIP ?? "-", call.model ?? "-", call.operation.rawValue + (call.stream ? "+stream" : ""),
+                        call.clientIP ?? "-", call.provider ?? "-", call.model ?? "-",
+                        call.operation.rawValue + (call.stream ? "+stream" : ""),
                         String(call.status), call.outcome.rawValue + (call.errorCode.map { " (\($0))" } ?? ""),
                         String(call.usage.inputTokens), String(call.usage.outputTokens), call.usageSource?.rawValue ?? "-",
                         Display.cost(call.cost),

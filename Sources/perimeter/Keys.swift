@@ -228,6 +228,7 @@ struct Keys: AsyncParsableCommand {
             ["allowed ips", limits.allowedIPs.isEmpty ? "any" : limits.allowedIPs.map(\.description).joined(separator: ", ")],
             ["models", limits.allowedModels.isEmpty ? "any" : limits.allowedModels.map(\.description).joined(separator: ", ")],
             ["operations", limits.allowedOperations.map { $0.map(\.rawValue).sorted().joined(separator: ", ") } ?? "any"],
+            ["providers", limits.allowedProviders.isEmpty ? "any" : limits.allowedProviders.joined(separator: ", ")],
             ["tools", tools],
             ["expires", limits.expiresAt.map { Display.time(Timestamp.format($0)) } ?? "never"],
         ]

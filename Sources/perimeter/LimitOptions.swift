@@ -13,9 +13,11 @@ struct LimitOptions: ParsableArguments {
     @Option(name: .customLong("allow-ip"), help: "Allowed client address or CIDR, IPv4 or IPv6 (repeatable).")
     var allowIPs: [String] = []
     @Option(name: .customLong("models"), help: "Allowed model pattern with * wildcards (repeatable).") var models: [String] = []
-    @Option(help: "Allowed operations, comma-separated: chat,responses,embeddings,messages,models,count_tokens.")
+    @Option(help: "Allowed operations, comma-separated: chat,responses,embeddings,messages,models,count_tokens,generate,converse,invoke.")
     var operations: String?
     @Option(help: "Tools: allow, deny, or a comma-separated list of allowed function names.") var tools: String?
+    @Option(help: "Providers the key's calls may go to, comma-separated names from the configuration, e.g. azure,bedrock.")
+    var providers: String?
     @Option(help: "Expire after a duration from now: 90d, 12h, 30m.") var expiresIn: String?
     @Option(help: "Expire at an RFC 3339 time, e.g. 2026-12-31T00:00:00Z.") var expiresAt: String?
 
@@ -48,6 +50,14 @@ struct LimitOptions: ParsableArguments {
             limits["allowed_ips"] = allowIPs
         }
         if !models.isEmpty { limits["models"] = models }
+        if let providers {
+            let names = providers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            for name in names where !KeyPolicyValidation.isValidProviderName(name) {
+                throw CLIError("--providers: '\(name)' is not a provider name (letters, digits, '-' and '_')")
+            }
+            guard !names.isEmpty else { throw CLIError("--providers needs at least one provider name") }
+            limits["providers"] = names
+        }
         if let operations {
             let names = operations.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             for name in names where CallOperation(rawValue: name) == nil {
@@ -91,6 +101,7 @@ struct ClearOptions: ParsableArguments {
     @Flag(name: .customLong("any-ip"), help: "Remove the IP allowlist.") var anyIP = false
     @Flag(name: .customLong("any-model"), help: "Remove the model allowlist.") var anyModel = false
     @Flag(name: .customLong("any-operation"), help: "Allow every operation.") var anyOperation = false
+    @Flag(name: .customLong("any-provider"), help: "Remove the provider restriction.") var anyProvider = false
     @Flag(name: .customLong("no-expiry"), help: "Remove the expiry.") var noExpiry = false
 
     func members() -> [String: Any] {
@@ -101,6 +112,7 @@ struct ClearOptions: ParsableArguments {
         if anyIP { cleared["allowed_ips"] = NSNull() }
         if anyModel { cleared["models"] = NSNull() }
         if anyOperation { cleared["operations"] = NSNull() }
+        if anyProvider { cleared["providers"] = NSNull() }
         if noExpiry { cleared["expires_at"] = NSNull() }
         return cleared
     }

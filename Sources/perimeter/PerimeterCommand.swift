@@ -12,7 +12,7 @@ struct PerimeterCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Keys.self, Secrets.self, Calls.self, Spend.self, Inventory.self, Audit.self, Admins.self, Alerts.self, Scan.self,
-            Hook.self, Database.self,
+            Hook.self, Database.self, Prices.self,
         ]
     )
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOCore
 import PerimeterCore
 import PerimeterScanner
 
@@ -32,6 +33,7 @@ struct Scan: AsyncParsableCommand {
     @Flag(help: "Revoke each finding that is a virtual key the gateway manages.") var revoke = false
     @Option(help: "Exit status when findings remain.") var exitCode: Int32 = 1
     @Option(help: "Files and blobs larger than this many bytes are not read.") var maxFileSize = 10 << 20
+    @Option(help: "Seconds one request to the gateway may take (it must connect within 2).") var gatewayTimeout: Double = 10
     @OptionGroup var output: OutputOptions
 
     static let defaultBaselineName = ".perimeter-baseline.json"
@@ -61,7 +63,8 @@ struct Scan: AsyncParsableCommand {
         } else if baseline != nil {
             throw CLIError("no baseline file at \(baselinePath); create it with --update-baseline")
         }
-        let gateway = ScanGateway.fromEnvironment()
+        guard gatewayTimeout > 0, gatewayTimeout <= 3600 else { throw CLIError("--gateway-timeout must be between 0 and 3600 seconds") }
+        let gateway = ScanGateway.fromEnvironment(timeout: .milliseconds(Int64(gatewayTimeout * 1000)))
         let checked = await gateway?.markManaged(&findings) ?? false
         if revoke { try await requireGateway(gateway, checked, for: "--revoke").revoke(findings) }
         if report { try await requireGateway(gateway, checked, for: "--report").report(findings) }

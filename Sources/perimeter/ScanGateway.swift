@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import PerimeterCore
 import PerimeterScanner
@@ -12,8 +13,13 @@ struct ScanGateway {
     let isExplicit: Bool
 
     /// A gateway to ask, or `nil` when there is no URL and no admin token at all.
-    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ScanGateway? {
-        let client = AdminClient.fromEnvironment(environment)
+    static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment, timeout: TimeAmount = .seconds(10)
+    ) -> ScanGateway? {
+        var client = AdminClient.fromEnvironment(environment)
+        // Bounded: connect within 2 s, each request within `timeout`, so a scan never waits long on a gateway.
+        client.timeout = timeout
+        client.quickConnect = true
         let isExplicit = ["PERIMETER_URL", "PERIMETER_ADMIN_TOKEN"].contains { !(environment[$0] ?? "").isEmpty }
         guard client.token != nil || isExplicit else { return nil }
         return ScanGateway(client: client, isExplicit: isExplicit)

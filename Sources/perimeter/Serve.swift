@@ -99,6 +99,7 @@ struct Serve: AsyncParsableCommand {
                 Perimeter is listening on \(base)
                   OpenAI SDK base URL:    \(base)/v1
                   Anthropic SDK base URL: \(base)
+                  Gemini SDK base URL:    \(base)
                   Providers: \(providers.isEmpty ? "none" : providers.joined(separator: ", "))
                 """)
             fflush(nil)
@@ -111,7 +112,12 @@ struct Serve: AsyncParsableCommand {
             print(notice + "\n")
         }
         fflush(nil)
-        try await gateway.application.runService()
+        try await gateway.run()
+        // Every service has stopped and the call log is written: end the process here. Its teardown
+        // (static destructors, the runtime's worker threads) once kept a stopped gateway alive until
+        // it was killed, with the database away.
+        fflush(nil)
+        _exit(0)
     }
 
     /// Each call in flight holds two sockets (client and upstream); lift the soft open-file limit to

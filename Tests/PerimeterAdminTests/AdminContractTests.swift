@@ -48,6 +48,17 @@ import Testing
         }
     }
 
+    @Test func providerNamesAgreeWithTheConfiguration() {
+        let names = [
+            "openai", "azure-east_2", "_0W", "-x", "0W", "", "é", "a b", "a/b", String(repeating: "p", count: 64),
+            String(repeating: "p", count: 65),
+        ]
+        for name in names {
+            #expect(AdminContract.providerName.matches(name) == PlainName.isValid(name, punctuation: "-_", maxLength: 64), "\(name)")
+        }
+        #expect(!AdminContract.providerName.matches("_0W") && AdminContract.providerName.matches("azure-east_2"))
+    }
+
     @Test func addressesInTheirUsualForms() {
         for valid in [
             "10.0.0.0/8", "192.168.1.1", "0.0.0.0/0", "255.255.255.255/32", "::1", "::", "2001:db8::/32", "fe80::1:2:3:4/64",

@@ -117,9 +117,107 @@ import Testing
         #expect(failure("streams: { on_client_disconnect: wait }")?.field == "streams.on_client_disconnect")
         #expect(failure("streams: { on_client_disconnect: drain, drain_timeout: 1h }")?.field == "streams.drain_timeout")
         #expect(failure("streams: { drain: true }")?.field == "streams.drain")
+        #expect(try load("listen: 127.0.0.1:1").shutdownTimeout == .seconds(30))
+        #expect(try load("shutdown_timeout: 90s").shutdownTimeout == .seconds(90))
+        #expect(failure("shutdown_timeout: 0s")?.field == "shutdown_timeout")
+        #expect(failure("shutdown_timeout: 1h")?.field == "shutdown_timeout")
         #expect(try load("rotation: { delivery_directories: [/tmp] }").rotation.deliveryDirectories == ["/tmp"])
         #expect(failure("rotation: { delivery_directories: [relative] }")?.field == "rotation.delivery_directories")
         #expect(failure("rotation: { delivery_directories: [/nonexistent-perimeter-dir] }")?.field == "rotation.delivery_directories")
+    }
+
+    @Test func readsOpenAICompatibleProviders() throws {
+        let configuration = try load(
+            """
+            providers:
+              - { name: groq, kind: openai-compatible, base_url: "https://api.groq.com/openai/v1", api_key: "env:GROQ_API_KEY", stream_usage: true }
+              - { name: ollama, kind: openai-compatible, base_url: "http://localhost:11434/v1", models: ["llama*"] }
+              - { name: openai, kind: openai, base_url: "https://api.openai.com/v1", api_key: "env:OPENAI_API_KEY" }
+            """)
+        let (groq, ollama, openai) = (configuration.providers[0], configuration.providers[1], configuration.providers[2])
+        #expect(groq.kind == .openAI && groq.streamUsage && groq.apiKey?.description == "env:GROQ_API_KEY")
+        // No key (a self-hosted server), and no usage chunk unless configured.
+        #expect(ollama.apiKey == nil && !ollama.streamUsage && ollama.models.map(\.description) == ["llama*"])
+        #expect(openai.streamUsage)  // OpenAI itself always reports a stream's usage when asked
+        #expect(
+            failure("providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'env:A', stream_usage: false}")?.field
+                == "providers[0].stream_usage")
+        #expect(
+            failure("providers:\n  - {name: a, kind: openai-compatible, base_url: 'https://x', stream_usage: maybe}")?.field
+                == "providers[0].stream_usage")
+        // An OpenAI or Anthropic provider still needs its key.
+        #expect(failure("providers:\n  - {name: a, kind: anthropic, base_url: 'https://x'}")?.field == "providers[0].api_key")
+    }
+
+    @Test func readsLongContextPricesAndGeminiProviders() throws {
+        let configuration = try load(
+            """
+            providers:
+              - { name: gemini, kind: gemini, base_url: "https://generativelanguage.googleapis.com", api_key: "env:GEMINI_KEY" }
+            prices:
+              my-model: { input: 1, output: 2, long_context: { above: 100000, input: 3, output: 4 } }
+            """)
+        #expect(configuration.providers.first?.kind == .gemini)
+        let tier = try #require(configuration.priceOverrides["my-model"]?.longContext)
+        #expect(tier == LongContextPrice(aboveInputTokens: 100_000, input: 3, output: 4))
+        #expect(failure("prices:\n  m: { input: 1, output: 2, long_context: { input: 3, output: 4 } }")?.field == "prices.m.long_context")
+        #expect(
+            failure("prices:\n  m: { input: 1, output: 2, long_context: { above: 5, input: -3, output: 4 } }")?.field
+                == "prices.m.long_context.input")
+    }
+
+    @Test func readsAzureOpenAIResources() throws {
+        let configuration = try load(
+            """
+            providers:
+              - name: azure
+                kind: azure-openai
+                base_url: "https://my-resource.openai.azure.com"
+                api_key: "env:AZURE_OPENAI_KEY"
+                deployments: { gpt-4o: prod-4o, text-embedding-3-small: emb }
+            """)
+        let azure = try #require(configuration.providers.first)
+        #expect(azure.kind == .openAI && azure.azure?.apiVersion == AzureResource.defaultAPIVersion)
+        #expect(azure.azure?.deployments == ["gpt-4o": "prod-4o", "text-embedding-3-small": "emb"])
+        // It serves the models it has deployments for.
+        #expect(azure.models.map(\.description) == ["gpt-4o", "text-embedding-3-small"])
+        let base = "providers:\n  - {name: a, kind: azure-openai, base_url: 'https://x', api_key: 'env:A'"
+        #expect(failure(base + "}")?.field == "providers[0].deployments")
+        #expect(failure(base + ", deployments: {gpt-4o: '../x'}}")?.field == "providers[0].deployments.gpt-4o")
+        #expect(failure(base + ", deployments: {gpt-4o: d}, api_version: latest}")?.field == "providers[0].api_version")
+        #expect(
+            failure("providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'env:A', deployments: {a: b}}")?.field
+                == "providers[0].deployments")
+        // Entra ID instead of the resource key: not both.
+        let entra = "entra: {tenant_id: t-1, client_id: c-1, client_secret: 'env:S'}"
+        let withEntra = try load("providers:\n  - {name: a, kind: azure-openai, base_url: 'https://x', deployments: {m: d}, \(entra)}")
+        #expect(withEntra.providers.first?.apiKey == nil && withEntra.providers.first?.entra?.tenantID == "t-1")
+        #expect(withEntra.providers.first?.entra?.tokenURL.absoluteString == "https://login.microsoftonline.com/t-1/oauth2/v2.0/token")
+        #expect(failure(base + ", deployments: {m: d}, \(entra)}")?.field == "providers[0].api_key")
+        #expect(
+            failure("providers:\n  - {name: a, kind: azure-openai, base_url: 'https://x', deployments: {m: d}, entra: {tenant_id: t}}")?
+                .field == "providers[0].entra.client_secret")
+    }
+
+    @Test func readsBedrockProviders() throws {
+        let configuration = try load(
+            """
+            providers:
+              - { name: signed, kind: bedrock, region: eu-west-1, aws_access_key_id: "env:ID", aws_secret_access_key: "env:S" }
+              - { name: keyed, kind: bedrock, region: us-east-1, base_url: "https://vpce.example", api_key: "env:BEDROCK_KEY",
+                  anthropic_models: { claude-sonnet-4-5: "us.anthropic.claude-sonnet-4-5-20250929-v1:0" } }
+            """)
+        let signed = try #require(configuration.providers.first)
+        #expect(signed.kind == .bedrock && signed.baseURL == "https://bedrock-runtime.eu-west-1.amazonaws.com" && signed.apiKey == nil)
+        #expect(signed.aws?.region == "eu-west-1" && signed.aws?.service == "bedrock" && signed.aws?.sessionToken == nil)
+        let keyed = configuration.providers[1]
+        #expect(keyed.baseURL == "https://vpce.example" && keyed.aws == nil && keyed.apiKey != nil)
+        #expect(keyed.bedrockAnthropicModels == ["claude-sonnet-4-5": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"])
+        #expect(
+            failure("providers:\n  - {name: a, kind: bedrock, region: us-east-1, api_key: 'env:A', anthropic_models: {m: 'x/y'}}")?.field
+                == "providers[0].anthropic_models.m")
+        // Every credential is a reference the secret checks and the scanner's fingerprints know.
+        #expect(configuration.secretReferences.map(\.usedBy).flatMap { $0 }.contains("provider:signed (aws_secret_access_key)"))
     }
 
     @Test func readsTheDocumentedExample() throws {
@@ -204,7 +302,22 @@ import Testing
             "providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'env:A'}\n  - {name: a, kind: anthropic, base_url: 'https://y', api_key: 'env:B'}",
             "providers[1].name", "duplicate provider"
         ),
-        ("providers:\n  - {name: a, kind: gemini, base_url: 'https://x', api_key: 'env:A'}", "providers[0].kind", "unknown kind"),
+        ("providers:\n  - {name: a, kind: cohere, base_url: 'https://x', api_key: 'env:A'}", "providers[0].kind", "unknown kind"),
+        ("providers:\n  - {name: a, kind: bedrock, api_key: 'env:A'}", "providers[0].region", "is missing"),
+        ("providers:\n  - {name: a, kind: bedrock, region: US_EAST, api_key: 'env:A'}", "providers[0].region", "not an AWS region"),
+        ("providers:\n  - {name: a, kind: bedrock, region: us-east-1}", "providers[0].api_key", "is missing"),
+        (
+            "providers:\n  - {name: a, kind: bedrock, region: us-east-1, aws_access_key_id: 'env:A'}",
+            "providers[0].aws_secret_access_key", "is missing"
+        ),
+        (
+            "providers:\n  - {name: a, kind: bedrock, region: us-east-1, api_key: 'env:K', aws_access_key_id: 'env:A', aws_secret_access_key: 'env:B'}",
+            "providers[0].api_key", "is set beside"
+        ),
+        (
+            "providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'env:A', region: us-east-1}", "providers[0].region",
+            "bedrock only"
+        ),
         ("providers:\n  - {name: a, kind: openai, base_url: 'https://x'}", "providers[0].api_key", "is missing"),
         (
             "providers:\n  - {name: a, kind: openai, base_url: 'https://x', api_key: 'vault:x'}", "providers[0].api_key",

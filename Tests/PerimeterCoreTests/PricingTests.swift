@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import PerimeterCore
@@ -82,5 +83,51 @@ import Testing
         #expect(eight == Usage(inputTokens: 100, outputTokens: 400))
         let ceiling = OutputCeiling.worstCaseUsage(bodyBytes: 10, maxOutputTokens: nil, choices: 2, model: "gpt-4o", operation: .chat)
         #expect(ceiling.outputTokens == 2 * 16_384)
+    }
+}
+
+@Suite struct LongContextPricingTests {
+    @Test func aPromptAboveTheThresholdPricesTheWholeCallAtTheHigherTier() throws {
+        let price = try #require(PriceTable.builtIn().price(for: "gemini-2.5-pro"))
+        // 200,000 prompt tokens: the lower tier. 1.25 × 0.2 + 10 × 0.001 = 0.26 USD.
+        #expect(price.cost(of: Usage(inputTokens: 200_000, outputTokens: 1000)) == Money(usd: 0.26))
+        // One more: every token at the higher tier. 2.50 × 0.200001 + 15 × 0.001 = 0.5150025 USD.
+        #expect(price.cost(of: Usage(inputTokens: 200_001, outputTokens: 1000)) == Money(nanos: 515_002_500))
+        // Cached tokens at the tier's cache price.
+        #expect(price.cost(of: Usage(inputTokens: 300_000, cachedInputTokens: 100_000)) == Money(usd: 0.525))
+    }
+}
+
+@Suite struct PlainNameTests {
+    @Test func onlyNamesThatCannotSteerAPathPass() {
+        #expect(PlainName.isValid("gpt-4o-mini", punctuation: "-._:", maxLength: 200))
+        #expect(PlainName.isValid("ft:gpt-4o:acme::x1", punctuation: "-._:", maxLength: 200))
+        for bad in ["", ".hidden", "-x", "a/b", "a%2Fb", "..", "é", String(repeating: "a", count: 201)] {
+            #expect(!PlainName.isValid(bad, punctuation: "-._:", maxLength: 200), "\(bad)")
+        }
+        #expect(!PlainName.isValid("a:b", punctuation: "-._", maxLength: 200))
+    }
+
+    @Test func aWaitWithADeadlineHoldsEvenWhenItsCallerIsCancelled() async {
+        let waited = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await finishes(within: .seconds(5)) { try? await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(await waited.value)
+        #expect(await finishes(within: .milliseconds(50)) { try? await Task.sleep(for: .seconds(5)) } == false)
+    }
+
+    @Test func everyBuiltInPriceSaysWhereAndWhenItWasListed() {
+        let lists = PriceTable.builtInLists
+        let names = lists.flatMap { $0.prices.keys }
+        #expect(Set(names).count == names.count, "a model is listed by one vendor only")
+        for name in names {
+            let source = PriceTable.builtInSource(of: name)
+            #expect(source != nil && source!.listed.range(of: #"^20[0-9]{2}-[01][0-9]$"#, options: .regularExpression) != nil, "\(name)")
+        }
+        let table = PriceTable.builtIn()
+        #expect(table.entryName(for: "gpt-4o-mini-2024-07-18") == "gpt-4o-mini")
+        #expect(table.entryName(for: "eu.anthropic.claude-3-haiku-20240307-v1:0") == "claude-3-haiku")
+        #expect(table.entryName(for: "gpt-4o-mini-audio") == nil)
     }
 }

@@ -33,7 +33,8 @@ import Testing
         }
         #expect(error.field == "database")
         #expect(error.description.contains("postgres://perimeter@127.0.0.1:1/perimeter"))
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Not a hang: well under a minute even when the parallel suites load the machine (alone, milliseconds).
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     @Test func serveCheckReportsEveryReferenceWithItsStoreAndNeverAValue() async throws {

@@ -40,7 +40,12 @@ import Testing
                     let delta = object["delta"] as? [String: Any] ?? [:]
                     if nonEmpty(delta["text"]) || nonEmpty(delta["partial_json"]) || nonEmpty(delta["thinking"]) { count += 1 }
                 }
-            case .none: break
+            case .gemini, .geminiEmbeddings:
+                for candidate in object["candidates"] as? [[String: Any]] ?? [] {
+                    let parts = (candidate["content"] as? [String: Any])?["parts"] as? [[String: Any]] ?? []
+                    count += parts.filter { nonEmpty($0["text"]) }.count
+                }
+            case .none, .bedrockConverse, .bedrockInvoke: break
             }
         }
         return count

@@ -57,6 +57,29 @@ final class FlakyCallLog: CallLog, Sendable {
         return (key, log, writer, group)
     }
 
+    @Test func aFullBacklogRefusesMoreAndLosesNothingItTook() async throws {
+        let key = VirtualKey.issue(name: "svc", env: "dev", owner: nil, now: Self.t0).0
+        let log = FlakyCallLog(failures: 3)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let writer = CallLogWriter(
+            log: log, keys: MemoryStore(), cache: KeyCache(keys: [key]), interval: .seconds(3600), maximumBacklog: 4, logger: logger)
+        for index in 0..<3 { writer.record(record("r\(index)", key: key, at: Double(index))) }
+        await writer.flush()  // fails: the database is down
+        #expect(writer.backlogCount == 3 && !writer.isBacklogFull)
+        writer.record(record("r3", key: key, at: 3))
+        #expect(writer.isBacklogFull)
+        // Past the bound a record is dropped and counted, not queued.
+        writer.record(record("r4", key: key, at: 4))
+        #expect(writer.backlogCount == 4 && writer.droppedCount == 1)
+        await writer.flush()
+        await writer.flush()  // both fail
+        #expect(writer.isBacklogFull)
+        await writer.flush()  // the database is back
+        #expect(writer.backlogCount == 0 && !writer.isBacklogFull)
+        #expect(try await log.calls(matching: CallQuery()).map(\.id).sorted() == ["r0", "r1", "r2", "r3"])
+    }
+
     @Test func aBatchThatFailsIsKeptAndWrittenOnceOnTheNextFlushInOrder() async throws {
         let key = VirtualKey.issue(name: "svc", env: "dev", owner: nil, now: Self.t0).0
         let keys = MemoryStore()

@@ -72,7 +72,12 @@ import Testing
     @Test func placeholdersAndEntropy() {
         #expect(PlaceholderFilter.isPlaceholder(Array("AKIAIOSFODNN7EXAMPLE".utf8)))
         #expect(PlaceholderFilter.isPlaceholder(Array("your-api-key-here".utf8)))
-        #expect(PlaceholderFilter.isPlaceholder(Array("abcXXXXXXdef".utf8)))
+        #expect(PlaceholderFilter.isPlaceholder(Array("abcXXXXXXXXdef".utf8)))
+        #expect(PlaceholderFilter.isPlaceholder(Array("sk-FAKE-key".utf8)) && PlaceholderFilter.isPlaceholder(Array("your_key".utf8)))
+        // Short words inside random text, or in mixed case, are not placeholders: real keys hold them.
+        #expect(!PlaceholderFilter.isPlaceholder(Array("k2FakEOx2A2rKCarwSiPMAsB3TR5Qd37".utf8)))
+        #expect(!PlaceholderFilter.isPlaceholder(Array("hf_nvyourPAKqdcPGwJudeTABRcaXlHOflZ".utf8)))
+        #expect(!PlaceholderFilter.isPlaceholder(Array("b46444444bc309f65774fb75a6db48fc".utf8)))
         #expect(PlaceholderFilter.isPlaceholder(Array("key0123456789".utf8)))
         var keys = FakeKeys(seed: 6)
         #expect(!PlaceholderFilter.isPlaceholder(Array(keys.text(40).utf8)))

@@ -93,6 +93,11 @@ import Testing
             sample(
                 "aws-temporary-access-key-id", ["AS" + "IA" + keys.text(16, from: FakeKeys.upperBase32)],
                 ignored: ["AS" + "IA" + "short"]),
+            // With and without blanks around `=`: the `=` is not part of the secret.
+            Sample(
+                rule: "aws-secret-access-key",
+                found: [("aws_secret_access_key = \(awsSecret)", awsSecret), ("AWS_SECRET_ACCESS_KEY=\(awsSecret)", awsSecret)],
+                ignored: []),
             sample(
                 "aws-secret-access-key", [awsSecret], context: { "aws_secret_access_key = \($0)" },
                 ignored: [

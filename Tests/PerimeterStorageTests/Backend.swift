@@ -8,6 +8,7 @@ import PostgresNIO
 import Testing
 
 typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore & AlertStore
+    & RotationReplayStore
 
 /// A storage backend under test. The conformance suite runs once per case.
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
@@ -54,7 +55,9 @@ enum PostgresTestServer {
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
         }
         location.database = name
-        return try await PostgresStore(configuration: location.clientConfiguration(password: nil), logger: Logger(label: "test"))
+        // Dozens of stores start at once in the parallel suites: a connection may take long to come.
+        return try await PostgresStore(
+            configuration: location.clientConfiguration(password: nil), logger: Logger(label: "test"), connectionDeadline: .seconds(60))
     }
 
     /// Runs `body` with a client of the server's own database, then stops the client.

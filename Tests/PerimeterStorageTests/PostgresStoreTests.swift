@@ -22,8 +22,30 @@ struct PostgresStoreTests {
             for _ in 0..<4 { group.addTask { try await PostgresStore(configuration: configuration, logger: Logger(label: "t")) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(try await stores[0].appliedMigrations() == ["0001-initial"])
+        #expect(try await stores[0].appliedMigrations() == ["0001-initial", "0002-budget-leases", "0003-rotation-replays"])
         for store in stores { await store.close() }
+    }
+
+    @Test func aClusterLockRunsItsWorkOnOneInstanceAtATime() async throws {
+        let a = try await PostgresTestServer.freshStore()
+        let inside = AsyncStream<Void>.makeStream()
+        let leave = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            try await a.ifFree(7) {
+                inside.continuation.yield()
+                for await _ in leave.stream { break }
+                return "a"
+            }
+        }
+        for await _ in inside.stream { break }
+        // Another session (as another instance would) is turned away while the lock is held ...
+        #expect(try await a.ifFree(7) { "b" } == nil)
+        leave.continuation.yield()
+        #expect(try await holder.value == "a")
+        // ... and gets it once it is let go, also after the body threw.
+        await #expect(throws: CancellationError.self) { _ = try await a.ifFree(7) { () -> String in throw CancellationError() } }
+        #expect(try await a.ifFree(7) { "c" } == "c")
+        await a.close()
     }
 
     @Test func theDatabaseRefusesToChangeTheAuditLog() async throws {

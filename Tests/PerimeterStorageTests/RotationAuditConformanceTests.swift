@@ -99,20 +99,56 @@ import Testing
             type: .canaryUsed, severity: .critical, time: t0, keyID: "key_1", env: "prod", message: "canary used",
             details: ["client_ip": "10.0.0.9"])
         try await store.insertAlert(alert, channels: ["ops", "chat"], at: t0)
-        var due = try await store.dueDeliveries(at: t0, limit: 10)
+        let hold = t0.addingTimeInterval(60)
+        var due = try await store.claimDueDeliveries(at: t0, limit: 10, until: hold)
         #expect(due.map(\.1.channel).sorted() == ["chat", "ops"])
         #expect(due.first?.0 == alert)
+        // Claimed: no other dispatcher gets them meanwhile.
+        #expect(try await store.claimDueDeliveries(at: t0, limit: 10, until: hold).isEmpty)
         try await store.markFailed(alertID: alert.id, channel: "ops", error: "refused", nextAttempt: t0.addingTimeInterval(4))
         try await store.markDelivered(alertID: alert.id, channel: "chat", at: t0.addingTimeInterval(1))
-        due = try await store.dueDeliveries(at: t0.addingTimeInterval(2), limit: 10)
+        due = try await store.claimDueDeliveries(at: t0.addingTimeInterval(2), limit: 10, until: hold)
         #expect(due.isEmpty)
-        due = try await store.dueDeliveries(at: t0.addingTimeInterval(4), limit: 10)
+        due = try await store.claimDueDeliveries(at: t0.addingTimeInterval(4), limit: 10, until: hold)
         #expect(due.map(\.1.channel) == ["ops"] && due.first?.1.attempts == 1 && due.first?.1.lastError == "refused")
         try await store.markDelivered(alertID: alert.id, channel: "ops", at: t0.addingTimeInterval(5))
         try await store.markDelivered(alertID: alert.id, channel: "ops", at: t0.addingTimeInterval(6))  // no effect
-        #expect(try await store.dueDeliveries(at: t0.addingTimeInterval(100), limit: 10).isEmpty)
+        #expect(try await store.claimDueDeliveries(at: t0.addingTimeInterval(100), limit: 10, until: hold).isEmpty)
         let history = try await store.alerts(since: nil, limit: 10)
         #expect(history.count == 1)
         #expect(history.first?.deliveries.map(\.deliveredAt) == [t0.addingTimeInterval(1), t0.addingTimeInterval(5)])
+    }
+
+    @Test(arguments: Backend.available)
+    func aDeliveryWhoseClaimerDiedIsDueAgainAfterItsClaim(backend: Backend) async throws {
+        let store = try await backend.makeStore()
+        let alert = Alert(type: .canaryUsed, severity: .critical, time: t0, keyID: nil, env: nil, message: "m")
+        try await store.insertAlert(alert, channels: ["ops"], at: t0)
+        #expect(try await store.claimDueDeliveries(at: t0, limit: 10, until: t0.addingTimeInterval(60)).count == 1)
+        #expect(try await store.claimDueDeliveries(at: t0.addingTimeInterval(59), limit: 10, until: t0.addingTimeInterval(120)).isEmpty)
+        #expect(try await store.claimDueDeliveries(at: t0.addingTimeInterval(60), limit: 10, until: t0.addingTimeInterval(120)).count == 1)
+    }
+
+    @Test(arguments: Backend.available)
+    func anAlertWithAOnceKeyIsStoredOnce(backend: Backend) async throws {
+        let store = try await backend.makeStore()
+        func threshold() -> Alert {
+            Alert(
+                type: .budgetThreshold, severity: .warning, time: t0, keyID: "key_1", env: "prod", message: "80 %",
+                onceKey: "budget_threshold|key:key_1|month|2025-11-01T00:00:00Z|0.8")
+        }
+        let first = threshold()
+        #expect(try await store.insertAlert(first, channels: ["ops"], at: t0))
+        #expect(try await !store.insertAlert(threshold(), channels: ["ops"], at: t0))
+        // Alerts without one are all kept.
+        for _ in 0..<2 {
+            #expect(
+                try await store.insertAlert(
+                    Alert(type: .canaryUsed, severity: .critical, time: t0, keyID: nil, env: nil, message: "c"), channels: [], at: t0))
+        }
+        let stored = try await store.alerts(since: nil, limit: 10)
+        #expect(stored.count == 3)
+        #expect(stored.filter { $0.alert.type == .budgetThreshold }.map(\.alert) == [first])
+        #expect(try await store.claimDueDeliveries(at: t0, limit: 10, until: t0.addingTimeInterval(60)).map(\.0.id) == [first.id])
     }
 }

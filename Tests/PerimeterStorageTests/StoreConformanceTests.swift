@@ -172,8 +172,36 @@ import Testing
         let byID = Dictionary(uniqueKeysWithValues: try await store.calls(matching: CallQuery()).map { ($0.id, $0) })
         #expect(byID["req_done"] == final)
         #expect(byID["req_lost"]?.outcome == .interrupted && byID["req_lost"]?.usageSource == .reserved)
+        // Its placeholder again changes nothing; a final record that comes after all (the instance was
+        // cut off from the database, not dead) replaces it.
+        try await store.append([placeholder("req_lost")])
+        #expect(try await store.calls(matching: CallQuery()).first { $0.id == "req_lost" }?.outcome == .interrupted)
+        var late = call("req_lost", key: a, at: 1, cost: Money(nanos: 2000))
+        late.usageSource = .provider
+        try await store.append([late])
+        #expect(try await store.calls(matching: CallQuery()).first { $0.id == "req_lost" } == late)
+        try await store.append([placeholder("req_lost")])
+        #expect(try await store.calls(matching: CallQuery()).first { $0.id == "req_lost" } == late)
+        try await store.append([placeholder("req_lost_2")])
+        _ = try await store.closeInFlight()
         let spend = try await store.spend(SpendQuery(groupBy: .key))
-        #expect(spend.first?.cost == Money(nanos: 5_001_000) && spend.first?.calls == 2)
+        #expect(spend.first?.cost == Money(nanos: 5_003_000) && spend.first?.calls == 3)
+    }
+
+    /// While the database was away a call's placeholder and its final record wait in one batch: the
+    /// final one is what is stored, and a later repeat of either changes nothing.
+    @Test(arguments: Backend.available)
+    func aPlaceholderAndItsFinalRecordInOneBatchLeaveTheFinalRow(backend: Backend) async throws {
+        let store = try await backend.makeStore()
+        var placeholder = call("req_1", key: nil, at: 0, cost: Money(nanos: 9_000))
+        placeholder.outcome = .inFlight
+        placeholder.usageSource = .reserved
+        let final = call("req_1", key: nil, at: 0, cost: Money(nanos: 700))
+        try await store.append([placeholder, call("req_2", key: nil, at: 1), final, call("req_2", key: nil, at: 1)])
+        try await store.append([placeholder, final])
+        let stored = try await store.calls(matching: CallQuery())
+        #expect(stored.count == 2)
+        #expect(stored.first { $0.id == "req_1" } == final)
     }
 
     @Test(arguments: Backend.available)

@@ -105,7 +105,9 @@ import Testing
             } catch {
                 guard case .timeout = error else { Issue.record("expected a timeout, got \(error)"); return }
             }
-            #expect(ContinuousClock.now - started < .seconds(3))
+            // The server never answers: the timeout error is the proof; the bound only rules out a wait for
+            // something else, generous enough for a loaded machine.
+            #expect(ContinuousClock.now - started < .seconds(30))
         }
     }
 
@@ -133,13 +135,15 @@ import Testing
             // A stream whose events come more often than the read timeout runs for as long as it lasts.
             let stream = try await client.send(
                 method: .get, url: server.url("/endless"), headers: [:], body: nil, headTimeout: .milliseconds(300), eventLoop: server.loop)
+            // It ran past three read timeouts and was ended by this loop, not by a timeout (which would
+            // throw); how many events arrived meanwhile depends on the machine's load.
             var events = 0
             let until = ContinuousClock.now + .seconds(1)
             for try await _ in stream.body {
                 events += 1
                 if ContinuousClock.now > until { break }
             }
-            #expect(events > 100)
+            #expect(ContinuousClock.now > until && events > 3)
         }
     }
 
@@ -181,7 +185,7 @@ import Testing
             let error = await call.value
             guard case .unreachable = error else { Issue.record("expected unreachable, got \(String(describing: error))"); return }
             // Well under the head's 30 s deadline: the wait ended with the caller's.
-            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(ContinuousClock.now - started < .seconds(20))
             let closed = ContinuousClock.now + .seconds(5)
             while server.closed < 1, ContinuousClock.now < closed { try await Task.sleep(for: .milliseconds(10)) }
             #expect(server.closed == 1)
@@ -202,7 +206,9 @@ import Testing
     }
 
     @Test func theConnectionLimitRefusesRatherThanQueues() async throws {
-        try await withServer(maximumConnections: 1) { server, client in
+        // A read timeout far beyond the test: on a loaded machine the stalled stream must still hold
+        // its connection when the second call asks for one.
+        try await withServer(readTimeout: .seconds(120), maximumConnections: 1) { server, client in
             let held = try await client.send(method: .get, url: server.url("/stall"), headers: [:], body: nil, headTimeout: .seconds(5))
             do throws(UpstreamError) {
                 _ = try await client.send(method: .post, url: server.url("/json"), headers: [:], body: nil, headTimeout: .seconds(5))

@@ -20,6 +20,9 @@ for _name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PRO
 # Vault/OpenBao and AWS settings reach a gateway (or boto3 here) only when a test passes them.
 for _name in [n for n in os.environ if n.startswith(("VAULT_", "BAO_", "AWS_"))]:
     os.environ.pop(_name, None)
+# google-genai reads its API key, API version and Vertex AI mode from these: the tests pass their own.
+for _name in [n for n in os.environ if n.startswith(("GOOGLE_", "GEMINI_"))]:
+    os.environ.pop(_name, None)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 
@@ -29,6 +32,7 @@ class Secrets:
     def __init__(self, directory: Path):
         self.openai_key = "sk-upstream-openai-" + secrets.token_hex(20)
         self.anthropic_key = "sk-ant-upstream-" + secrets.token_hex(20)
+        self.gemini_key = "AIza-upstream-gemini-" + secrets.token_hex(20)
         self.admin_token = "e2e-admin-" + secrets.token_hex(20)
         self.anthropic_key_file = directory / "anthropic-key"
         self.anthropic_key_file.write_text(self.anthropic_key + "\n")
@@ -99,7 +103,7 @@ def _start(directory, name, started, upstream, provider_secrets, dead_port, *, c
         if with_config
         else None
     )
-    env = {"UPSTREAM_OPENAI_KEY": provider_secrets.openai_key}
+    env = {"UPSTREAM_OPENAI_KEY": provider_secrets.openai_key, "UPSTREAM_GEMINI_KEY": provider_secrets.gemini_key}
     env.update(extra_env or {})
     gateway = Gateway(
         directory,

@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -185,7 +186,8 @@ class Gateway:
             if time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"perimeter serve did not report listening in {timeout}s\nstderr:\n{self.stderr_text()}")
-        match = LISTENING.search(self.stdout_text())
+        # The last address: after a restart, stdout holds the earlier run's too.
+        match = list(LISTENING.finditer(self.stdout_text()))[-1]
         self.url, self.port = match.group(1), int(match.group(2))
         return self
 
@@ -211,6 +213,7 @@ class Gateway:
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.dump_stacks()
                 self.kill()
                 self.exit_code = -9
                 return -9
@@ -218,6 +221,22 @@ class Gateway:
             self._reader.join(5)
         self.exit_code = self.process.returncode
         return self.exit_code
+
+    def dump_stacks(self) -> None:
+        """Writes every thread's stack of a hung process to hang-stacks.txt in its workdir (with gdb, if here),
+        and the lines naming Perimeter's own code to its stderr text, so a failure report shows where it hung."""
+        if self.process is None or shutil.which("gdb") is None:
+            return
+        try:
+            traced = subprocess.run(
+                ["gdb", "-p", str(self.process.pid), "-batch", "-ex", "thread apply all bt 30"],
+                capture_output=True, text=True, timeout=120).stdout
+        except subprocess.TimeoutExpired:
+            return
+        (self.workdir / "hang-stacks.txt").write_text(traced)
+        own = [line for line in traced.splitlines() if "Perimeter" in line or line.startswith("Thread ")]
+        with open(self.stderr_path, "a", encoding="utf-8") as stderr:
+            stderr.write(f"stacks at the hang ({self.workdir / 'hang-stacks.txt'}):\n" + "\n".join(own[-60:]) + "\n")
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:
@@ -316,9 +335,12 @@ def config_yaml(
     max_body_bytes: int = 65536,
     extra_openai_models: tuple[str, ...] = (),
     extra_yaml: str = "",
+    extra_providers: str = "",
+    extra_prices: str = "",
 ) -> str:
     """The gateway config of the tests. `extra_openai_models` are more model patterns routed to the
-    double's OpenAI side; `extra_yaml` is appended as more top-level settings (environments, ...)."""
+    double's OpenAI side; `extra_providers` are more entries of `providers:` (YAML list items, placed
+    first, so they route before the others); `extra_yaml` is appended as more top-level settings."""
     openai_models = "".join(f', "{m}"' for m in extra_openai_models)
     return f"""\
 # Written by the end-to-end tests.
@@ -327,7 +349,7 @@ upstream_timeout: {upstream_timeout}
 call_log_flush_interval: {flush_ms}
 max_body_bytes: {max_body_bytes}
 providers:
-  - name: openai
+{extra_providers}  - name: openai
     kind: openai
     base_url: {double_base}/v1
     api_key: env:UPSTREAM_OPENAI_KEY
@@ -337,6 +359,11 @@ providers:
     base_url: {double_base}
     api_key: file:{anthropic_key_file}
     models: ["claude-*", "cut-stream", "leaky-error", "slow", "slow-stream", "rate-limited", "broken"]
+  - name: gemini
+    kind: gemini
+    base_url: {double_base}/gemini
+    api_key: env:UPSTREAM_GEMINI_KEY
+    models: ["gemini-*", "cut-stream"]
   - name: dead-openai
     kind: openai
     base_url: http://127.0.0.1:{dead_port}/v1
@@ -351,7 +378,7 @@ prices:
   gpt-4o-mini: {{ input: 0.15, output: 0.60, cached_input: 0.075 }}
   cut-stream: {{ input: 1, output: 2, cached_input: 0.1, cache_write: 1.25 }}
   slow-stream: {{ input: 1, output: 2 }}
-{extra_yaml}"""
+{extra_prices}{extra_yaml}"""
 
 
 SDK_TIMEOUT = 30.0

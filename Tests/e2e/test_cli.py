@@ -155,7 +155,7 @@ def test_calls_and_spend(gw, upstream):
     # calls, text.
     result = gw.cli("calls")
     rows = parse_table(
-        result.stdout, ["TIME", "KEY", "GEN", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "USAGE", "COST", "MS"]
+        result.stdout, ["TIME", "KEY", "GEN", "ENV", "CLIENT", "PROVIDER", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "USAGE", "COST", "MS"]
     )
     assert [r["MODEL"] for r in rows] == ["claude-sonnet-4-5", "gpt-4o-mini", "gpt-4o-mini"]
     assert [r["KEY"] for r in rows] == ["svc-b", "svc-a", "svc-a"]
@@ -224,7 +224,7 @@ def test_calls_and_spend(gw, upstream):
     rows = {r["MODEL"]: r for r in parse_table(gw.cli("spend", "--by", "model").stdout, ["MODEL", "CALLS", "INPUT", "CACHED", "OUTPUT", "COST"])}
     assert rows["gpt-zz-experimental"]["COST"].endswith("(+1 unpriced)")
     assert rows["total"]["COST"].endswith("(+1 unpriced)")
-    calls_rows = parse_table(gw.cli("calls", "--limit", "1").stdout, ["TIME", "KEY", "GEN", "ENV", "CLIENT", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "USAGE", "COST", "MS"])
+    calls_rows = parse_table(gw.cli("calls", "--limit", "1").stdout, ["TIME", "KEY", "GEN", "ENV", "CLIENT", "PROVIDER", "MODEL", "OP", "STATUS", "OUTCOME", "IN", "OUT", "USAGE", "COST", "MS"])
     assert calls_rows[0]["MODEL"] == "gpt-zz-experimental" and calls_rows[0]["COST"] == "unpriced"
 
     # Key's last use is recorded.
@@ -301,3 +301,18 @@ def test_text_output_never_prints_control_characters(gateway, marker):
     shown = gateway.cli("inventory").stdout
     assert "\x1b" not in shown
     assert f"repo/{marker}\\x1b[2K\\x1b[1Ainnocent.txt:3" in shown
+
+
+def test_prices_show_what_calls_are_charged_by_and_where_it_comes_from(gateway):
+    # The test configuration prices cut-stream itself; gpt-4o-mini too (overriding the built-in entry).
+    rows = {r["model"]: r for r in gateway.cli_json(
+        "prices", "gpt-4o-2024-08-06", "us.anthropic.claude-sonnet-4-20250514-v1:0", "cut-stream", "no-such-model")["data"]}
+    assert rows["gpt-4o-2024-08-06"]["entry"] == "gpt-4o" and rows["gpt-4o-2024-08-06"]["source"] == "OpenAI"
+    assert rows["gpt-4o-2024-08-06"]["price"]["input"] == 2.5 and rows["gpt-4o-2024-08-06"]["listed"]
+    bedrock = rows["us.anthropic.claude-sonnet-4-20250514-v1:0"]
+    assert bedrock["entry"] == "claude-sonnet-4" and bedrock["price"]["output"] == 15
+    assert rows["cut-stream"]["source"] == "config" and "listed" not in rows["cut-stream"]
+    assert "price" not in rows["no-such-model"] and "entry" not in rows["no-such-model"]
+    text = gateway.cli("prices").stdout
+    assert text.splitlines()[0].split()[:3] == ["MODEL", "PRICED", "AS"]
+    assert any(line.split()[0] == "gpt-4o-mini" and "config" in line for line in text.splitlines())

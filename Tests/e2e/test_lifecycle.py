@@ -11,7 +11,7 @@ import threading
 import time
 
 import upstream_double as up
-from perimeter_harness import ADMIN_TOKEN_PATTERN, anthropic_client, openai_client
+from perimeter_harness import ADMIN_TOKEN_PATTERN, anthropic_client, nanos, openai_client
 
 
 def test_first_run_generates_and_saves_an_admin_token(gateway_factory, tmp_path):
@@ -174,3 +174,51 @@ def test_clean_shutdown_logs_no_errors(gateway_factory, marker):
     assert error_lines == [], "\n".join(error_lines)
     # (The call itself is kept: checked by test_sigterm_flushes_queued_calls.)
     assert request_id.startswith("req_")
+
+
+def stream_cut_by_shutdown(gw, key: dict, prompt: str) -> str:
+    """Starts a slow stream, sends SIGTERM once it has begun, reads until the gateway cuts it, and checks
+    the gateway exited 0; returns the call's request id."""
+    raw = openai_client(gw, key["key"]).chat.completions.with_raw_response.create(
+        model="slow-stream", messages=[{"role": "user", "content": prompt + " word" * 40}], stream=True)
+    stream = iter(raw.parse())
+    next(stream)
+    os.kill(gw.process.pid, 15)
+    try:
+        for _ in stream:
+            pass
+    except Exception:  # noqa: BLE001 - the cut is the point
+        pass
+    assert gw.stop(timeout=15) == 0
+    return raw.headers["x-perimeter-request-id"]
+
+
+def test_a_stream_cut_by_a_shutdown_past_its_timeout_is_still_logged(gateway_factory, upstream, marker):
+    """A drain longer than shutdown_timeout is cancelled: the stream is cut, and its record (charged by
+    estimate) still reaches the call log before the database closes."""
+    gw = gateway_factory("cut-at-shutdown", config={"flush_ms": 60000, "extra_yaml": "shutdown_timeout: 1s\n"})
+    key = gw.create_key("cut-at-shutdown", "test")
+    started = time.monotonic()
+    request_id = stream_cut_by_shutdown(gw, key, f"cut at shutdown {marker}")
+    assert time.monotonic() - started < 12
+    restarted = gateway_factory("cut-at-shutdown-restart", config={"flush_ms": 60000}, database=gw.database)
+    call = next((c for c in restarted.calls() if c["id"] == request_id), None)
+    assert call is not None, "the cut stream's record was lost"
+    assert call["outcome"] != "ok" and call["usage_source"] == "estimated" and nanos(call["cost_usd"]) > 0
+
+
+def test_on_postgres_a_stream_cut_by_a_shutdown_past_its_timeout_is_still_logged(gateway_factory, upstream, marker):
+    """The same on PostgreSQL, where the connection pool closes at the end of the shutdown: it waits
+    for the call log's last writes."""
+    if not os.environ.get("POSTGRES_URL"):
+        import pytest
+        pytest.skip("POSTGRES_URL is not set (scripts/test sets it)")
+    from test_postgres import fresh_database, psql
+
+    url = fresh_database()
+    gw = gateway_factory(
+        "cut-at-shutdown-pg", config={"flush_ms": 60000, "extra_yaml": "shutdown_timeout: 1s\n"}, extra_env={"PERIMETER_DATABASE": url})
+    key = gw.create_key("cut-at-shutdown-pg", "test")
+    request_id = stream_cut_by_shutdown(gw, key, f"pg cut {marker}")
+    row = psql(url, f"SELECT outcome, usage_source FROM calls WHERE id = '{request_id}'").stdout.strip()
+    assert row and not row.startswith("ok") and "estimated" in row, row

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-SEED = 20261205
+SEED = int(os.environ.get("PERIMETER_SCHEMATHESIS_SEED", "20261205"))  # another seed explores further
 # One check is left out, on purpose: DELETE /keys/{id} revokes a key and keeps its record (the
 # document says so), so GET /keys/{id} still answers 200 with status "revoked" after it.
 EXCLUDED_CHECKS = ["use_after_free"]

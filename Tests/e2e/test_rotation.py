@@ -66,6 +66,17 @@ def test_rotate_is_idempotent_and_refuses_bad_requests(gateway_factory):
     again = gw.cli_json("keys", "rotate", key["id"], "--idempotency-key", "deploy-42")
     assert first["key"]["key"] == again["key"]["key"]
     assert gw.cli_json("keys", "show", key["id"])["generation"] == 2
+    # The answer outlives a restart (a retry after a deploy), and the database holds no copy of it in the clear.
+    assert gw.stop() == 0
+    gw.start()
+    after_restart = gw.cli_json("keys", "rotate", key["id"], "--idempotency-key", "deploy-42")
+    assert after_restart["key"]["key"] == first["key"]["key"]
+    assert gw.cli_json("keys", "show", key["id"])["generation"] == 2
+    stored = b"".join(path.read_bytes() for path in gw.database.parent.glob(gw.database.name + "*"))
+    assert b"deploy-42" not in stored and first["key"]["key"].encode() not in stored
+    other = gw.create_key("other", "dev")
+    reused = gw.cli("keys", "rotate", other["id"], "--idempotency-key", "deploy-42", check=False)
+    assert reused.returncode != 0 and "another key" in reused.stderr
 
     bad_grace = gw.cli("keys", "rotate", key["id"], "--grace", "forever", check=False)
     assert bad_grace.returncode != 0 and "grace" in bad_grace.stderr

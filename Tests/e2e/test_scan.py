@@ -186,3 +186,32 @@ def test_a_committed_provider_credential_carries_its_reference(gateway_factory, 
     assert finding["rule"] == "openai-api-key"
     assert finding["credential_reference"] == "env:UPSTREAM_OPENAI_KEY" and finding["managed_key_id"] is None
     assert provider_key not in result.stdout + result.stderr + gateway.stdout_text() + gateway.stderr_text()
+
+
+def unshare_works() -> bool:
+    try:
+        return subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(not unshare_works(), reason="needs `unshare -n` (root or user namespaces) to make a namespace without loopback")
+def test_a_scan_finishes_in_a_network_namespace_without_loopback(tmp_path):
+    """A sandbox for hooks and CI steps: no network at all, loopback down. The scan (git children
+    included) finishes, reports the key, and says once that the gateway could not be asked."""
+    from perimeter_harness import perimeter_bin
+
+    repo = make_repo(tmp_path / "repo")
+    key = fake_groq_key(11)
+    commit_file(repo, "deploy.sh", f"export GROQ_API_KEY={key}\n")
+    (repo / "staged.py").write_text(f'KEY = "{fake_groq_key(12)}"\n')
+    git(repo, "add", "staged.py")
+    env = clean_environment(HOME=str(tmp_path), PERIMETER_URL="http://127.0.0.1:9", PERIMETER_ADMIN_TOKEN="prm_admin_x")
+    for args in (["--json"], ["--staged", "--json"]):
+        result = subprocess.run(["unshare", "-n", perimeter_bin(), "scan", str(repo), *args], env=env, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1, result.stderr
+        findings = json.loads(result.stdout)["findings"]
+        assert {f["rule"] for f in findings} == {"groq-api-key"} and findings, result.stdout
+        assert result.stderr.count("managed keys not checked") == 1, result.stderr
+        assert "CFSocket" not in result.stderr

@@ -872,3 +872,56 @@ def test_rotated_virtual_keys_are_delivered_into_vault_and_aws(openbao, moto, se
     refused = recorder.cli(gw, "keys", "update", to_aws["id"], "--deliver-to", "vault:secret/x", check=False)
     assert refused.returncode != 0 and "#FIELD" in refused.stderr
     stop_and_check_leaks([gw], recorder, {"provider key": provider_value})
+
+
+@pytest.mark.skipif(not os.environ.get("POSTGRES_URL"), reason="POSTGRES_URL is not set (scripts/test sets it)")
+def test_a_built_in_secret_rotated_through_one_instance_is_used_by_the_other_within_a_second(
+    secret_gateway_factory, upstream, recorder
+):
+    from test_postgres import fresh_database, wait_until
+
+    url = fresh_database()
+    master_key = new_master_key()
+    config = gateway_config(upstream, [("store-openai", "openai", "store:openai-key", ["gpt-*"])])
+    env = {"PERIMETER_DATABASE": url, "PERIMETER_MASTER_KEY": master_key}
+    a = secret_gateway_factory("shared-a", config, extra_env=env)
+    b = secret_gateway_factory("shared-b", config, extra_env=env)
+    vkey = recorder.virtual_key(a)
+    first = new_value("shared-1")
+    recorder.cli(a, "secrets", "put", "openai-key", input=first)
+    # B caches secrets for secrets.cache_ttl (300 s by default); the change notification refreshes it.
+    wait_until(lambda: openai_call(b, vkey, upstream) == first, 1.0)
+    second = new_value("shared-2")
+    recorder.cli(b, "secrets", "rotate", "openai-key", input=second)
+    assert wait_until(lambda: openai_call(a, vkey, upstream) == second, 1.0) < 1.0
+
+
+def test_the_database_password_comes_from_vault_before_the_database_opens(
+        openbao, vault_reader, secret_gateway_factory, upstream, recorder, tmp_path):
+    """database_password: vault:... is read (with the Vault settings of the config) before PostgreSQL is
+    opened; a password Vault does not have stops start-up naming the field. The test server trusts
+    local connections, so this shows the read, not the server checking the password."""
+    postgres_url = os.environ.get("POSTGRES_URL", "")
+    if not postgres_url:
+        pytest.skip("POSTGRES_URL is not set (scripts/test sets it)")
+    from test_postgres import fresh_database
+
+    path = "perimeter/" + unique("pg")
+    password = new_value("pg-password")
+    openbao.kv_put(path, {"password": password})
+    token = openbao.create_token([vault_reader])
+    provider_value = new_value("vault-pg-openai")
+    openbao.kv_put(path + "-key", {"api_key": provider_value})
+    providers = [("vault-openai", "openai", f"vault:secret/{path}-key#api_key", ["gpt-*"])]
+    vault = secrets_section(vault={"address": openbao.address, "token": "env:VAULT_TOKEN"})
+    config = gateway_config(upstream, providers, vault + f"database_password: vault:secret/{path}#password\n")
+    gw = secret_gateway_factory(
+        "vault-pg", config, extra_env={"VAULT_TOKEN": token, "PERIMETER_DATABASE": fresh_database()})
+    assert openai_call(gw, recorder.virtual_key(gw), upstream) == provider_value
+    stop_and_check_leaks([gw], recorder, {"database password": password, "Vault token": token})
+
+    from test_config import serve_expecting_failure
+
+    missing = gateway_config(upstream, providers, vault + f"database_password: vault:secret/{path}#nope\n")
+    output = serve_expecting_failure(tmp_path, missing, VAULT_TOKEN=token, PERIMETER_DATABASE=fresh_database())
+    assert "database_password" in output and "has no field 'nope'" in output and password not in output

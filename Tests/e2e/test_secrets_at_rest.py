@@ -29,6 +29,8 @@ def secret_needles(keys: list[dict], provider_secrets, admin_token: str) -> dict
     needles["Anthropic provider key"] = provider_secrets.anthropic_key.encode()
     needles["OpenAI provider key (random part)"] = provider_secrets.openai_key.split("-")[-1].encode()
     needles["Anthropic provider key (random part)"] = provider_secrets.anthropic_key.split("-")[-1].encode()
+    needles["Gemini provider key"] = provider_secrets.gemini_key.encode()
+    needles["Gemini provider key (random part)"] = provider_secrets.gemini_key.split("-")[-1].encode()
     needles["admin token"] = admin_token.encode()
     return needles
 

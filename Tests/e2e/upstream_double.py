@@ -1,4 +1,4 @@
-"""A local stand-in for the OpenAI and Anthropic APIs, speaking their wire formats exactly.
+"""A local stand-in for the OpenAI, Anthropic and Gemini APIs, speaking their wire formats exactly.
 
 It records every request it receives (method, path, headers, parsed JSON body) so tests can check
 what the gateway sent upstream, and answers with fixed, known token counts so tests can check what
@@ -16,6 +16,14 @@ Special models:
 
 Header `x-double-delay: SECONDS` (forwarded by the gateway) makes a POST wait that long before it is
 answered, whatever the model, so tests can hold calls in flight at once.
+
+Gemini (Google AI's generativelanguage API) is served under /gemini: /gemini/v1beta/... and
+/gemini/v1/... (models/{model}:generateContent, :streamGenerateContent with ?alt=sse for SSE or
+without it for a streamed JSON array, :countTokens, :embedContent, :batchEmbedContents, GET models
+with pageSize/pageToken, GET models/{model}). Its `cut-stream` sends a few chunks, none with a
+finishReason or the final counts, then drops the connection. Header `x-double-prompt-tokens: N` sets
+the promptTokenCount a Gemini answer reports (to reach a price tier). A Gemini call with neither an
+x-goog-api-key header nor a key query parameter is refused 403 PERMISSION_DENIED, as Google does.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 # Deterministic usage, so tests can assert exact numbers.
 CHAT_PROMPT_TOKENS = 11
@@ -49,6 +58,19 @@ SLOW_SECONDS = 4.0
 # The longest wait the x-double-delay header may ask for.
 MAX_DELAY_SECONDS = 30.0
 UPSTREAM_MODELS = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"]
+# Gemini's usageMetadata. promptTokenCount includes the cached tokens (cachedContentTokenCount);
+# tool-use prompt and thoughts tokens are counted apart from it and from candidatesTokenCount.
+GEMINI_PROMPT_TOKENS = 19
+GEMINI_CACHED_TOKENS = 6
+GEMINI_TOOL_PROMPT_TOKENS = 2
+GEMINI_CANDIDATES_TOKENS = 10
+GEMINI_THOUGHTS_TOKENS = 5
+GEMINI_TOTAL_TOKENS = GEMINI_PROMPT_TOKENS + GEMINI_TOOL_PROMPT_TOKENS + GEMINI_CANDIDATES_TOKENS + GEMINI_THOUGHTS_TOKENS
+GEMINI_COUNT_TOKENS = 23
+GEMINI_RESPONSE_ID = "gemini-e2e-response"
+# GET models, in this order ("name" is "models/" + the id).
+GEMINI_MODELS = ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash", "gemini-embedding-001", "text-embedding-004"]
+GEMINI_DEFAULT_PAGE_SIZE = 50
 
 
 def answer_text(prompt: str) -> str:
@@ -124,6 +146,60 @@ def messages_usage(output_tokens: int = MESSAGES_OUTPUT_TOKENS) -> dict:
         "cache_read_input_tokens": MESSAGES_CACHE_READ_TOKENS,
         "output_tokens": output_tokens,
     }
+
+
+def gemini_model(model: str) -> dict:
+    """The Model resource the double lists for a model id."""
+    embedding = "embedding" in model
+    return {
+        "name": f"models/{model}",
+        "version": "001",
+        "displayName": model.replace("-", " ").title(),
+        "description": f"{model}, as served by the upstream double",
+        "inputTokenLimit": 2048 if embedding else 1048576,
+        "outputTokenLimit": 1 if embedding else 65536,
+        "supportedGenerationMethods": (
+            ["embedContent", "countTextTokens", "countTokens"] if embedding
+            else ["generateContent", "countTokens", "createCachedContent", "batchGenerateContent"]
+        ),
+        **({} if embedding else {"temperature": 1, "topP": 0.95, "topK": 64, "maxTemperature": 2, "thinking": True}),
+    }
+
+
+def gemini_usage(prompt_tokens: int = GEMINI_PROMPT_TOKENS, candidates_tokens: int | None = GEMINI_CANDIDATES_TOKENS,
+                 thoughts_tokens: int | None = GEMINI_THOUGHTS_TOKENS) -> dict:
+    """usageMetadata with the fixed counts; a stream's chunks before the last pass a running
+    candidates count (or None) and no thoughts count."""
+    usage = {
+        "promptTokenCount": prompt_tokens,
+        "cachedContentTokenCount": GEMINI_CACHED_TOKENS,
+        "toolUsePromptTokenCount": GEMINI_TOOL_PROMPT_TOKENS,
+        "totalTokenCount": prompt_tokens + GEMINI_TOOL_PROMPT_TOKENS + (candidates_tokens or 0) + (thoughts_tokens or 0),
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
+        "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": GEMINI_CACHED_TOKENS}],
+    }
+    if candidates_tokens is not None:
+        usage["candidatesTokenCount"] = candidates_tokens
+    if thoughts_tokens is not None:
+        usage["thoughtsTokenCount"] = thoughts_tokens
+    return usage
+
+
+def gemini_text(contents) -> str:
+    """The text of the last user turn of Gemini `contents` (a list of Content, or one)."""
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not isinstance(contents, list):
+        return ""
+    for content in reversed(contents):
+        if isinstance(content, dict) and content.get("role", "user") == "user":
+            return "".join(
+                p["text"] for p in content.get("parts") or [] if isinstance(p, dict) and isinstance(p.get("text"), str)
+            )
+    return ""
+
+
+ENTRA_CLIENT_SECRET = "entra~secret." + "e2e-0123456789"
 
 
 class RecordedRequest(dict):
@@ -238,8 +314,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802
         request = self._record()
+        # An OpenAI-compatible vendor's model list: one model of its own and one every vendor has.
+        if request["path"].startswith("/compat/") and request["path"].endswith("/v1/models"):
+            vendor = request["path"].split("/")[2]
+            return self._json(200, {"object": "list", "data": [
+                {"id": m, "object": "model", "created": 1_700_000_000, "owned_by": vendor}
+                for m in (f"{vendor}-own-model", "llama-3.3-70b-versatile")]})
         if request["path"] == "/_requests":
             return self._json(200, {"data": [dict(r) for r in self.double.requests if r["path"] != "/_requests"]})
+        if request["path"].startswith("/gemini/"):
+            return self._gemini(request)
         if request["path"].startswith("/v1/models/"):
             model = request["path"][len("/v1/models/"):]
             if model in UPSTREAM_MODELS:
@@ -260,8 +344,36 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         request = self._record()
+        if request["path"].startswith("/gemini/"):
+            try:
+                return self._gemini(request)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+                return None
         body = request["body"] if isinstance(request["body"], dict) else {}
         path = request["path"]
+        # /compat/NAME/v1/...: an OpenAI-compatible vendor. "strict" is one that knows no
+        # stream_options and never reports a stream's usage (as some do): it refuses the field.
+        # /entra/TENANT/oauth2/v2.0/token: Microsoft Entra ID's client credentials grant (a form body).
+        if path.startswith("/entra/") and path.endswith("/oauth2/v2.0/token"):
+            form = {k: v[0] for k, v in parse_qs(request["raw"]).items()}
+            if form.get("grant_type") != "client_credentials" or form.get("client_secret") != ENTRA_CLIENT_SECRET:
+                return self._json(401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."})
+            tenant = path.split("/")[2]
+            return self._json(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                                    "access_token": f"entra-token-{tenant}-{form.get('client_id')}"})
+        # /azure/openai/deployments/DEPLOYMENT/OPERATION?api-version=...: an Azure OpenAI resource, which
+        # answers in OpenAI's format.
+        if path.startswith("/azure/openai/deployments/"):
+            _deployment, _, operation = path[len("/azure/openai/deployments/"):].partition("/")
+            path = "/v1/" + operation
+        elif path.startswith("/azure/openai/v1/"):
+            path = "/v1/" + path[len("/azure/openai/v1/"):]
+        if path.startswith("/compat/"):
+            vendor, _, rest = path[len("/compat/"):].partition("/")
+            path = "/" + rest
+            if vendor == "strict" and "stream_options" in body:
+                return self._json(400, {"error": {"message": "Unrecognized request argument supplied: stream_options", "type": "invalid_request_error", "param": "stream_options", "code": None}})
         model = body.get("model")
         anthropic = path.startswith("/v1/messages")
         if model == "leaky-error":
@@ -499,6 +611,136 @@ class _Handler(BaseHTTPRequestHandler):
         )
         return self._stream(payload, slow=model == "slow-stream")
 
+    # MARK: Gemini
+
+    def _gemini(self, request: RecordedRequest):
+        """/gemini/{v1beta|v1}/models[/{model}[:{method}]], as generativelanguage.googleapis.com."""
+        version, _, rest = request["path"][len("/gemini/"):].partition("/")
+        query = parse_qs(urlsplit(request["target"]).query)
+        if version not in ("v1beta", "v1") or not (rest == "models" or rest.startswith("models/")):
+            return self._google_error(404, "NOT_FOUND", f"Requested entity was not found: {request['path']}")
+        if not request.header("x-goog-api-key") and not query.get("key"):
+            return self._google_error(
+                403, "PERMISSION_DENIED",
+                "Method doesn't allow unregistered callers (callers without established identity). "
+                "Please use API Key or other form of API consumer identity to call this API.",
+            )
+        if request["method"] == "GET":
+            if rest == "models":
+                return self._gemini_models(query)
+            model = rest[len("models/"):]
+            if model in GEMINI_MODELS:
+                return self._google_json(200, gemini_model(model))
+            return self._google_error(
+                404, "NOT_FOUND", f"models/{model} is not found for API version {version}, or is not supported for GET."
+            )
+        model, _, method = rest[len("models/"):].rpartition(":")
+        if not model or not method:
+            return self._google_error(404, "NOT_FOUND", f"Requested entity was not found: {request['path']}")
+        body = request["body"]
+        if not isinstance(body, dict):
+            return self._google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        delay = _delay_seconds(request.header("x-double-delay"))
+        if delay:
+            time.sleep(delay)
+        prompt_tokens = _int_header(request.header("x-double-prompt-tokens"), GEMINI_PROMPT_TOKENS)
+        if method in ("generateContent", "streamGenerateContent"):
+            if not body.get("contents"):
+                return self._google_error(400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not specified")
+            if method == "generateContent":
+                return self._gemini_generate(model, body, prompt_tokens)
+            return self._gemini_stream(model, body, prompt_tokens, sse=query.get("alt") == ["sse"])
+        if method == "countTokens":
+            return self._google_json(
+                200, {"totalTokens": GEMINI_COUNT_TOKENS, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": GEMINI_COUNT_TOKENS}]}
+            )
+        if method == "embedContent":
+            if not isinstance(body.get("content"), dict):
+                return self._google_error(400, "INVALID_ARGUMENT", "* EmbedContentRequest.content: content is not specified")
+            return self._google_json(200, {"embedding": {"values": _gemini_vector(0)}})
+        if method == "batchEmbedContents":
+            requests = body.get("requests")
+            if not isinstance(requests, list) or not requests:
+                return self._google_error(400, "INVALID_ARGUMENT", "* BatchEmbedContentsRequest.requests: requests is not specified")
+            for index, item in enumerate(requests):
+                named = item.get("model") if isinstance(item, dict) else None
+                if named != f"models/{model}":
+                    return self._google_error(
+                        400, "INVALID_ARGUMENT",
+                        f"* BatchEmbedContentsRequest.requests[{index}].model: model {named!r} does not match models/{model}",
+                    )
+            return self._google_json(200, {"embeddings": [{"values": _gemini_vector(i)} for i in range(len(requests))]})
+        return self._google_error(404, "NOT_FOUND", f"Method {method} is not found for models/{model}.")
+
+    def _gemini_models(self, query: dict):
+        size = _int_header((query.get("pageSize") or [None])[0], GEMINI_DEFAULT_PAGE_SIZE)
+        size = GEMINI_DEFAULT_PAGE_SIZE if size <= 0 else min(size, 1000)
+        token = (query.get("pageToken") or [""])[0]
+        start = 0
+        if token:
+            try:
+                start = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("offset="))
+            except ValueError:
+                return self._google_error(400, "INVALID_ARGUMENT", "Invalid page token.")
+        page = GEMINI_MODELS[start:start + size]
+        answer: dict = {"models": [gemini_model(m) for m in page]}
+        if start + size < len(GEMINI_MODELS):
+            answer["nextPageToken"] = base64.urlsafe_b64encode(f"offset={start + size}".encode()).decode()
+        return self._google_json(200, answer)
+
+    @staticmethod
+    def _gemini_chunk(model: str, text: str, usage: dict, finish: bool) -> dict:
+        candidate: dict = {"content": {"parts": [{"text": text}], "role": "model"}}
+        if finish:
+            candidate["finishReason"] = "STOP"
+        candidate["index"] = 0
+        return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": GEMINI_RESPONSE_ID}
+
+    def _gemini_generate(self, model: str, body: dict, prompt_tokens: int):
+        text = answer_text(gemini_text(body.get("contents")))
+        return self._google_json(200, self._gemini_chunk(model, text, gemini_usage(prompt_tokens), finish=True))
+
+    def _gemini_stream(self, model: str, body: dict, prompt_tokens: int, sse: bool):
+        """Every chunk carries usageMetadata: the prompt's counts and a running candidates count;
+        the last one has the finishReason, the final candidates count and the thoughts count."""
+        cut = model == "cut-stream"
+        pieces = CUT_PIECES if cut else answer_pieces(gemini_text(body.get("contents")))
+        chunks = []
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1 and not cut
+            usage = (
+                gemini_usage(prompt_tokens) if last
+                else gemini_usage(prompt_tokens, None if index == 0 else min(index, GEMINI_CANDIDATES_TOKENS - 1), None)
+            )
+            chunks.append(self._gemini_chunk(model, piece, usage, finish=last))
+        if sse:
+            # Google ends each event with CRLF CRLF.
+            payload = b"".join(b"data: " + _dumps(c) + b"\r\n\r\n" for c in chunks)
+            return self._stream(payload, cut=cut)
+        # Without alt=sse: one JSON array, pretty-printed, its elements written as they come.
+        elements = [json.dumps(c, indent=2).encode() for c in chunks]
+        writes = []
+        for index, element in enumerate(elements):
+            head = b"[" if index == 0 else b"\n,\r\n"
+            writes += [head + element[: len(element) // 2], element[len(element) // 2:]]
+        if not cut:
+            writes.append(b"\n]")
+        return self._stream(b"".join(writes), cut=cut, content_type="application/json; charset=UTF-8", pieces=writes)
+
+    def _google_json(self, status: int, obj) -> None:
+        """Google answers pretty-printed JSON."""
+        data = json.dumps(obj, indent=2).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Vary", "Origin, X-Origin, Referer")
+        self.send_header("Server-Timing", "gfet4t7; dur=12")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _google_error(self, code: int, status: str, message: str) -> None:
+        return self._google_json(code, {"error": {"code": code, "message": message, "status": status}})
+
     # MARK: errors
 
     def _leaky_error(self, request: RecordedRequest, anthropic: bool):
@@ -551,13 +793,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _stream(self, payload: bytes, cut: bool = False, slow: bool = False) -> None:
+    def _stream(self, payload: bytes, cut: bool = False, slow: bool = False,
+                content_type: str = "text/event-stream; charset=utf-8", pieces: list[bytes] | None = None) -> None:
         """Sends `payload` as an SSE body in chunked encoding, in several TCP writes, some of which
-        split an event in the middle. With `cut`, the connection is then closed without the final
-        zero-length chunk."""
+        split an event in the middle (or in the given `pieces`, by default). With `cut`, the
+        connection is then closed without the final zero-length chunk."""
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
@@ -566,15 +809,17 @@ class _Handler(BaseHTTPRequestHandler):
         # ended by CRLF, cut awkwardly).
         mode = (self.headers.get("x-double-split") or "awkward").lower()
         pause = 0.25 if slow else 0.002
-        if mode == "crlf":
+        if mode == "crlf" and b"\r" not in payload:
             payload = payload.replace(b"\n", b"\r\n")
+            pieces = None
         if mode == "whole":
             pieces = [payload]
         elif mode == "tiny":
             pieces = [payload[i:i + 7] for i in range(0, len(payload), 7)]
             pause = 0.0
-        else:
+        elif pieces is None:
             pieces = _split_awkwardly(payload)
+        assert b"".join(pieces) == payload
         for piece in pieces:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             time.sleep(pause)
@@ -623,6 +868,19 @@ def _delay_seconds(value) -> float:
     except ValueError:
         return 0.0
     return min(max(seconds, 0.0), MAX_DELAY_SECONDS) if seconds == seconds else 0.0
+
+
+def _int_header(value, default: int) -> int:
+    """An integer header or query value, or `default` when absent or not a number."""
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _gemini_vector(index: int) -> list[float]:
+    """The embedding of the index-th text of a request (as the OpenAI side's)."""
+    return [round(0.25 * (index + 1) + 0.125 * d, 6) for d in range(EMBEDDING_DIMENSIONS)]
 
 
 def _dumps(obj) -> bytes:

@@ -10,7 +10,10 @@ public enum DemoProvider {
         public var chunks: [[UInt8]]
     }
 
-    public static let models = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "claude-sonnet-4-5", "claude-haiku-4-5"]
+    public static let models = [
+        "gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "claude-sonnet-4-5", "claude-haiku-4-5", "gemini-2.5-flash",
+        "gemini-embedding-001",
+    ]
 
     public static func respond(to operation: CallOperation, kind: ProviderKind = .openAI, facts: RequestFacts, body: [UInt8]) -> Response {
         let model = facts.model ?? "demo"
@@ -20,6 +23,11 @@ public enum DemoProvider {
         let outputTokens = min(words.count, facts.maxOutputTokens ?? .max)
         let text = words.prefix(outputTokens).joined(separator: " ")
         switch operation {
+        case _ where kind == .gemini:
+            return gemini(
+                operation, model: model, words: Array(words.prefix(outputTokens)), input: inputTokens, facts: facts, request: request)
+        case .converse, .invoke:
+            return bedrock(operation, model: model, words: Array(words.prefix(outputTokens)), input: inputTokens, facts: facts)
         case .chat:
             return facts.isStream
                 ? chatStream(
@@ -58,7 +66,7 @@ public enum DemoProvider {
                     "content": [["type": "text", "text": text]], "stop_reason": "end_turn", "stop_sequence": NSNull(),
                     "usage": ["input_tokens": inputTokens, "output_tokens": outputTokens],
                 ])
-        case .countTokens:
+        case .countTokens, .generate:
             return json(["input_tokens": inputTokens])
         case .models where kind == .anthropic:
             let claude = models.filter { $0.hasPrefix("claude-") }
@@ -69,7 +77,7 @@ public enum DemoProvider {
         case .models:
             return json([
                 "object": "list",
-                "data": models.filter { !$0.hasPrefix("claude-") }.map {
+                "data": models.filter { !$0.hasPrefix("claude-") && !$0.hasPrefix("gemini-") }.map {
                     ["id": $0, "object": "model", "created": 1_700_000_000, "owned_by": "perimeter-demo"]
                 },
             ])
@@ -165,7 +173,7 @@ public enum DemoProvider {
     }
 
     /// A small deterministic unit vector derived from the input's bytes.
-    private static func embedding(of input: String) -> [Double] {
+    static func embedding(of input: String) -> [Double] {
         var state = CRC32.checksum(input.utf8)
         var vector = (0..<8).map { _ -> Double in
             state = state &* 1_664_525 &+ 1_013_904_223
@@ -176,7 +184,7 @@ public enum DemoProvider {
         return vector
     }
 
-    private static func json(_ object: [String: Any]) -> Response {
+    static func json(_ object: [String: Any]) -> Response {
         Response(status: 200, contentType: "application/json", chunks: [serialize(object)])
     }
 
@@ -184,7 +192,7 @@ public enum DemoProvider {
         (name.map { Array("event: \($0)\n".utf8) } ?? []) + Array("data: ".utf8) + serialize(data) + Array("\n\n".utf8)
     }
 
-    private static func serialize(_ object: [String: Any]) -> [UInt8] {
+    static func serialize(_ object: [String: Any]) -> [UInt8] {
         Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
     }
 }

@@ -34,6 +34,13 @@ extension RequestInspector {
         return Array(body[..<options.range.lowerBound]) + replacement + Array(body[options.range.upperBound...])
     }
 
+    /// The body with its top-level `model` set to `model` (an Azure deployment, where Azure reads the
+    /// body's model as one); every other byte as the client sent it.
+    package static func replacingModel(_ body: [UInt8], members: [String: JSONScanner.Member], with model: String) -> [UInt8] {
+        guard let member = members["model"], case .string = member.kind else { return body }
+        return Array(body[..<member.range.lowerBound]) + jsonString(model) + Array(body[member.range.upperBound...])
+    }
+
     private static func jsonString(_ value: String) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "\"")]
         for byte in value.utf8 {

@@ -46,7 +46,13 @@ public struct RequestFacts: Sendable, Hashable {
 /// Reads ``RequestFacts`` from a request body and, where metering needs it, rewrites the body.
 package enum RequestInspector {
     /// Inspects `body`, which must be one JSON object. Throws ``GatewayError/malformedJSON(_:)`` otherwise.
-    package static func inspect(_ body: [UInt8]) throws(GatewayError) -> (RequestFacts, [String: JSONScanner.Member]) {
+    /// `model` and `operation` are the route's (Bedrock names the model in the path, and reads a limit
+    /// by the model's vendor).
+    package static func inspect(
+        _ body: [UInt8], kind: ProviderKind = .openAI, model: String? = nil, operation: CallOperation? = nil
+    ) throws(GatewayError) -> (
+        RequestFacts, [String: JSONScanner.Member]
+    ) {
         let members: [String: JSONScanner.Member]
         do {
             members = try JSONScanner.topLevelMembers(of: body)
@@ -89,12 +95,14 @@ package enum RequestInspector {
         if let options = members["stream_options"], case .object = options.kind {
             facts.includesUsage = streamOptionsIncludeUsage(Array(body[options.range]))
         }
+        if kind == .gemini { try readGemini(into: &facts, body: body, members: members) }
+        if kind == .bedrock { try readBedrock(into: &facts, body: body, members: members, model: model, operation: operation) }
         return (facts, members)
     }
 
     /// Names from `[{"type":"function","function":{"name":…}}]` (Chat Completions),
     /// `[{"name":…}]` (Anthropic, Responses, legacy functions), or a built-in tool's `type`.
-    private static func toolNames(in array: [UInt8]) -> [String] {
+    static func toolNames(in array: [UInt8]) -> [String] {
         guard let items = (try? JSONSerialization.jsonObject(with: Data(array))) as? [Any] else { return [] }
         return items.compactMap { item in
             guard let tool = item as? [String: Any] else { return nil }
@@ -108,13 +116,16 @@ package enum RequestInspector {
     /// `input_audio`, `image`, `document` or `file_id` (a name or a type); counting a name that is not a
     /// part only raises the ceiling.
     private static func mediaParts(in body: [UInt8]) -> Int {
-        let names = ["image_url", "input_image", "input_file", "input_audio", "image", "document", "file_id"].map {
-            Array("\"\($0)\"".utf8)
-        }
+        quotedNames(["image_url", "input_image", "input_file", "input_audio", "image", "document", "file_id"], in: body)
+    }
+
+    /// How many times any of `names`, quoted, appears in `body`.
+    static func quotedNames(_ names: [String], in body: [UInt8]) -> Int {
+        let patterns = names.map { Array("\"\($0)\"".utf8) }
         var count = 0
         var index = body.startIndex
         while let quote = body[index...].firstIndex(of: UInt8(ascii: "\"")) {
-            if names.contains(where: { body[quote...].starts(with: $0) }) { count += 1 }
+            if patterns.contains(where: { body[quote...].starts(with: $0) }) { count += 1 }
             index = quote + 1
         }
         return count
@@ -122,7 +133,7 @@ package enum RequestInspector {
 
     /// Hosted tools the provider charges per call: OpenAI's web search, file search, code interpreter
     /// and image generation; Anthropic's server tools (web search, web fetch, code execution).
-    private static func perUseTools(in array: [UInt8]) -> [String] {
+    static func perUseTools(in array: [UInt8]) -> [String] {
         let perUse = ["web_search", "web_fetch", "file_search", "code_interpreter", "code_execution", "image_generation"]
         guard let items = (try? JSONSerialization.jsonObject(with: Data(array))) as? [Any] else { return [] }
         return items.compactMap { item in

@@ -13,6 +13,7 @@ extension UsageMeter {
         if hasFinalUsage || format == .none { return (usage, .provider) }
         var billed = usage
         if billed.inputTokens == 0 { billed.inputTokens = inputCeiling }
+        if format == .geminiEmbeddings { return (billed, .estimated) }
         let relayed = isStream ? relayedOutputTokens : (bodyBytes + 3) / 4
         billed.outputTokens = max(billed.outputTokens, relayed)
         return (billed, .estimated)

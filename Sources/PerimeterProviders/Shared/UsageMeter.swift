@@ -13,6 +13,17 @@ public struct UsageMeter: Sendable {
     public let format: UsageFormat
     public let isStream: Bool
     public let removesUsageChunk: Bool
+    /// A stream sent as one JSON array (Gemini without `alt=sse`) rather than server-sent events.
+    public let isArrayStream: Bool
+    /// AWS's binary event stream (Bedrock): only whole, checked messages are passed on.
+    public let isBinaryStream: Bool
+    /// An InvokeModel stream for an Anthropic client: passed on as Anthropic's server-sent events.
+    public let translatesToServerSentEvents: Bool
+    /// Usage the provider reported in the answer's headers (Bedrock's `x-amzn-bedrock-*-token-count`):
+    /// what a whole body is charged when it carries no usage of its own.
+    public var headerUsage: Usage?
+    /// The exception an event stream ended with (Bedrock's `:exception-type`), if any.
+    public internal(set) var streamException: String?
 
     public internal(set) var usage = Usage.zero
     public internal(set) var hasUsage = false
@@ -28,6 +39,8 @@ public struct UsageMeter: Sendable {
     public internal(set) var bodyBytes = 0
 
     private var framer = SSEFramer()
+    private var arrayFramer = JSONArrayFramer()
+    var eventFramer = EventStreamFramer()
     var anthropic = AnthropicUsageCounters()
     private var body: [UInt8] = []
     private var tail: [UInt8] = []
@@ -37,19 +50,39 @@ public struct UsageMeter: Sendable {
     static let maximumParsedBodySize = 16 << 20
     static let tailSize = 64 << 10
 
-    public init(format: UsageFormat, isStream: Bool, removesUsageChunk: Bool = false) {
+    public init(
+        format: UsageFormat, isStream: Bool, removesUsageChunk: Bool = false, isArrayStream: Bool = false, isBinaryStream: Bool = false,
+        translatesToServerSentEvents: Bool = false
+    ) {
+        self.translatesToServerSentEvents = isBinaryStream && translatesToServerSentEvents
         self.format = format
-        self.isStream = isStream
+        self.isStream = isStream || isArrayStream || isBinaryStream
+        self.isArrayStream = isArrayStream
+        self.isBinaryStream = isBinaryStream
         self.removesUsageChunk = isStream && removesUsageChunk
     }
+
+    /// True when what reaches the client is not the upstream's bytes as they came (a removed usage
+    /// chunk, an event stream held back to message boundaries), so no upstream length applies.
+    public var reframesBody: Bool { removesUsageChunk || isBinaryStream }
+
+    /// True when an event stream broke its framing (a bad CRC or length): nothing more may be forwarded.
+    public var isCorrupt: Bool { eventFramer.isCorrupt }
 
     /// Feeds one chunk. Returns `nil` when the chunk goes to the client unchanged, or the bytes to send
     /// in its place when this meter removes the injected usage chunk.
     public mutating func consume(_ chunk: ByteBuffer) -> ByteBuffer? {
+        if isBinaryStream { return consumeEventStream(chunk) }
         guard format != .none else { return nil }
         if !isStream {
             bodyBytes += chunk.readableBytes
             appendBody(chunk.readableBytesView)
+            return nil
+        }
+        if isArrayStream {
+            var elements: [ArraySlice<UInt8>] = []
+            arrayFramer.append(chunk.readableBytesView) { elements.append($0) }
+            for element in elements { observeGemini(element) }
             return nil
         }
         var events: [ArraySlice<UInt8>] = []
@@ -68,6 +101,8 @@ public struct UsageMeter: Sendable {
             isComplete = true
             return nil
         }
+        // A message the stream broke off inside is never forwarded.
+        if isArrayStream || isBinaryStream { return nil }
         let rest = framer.drain()
         guard !rest.isEmpty else { return nil }
         // A final event without its blank line still counts; its bytes go out as they came.
@@ -84,7 +119,10 @@ public struct UsageMeter: Sendable {
         case .openAIChat: return observeOpenAIChat(event)
         case .openAIResponses: return observeOpenAIResponses(event)
         case .anthropic: return observeAnthropic(event)
-        case .none: return true
+        case .gemini, .geminiEmbeddings:
+            observeGemini(event.data)
+            return true
+        case .none, .bedrockConverse, .bedrockInvoke: return true
         }
     }
 
@@ -105,10 +143,11 @@ public struct UsageMeter: Sendable {
     }
 
     private mutating func parseWholeBody() {
-        let usageObject = bodyOverflowed ? Self.usageMember(inTail: tail) : ScannedObject(body)?.object("usage")
+        let usageObject =
+            bodyOverflowed ? Self.usageMember(inTail: tail, named: format.usageMember) : ScannedObject(body)?.object(format.usageMember)
         body = []
         tail = []
-        guard let usageObject, let parsed = format.usage(from: usageObject) else { return }
+        guard let parsed = usageObject.flatMap(format.usage(from:)) ?? headerUsage else { return }
         usage = parsed
         hasUsage = true
         hasFinalUsage = true
@@ -116,8 +155,8 @@ public struct UsageMeter: Sendable {
 
     /// The last top-level-looking `"usage": {...}` object in `tail`. Inside a JSON string the quotes
     /// around `usage` would be escaped, so an unescaped `"usage"` is a member name.
-    static func usageMember(inTail tail: [UInt8]) -> ScannedObject? {
-        let needle = Array(#""usage""#.utf8)
+    static func usageMember(inTail tail: [UInt8], named name: String = "usage") -> ScannedObject? {
+        let needle = Array("\"\(name)\"".utf8)
         guard tail.count >= needle.count else { return nil }
         var start = tail.count - needle.count
         while start >= 0 {
