@@ -145,7 +145,9 @@ import Testing
             let third = try await chat(client, key: key)
             #expect(third.0 == .tooManyRequests)
             #expect(third.1 == "rate_limited")
-            #expect(third.2[.retryAfter] == "30")
+            // Thirty seconds for the next of two a minute, less what refilled while a loaded machine
+            // ran the three calls.
+            #expect(third.2[.retryAfter].flatMap(Int.init).map { (15...30).contains($0) } == true, "\(third.2)")
             #expect(third.2[HTTPField.Name("x-ratelimit-remaining-requests")!] == "0")
         }
     }
