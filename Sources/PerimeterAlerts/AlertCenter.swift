@@ -22,6 +22,9 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
         var spending: [String: Date] = [:]
         /// With shared baselines: the start of the next spike window to read from the call log.
         var nextWindow: Date?
+        /// With shared baselines: denial and unknown-key bursts alerted, by subject, and until when a
+        /// burst that goes on is the same burst.
+        var sharedBursts: [String: Date] = [:]
     }
 
     let settings: AlertSettings
@@ -142,28 +145,16 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
             await raise(alerts)
             return
         }
-        if record.keyID == nil, record.errorCode == GatewayError.invalidKey.code, let address = record.clientIP {
-            let burst = rules.withLock { $0.invalidKeys.record(address, at: time) }
-            if let count = burst {
-                alerts.append(
-                    Alert(
-                        type: .invalidKeyBurst, severity: .warning, time: time, keyID: nil, env: nil,
-                        message:
-                            "\(count) calls with unknown keys from \(address) within \(Int(settings.invalidKeyBurst.window)) s: someone may be guessing keys. Its unknown-key answers are slowed down.",
-                        details: ["client_ip": address, "count": String(count)],
-                        onceKey: "invalid_key_burst|\(address)|\(bucket(time, settings.invalidKeyBurst.window))"))
+        // With shared baselines, bursts are counted from the shared log each second instead (``sharedBurstAlerts``).
+        if !countsBurstsFromLog, record.keyID == nil, record.errorCode == GatewayError.invalidKey.code, let address = record.clientIP {
+            if let count = rules.withLock({ $0.invalidKeys.record(address, at: time) }) {
+                alerts.append(invalidKeyBurstAlert(address: address, count: count, time: time))
             }
         }
         if let key {
             if record.outcome == .denied {
-                if let count = rules.withLock({ $0.denials.record(key.id, at: time) }) {
-                    alerts.append(
-                        Alert(
-                            type: .denialBurst, severity: .warning, time: time, keyID: key.id, env: key.env,
-                            message:
-                                "Key '\(key.name)' (\(key.id)) was denied \(count) times within \(Int(settings.denialBurst.window)) s (last: \(record.errorCode ?? "denied")): a leaked key may be probing its limits.",
-                            details: ["count": String(count), "last_error": record.errorCode ?? ""],
-                            onceKey: "denial_burst|\(key.id)|\(bucket(time, settings.denialBurst.window))"))
+                if !countsBurstsFromLog, let count = rules.withLock({ $0.denials.record(key.id, at: time) }) {
+                    alerts.append(denialBurstAlert(key: key, count: count, lastError: record.errorCode, time: time))
                 }
             } else {
                 if !sharedBaselines {
@@ -253,6 +244,7 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
         }
         var alerts = spikes.map(spikeAlert)
         if shared { alerts += await readClosedWindows(now: now).map(spikeAlert) }
+        if countsBurstsFromLog { alerts += await sharedBurstAlerts(now: now) }
         for id in spending {
             if let key = cache.key(id: id) { alerts += await thresholdAlerts(key: key, time: now) }
         }
@@ -278,6 +270,63 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
             }
         }
         return spikes
+    }
+
+    /// Instances share the call log and it can count refusals: bursts are counted from it, whole.
+    private var countsBurstsFromLog: Bool { sharedBaselines && store is any RefusalLog }
+
+    /// With shared baselines: denial and unknown-key bursts counted over every instance's calls of
+    /// the last window. A burst alerts once; while it goes on (within a window of the last count at
+    /// or over the threshold) it is the same burst.
+    private func sharedBurstAlerts(now: Date) async -> [Alert] {
+        guard let log = store as? any RefusalLog else { return [] }
+        let (denial, unknown) = (settings.denialBurst, settings.invalidKeyBurst)
+        guard let denials = try? await log.refusals(since: now.addingTimeInterval(-denial.window), until: now) else { return [] }
+        var unknownKeys = denials
+        if unknown.window != denial.window {
+            guard let counted = try? await log.refusals(since: now.addingTimeInterval(-unknown.window), until: now) else { return [] }
+            unknownKeys = counted
+        }
+        var bursts: [(subject: String, count: Int, window: TimeInterval, make: () -> Alert?)] = []
+        for (keyID, count) in denials.deniedByKey where count >= denial.count {
+            bursts.append(
+                (
+                    "key|\(keyID)", count, denial.window,
+                    { self.cache.key(id: keyID).map { self.denialBurstAlert(key: $0, count: count, lastError: nil, time: now) } }
+                ))
+        }
+        for (address, count) in unknownKeys.unknownKeyByAddress where count >= unknown.count {
+            bursts.append(
+                ("address|\(address)", count, unknown.window, { self.invalidKeyBurstAlert(address: address, count: count, time: now) }))
+        }
+        let fresh = rules.withLock { rules -> [Int] in
+            rules.sharedBursts = rules.sharedBursts.filter { $0.value > now }
+            var fresh: [Int] = []
+            for (index, burst) in bursts.enumerated() {
+                if rules.sharedBursts[burst.subject] == nil { fresh.append(index) }
+                rules.sharedBursts[burst.subject] = now.addingTimeInterval(burst.window)
+            }
+            return fresh
+        }
+        return fresh.compactMap { bursts[$0].make() }
+    }
+
+    private func invalidKeyBurstAlert(address: String, count: Int, time: Date) -> Alert {
+        Alert(
+            type: .invalidKeyBurst, severity: .warning, time: time, keyID: nil, env: nil,
+            message:
+                "\(count) calls with unknown keys from \(address) within \(Int(settings.invalidKeyBurst.window)) s: someone may be guessing keys. Its unknown-key answers are slowed down.",
+            details: ["client_ip": address, "count": String(count)],
+            onceKey: "invalid_key_burst|\(address)|\(bucket(time, settings.invalidKeyBurst.window))")
+    }
+
+    private func denialBurstAlert(key: VirtualKey, count: Int, lastError: String?, time: Date) -> Alert {
+        Alert(
+            type: .denialBurst, severity: .warning, time: time, keyID: key.id, env: key.env,
+            message:
+                "Key '\(key.name)' (\(key.id)) was denied \(count) times within \(Int(settings.denialBurst.window)) s\(lastError.map { " (last: \($0))" } ?? ""): a leaked key may be probing its limits.",
+            details: ["count": String(count), "last_error": lastError ?? ""],
+            onceKey: "denial_burst|\(key.id)|\(bucket(time, settings.denialBurst.window))")
     }
 
     private func raise(_ alerts: [Alert]) async {

@@ -41,6 +41,17 @@ public struct TokenBucket: Sendable, Hashable {
         level -= amount
     }
 
+    /// The bucket with a new capacity. A larger one adds no units, only a faster refill; a smaller one
+    /// keeps at most its new capacity. So instances whose capacities add up to a limit never hold more
+    /// than it between them, however the capacities move.
+    public func resized(to newCapacity: Int, now: Date) -> TokenBucket {
+        var current = self
+        current.refill(now)
+        var bucket = TokenBucket(perMinute: newCapacity, now: max(now, updatedAt))
+        bucket.level = min(bucket.capacity, current.level)
+        return bucket
+    }
+
     /// Seconds until one unit is available.
     public func secondsUntilAvailable(now: Date) -> Double {
         let current = min(capacity, level + max(0, now.timeIntervalSince(updatedAt)) * capacity / 60)

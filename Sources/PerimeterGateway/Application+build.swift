@@ -107,7 +107,9 @@ private func assemble(
 
     let router = parts.makeRouter()
     let routes = router.routes.map { "\($0.method) \($0.path)" }
-    let leaseKeeper = leased.map { LeaseKeeper(ledger: $0, rateLimiter: parts.rateLimiter, logger: logger) }
+    let leaseKeeper = leased.flatMap { ledger in
+        (store as? PostgresStore).map { LeaseKeeper(ledger: ledger, rateLimiter: parts.rateLimiter, board: $0, logger: logger) }
+    }
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),

@@ -8,10 +8,13 @@ import ServiceLifecycle
 /// back what is idle, renews the leases and reclaims those of instances that died. At shutdown, after
 /// the HTTP server has stopped, it counts every lease's spend into the pool and gives back the rest.
 ///
-/// It also tells the rate limiter how many instances share each key's per-minute limits.
+/// It also exchanges each key's demand with the other instances (``RateDemandBoard``) and tells the
+/// rate limiter how many instances share each key's per-minute limits and what the others saw, so
+/// each sizes its share by demand.
 struct LeaseKeeper: Service {
     let ledger: LeasedLedger
     let rateLimiter: RateLimiter
+    let board: any RateDemandBoard
     let logger: Logger
     var interval: Duration = .seconds(1)
     /// Set once the leases are returned (or could not be): the store closes after it.
@@ -20,11 +23,22 @@ struct LeaseKeeper: Service {
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             var isFailing = false
+            var sharesFailing = false
             while !Task.isCancelled {
                 do {
                     let now = Date()
+                    let others = try await board.exchange(
+                        rateLimiter.demand(at: now), instance: ledger.instance, at: now, freshSince: now.addingTimeInterval(-5))
+                    rateLimiter.setShares(instances: try await ledger.liveInstances(at: now), elsewhere: others, now: now)
+                    sharesFailing = false
+                } catch {
+                    // The shares stay as they were until the database answers again.
+                    if !sharesFailing { logger.warning("cannot exchange rate-limit demand", metadata: ["error": "\(error)"]) }
+                    sharesFailing = true
+                }
+                do {
+                    let now = Date()
                     try await ledger.maintain(at: now)
-                    rateLimiter.setInstances(try await ledger.liveInstances(at: now))
                     if isFailing { logger.notice("budget leases renewed again") }
                     isFailing = false
                 } catch {

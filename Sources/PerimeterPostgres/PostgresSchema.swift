@@ -214,6 +214,25 @@ enum PostgresSchema {
                 "CREATE INDEX rotation_replays_expiry ON rotation_replays (expires_at)",
             ]
         ),
+        (
+            "0004-shared-limits",
+            [
+                // What each key asked of each instance in the last minute: instances split per-minute limits by it.
+                """
+                CREATE TABLE rate_demand (
+                    instance TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    requests BIGINT NOT NULL,
+                    tokens BIGINT NOT NULL,
+                    reported_at BIGINT NOT NULL,
+                    PRIMARY KEY (instance, key_id)
+                )
+                """,
+                "CREATE INDEX rate_demand_reported ON rate_demand (reported_at)",
+                // Denials of the last minute, counted by every instance each second for burst alerts.
+                "CREATE INDEX calls_denied_time ON calls (time) WHERE outcome = 'denied'",
+            ]
+        ),
     ]
 
     /// Applies every migration not yet applied, under the advisory lock, in one transaction.

@@ -6,15 +6,16 @@ import Synchronization
 /// Per-key request and token buckets, in memory. A bucket is created on a key's first call and
 /// rebuilt when the key's limits change.
 ///
-/// Instances sharing a database each hold an equal share of every key's per-minute limits (set by
-/// ``setInstances(_:)`` from the live instances the database knows), so together they admit at most
-/// the key's limit: a client spread evenly over the instances, as a load balancer spreads it, gets
-/// the whole limit, and one held to a single instance gets that instance's share.
+/// Instances sharing a database split every key's per-minute limits (``RateShare``): each keeps a
+/// small floor and the rest follows the demand each saw in the last minute, exchanged through the
+/// database once a second (``demand(at:)`` out, ``setShares(instances:elsewhere:now:)`` in). Together
+/// they admit at most the key's limit, whether a load balancer spreads a client evenly or holds it to
+/// one instance. A share that grows refills faster but adds no units at once, so a resize never hands
+/// out a fresh minute.
 package final class RateLimiter: Sendable {
     struct Buckets: Sendable {
         var requestsPerMinute: Int?
         var tokensPerMinute: Int?
-        var instances: Int
         var requests: TokenBucket?
         var tokens: TokenBucket?
     }
@@ -39,24 +40,49 @@ package final class RateLimiter: Sendable {
         }
     }
 
-    private let buckets = Mutex<[String: Buckets]>([:])
-    private let instances = Atomic<Int>(1)
-
-    /// How many instances share each key's limits; each holds `limit / count` (at least 1) a minute.
-    package func setInstances(_ count: Int) {
-        instances.store(max(1, count), ordering: .relaxed)
+    private struct State {
+        var buckets: [String: Buckets] = [:]
+        /// What each limited key asked of this instance in the last minute.
+        var demand: [String: DemandWindow] = [:]
+        var instances = 1
+        /// What each key asked of the other instances, as last exchanged.
+        var elsewhere: [String: RateDemand] = [:]
     }
 
-    /// This instance's share of a per-minute limit.
-    static func share(of limit: Int, instances: Int) -> Int { max(1, limit / max(1, instances)) }
+    private let state = Mutex(State())
+
+    /// How many instances share the limits, and the demand the others saw; resizes every bucket to
+    /// its new share.
+    package func setShares(instances: Int, elsewhere: [String: RateDemand], now: Date) {
+        state.withLock { state in
+            state.instances = max(1, instances)
+            state.elsewhere = elsewhere
+            for (id, entry) in state.buckets {
+                state.buckets[id] = Self.resized(entry, id: id, state: state, now: now)
+            }
+        }
+    }
+
+    /// What each limited key asked of this instance in the last minute (keys with none are dropped).
+    package func demand(at now: Date) -> [String: RateDemand] {
+        state.withLock { state in
+            var out: [String: RateDemand] = [:]
+            for (id, window) in state.demand {
+                let total = window.total(at: now)
+                if total.isZero { state.demand[id] = nil } else { out[id] = total }
+            }
+            return out
+        }
+    }
 
     package init() {}
 
     /// Takes one request and checks the token allowance; on refusal takes nothing.
     package func admit(_ key: VirtualKey, now: Date) -> Result<Snapshot, GatewayError> {
-        buckets.withLock { all in
-            var entry = current(all[key.id], for: key.policy, now: now)
-            defer { all[key.id] = entry }
+        state.withLock { state in
+            var entry = Self.current(state.buckets[key.id], id: key.id, for: key.policy, state: state, now: now)
+            defer { state.buckets[key.id] = entry }
+            if entry.requests != nil || entry.tokens != nil { state.demand[key.id, default: DemandWindow()].add(requests: 1, at: now) }
             if var tokens = entry.tokens, !tokens.isAvailable(now: now) {
                 entry.tokens = tokens
                 return .failure(.rateLimited(.tokens, retryAfter: tokens.secondsUntilAvailable(now: now)))
@@ -75,29 +101,60 @@ package final class RateLimiter: Sendable {
     /// Charges a finished call's tokens.
     package func charge(_ key: VirtualKey, tokens: Int, now: Date) {
         guard key.policy.tokensPerMinute != nil, tokens > 0 else { return }
-        buckets.withLock { all in
-            var entry = current(all[key.id], for: key.policy, now: now)
+        state.withLock { state in
+            var entry = Self.current(state.buckets[key.id], id: key.id, for: key.policy, state: state, now: now)
             entry.tokens?.charge(Double(tokens), now: now)
-            all[key.id] = entry
+            state.buckets[key.id] = entry
+            state.demand[key.id, default: DemandWindow()].add(tokens: tokens, at: now)
         }
     }
 
     /// The key's limits as they stand, for a response that refuses it.
     package func snapshot(_ key: VirtualKey, now: Date) -> Snapshot {
-        buckets.withLock { all in Self.snapshot(current(all[key.id], for: key.policy, now: now), now: now) }
+        state.withLock { state in
+            Self.snapshot(Self.current(state.buckets[key.id], id: key.id, for: key.policy, state: state, now: now), now: now)
+        }
     }
 
-    private func current(_ existing: Buckets?, for policy: KeyPolicy, now: Date) -> Buckets {
-        let count = instances.load(ordering: .relaxed)
-        if let existing, existing.requestsPerMinute == policy.requestsPerMinute, existing.tokensPerMinute == policy.tokensPerMinute,
-            existing.instances == count
-        {
+    /// This instance's shares of a key's limits, from the demand here and elsewhere.
+    private static func shares(
+        id: String, requestsPerMinute: Int?, tokensPerMinute: Int?, state: State, now: Date
+    ) -> (requests: Int?, tokens: Int?) {
+        let here = state.demand[id]?.total(at: now) ?? RateDemand()
+        let elsewhere = state.elsewhere[id] ?? RateDemand()
+        return (
+            requestsPerMinute.map {
+                RateShare.share(of: $0, instances: state.instances, here: here.requests, elsewhere: elsewhere.requests)
+            },
+            tokensPerMinute.map { RateShare.share(of: $0, instances: state.instances, here: here.tokens, elsewhere: elsewhere.tokens) }
+        )
+    }
+
+    /// The key's buckets for its current limits: new ones when the limits changed (or on its first call).
+    private static func current(_ existing: Buckets?, id: String, for policy: KeyPolicy, state: State, now: Date) -> Buckets {
+        if let existing, existing.requestsPerMinute == policy.requestsPerMinute, existing.tokensPerMinute == policy.tokensPerMinute {
             return existing
         }
+        let shares = shares(
+            id: id, requestsPerMinute: policy.requestsPerMinute, tokensPerMinute: policy.tokensPerMinute, state: state, now: now)
         return Buckets(
-            requestsPerMinute: policy.requestsPerMinute, tokensPerMinute: policy.tokensPerMinute, instances: count,
-            requests: policy.requestsPerMinute.map { TokenBucket(perMinute: Self.share(of: $0, instances: count), now: now) },
-            tokens: policy.tokensPerMinute.map { TokenBucket(perMinute: Self.share(of: $0, instances: count), now: now) })
+            requestsPerMinute: policy.requestsPerMinute, tokensPerMinute: policy.tokensPerMinute,
+            requests: shares.requests.map { TokenBucket(perMinute: $0, now: now) },
+            tokens: shares.tokens.map { TokenBucket(perMinute: $0, now: now) })
+    }
+
+    /// The key's buckets resized to its shares as they stand.
+    private static func resized(_ entry: Buckets, id: String, state: State, now: Date) -> Buckets {
+        var entry = entry
+        let shares = shares(
+            id: id, requestsPerMinute: entry.requestsPerMinute, tokensPerMinute: entry.tokensPerMinute, state: state, now: now)
+        if let share = shares.requests, let bucket = entry.requests, Int(bucket.capacity) != share {
+            entry.requests = bucket.resized(to: share, now: now)
+        }
+        if let share = shares.tokens, let bucket = entry.tokens, Int(bucket.capacity) != share {
+            entry.tokens = bucket.resized(to: share, now: now)
+        }
+        return entry
     }
 
     private static func snapshot(_ entry: Buckets, now: Date) -> Snapshot {

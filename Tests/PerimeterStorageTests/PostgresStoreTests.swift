@@ -22,7 +22,10 @@ struct PostgresStoreTests {
             for _ in 0..<4 { group.addTask { try await PostgresStore(configuration: configuration, logger: Logger(label: "t")) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(try await stores[0].appliedMigrations() == ["0001-initial", "0002-budget-leases", "0003-rotation-replays"])
+        #expect(
+            try await stores[0].appliedMigrations() == [
+                "0001-initial", "0002-budget-leases", "0003-rotation-replays", "0004-shared-limits",
+            ])
         for store in stores { await store.close() }
     }
 

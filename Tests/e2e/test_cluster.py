@@ -201,6 +201,33 @@ def test_a_keys_rate_limit_holds_across_three_instances(cluster, marker):
     assert set(statuses) == {200, 429}
 
 
+def test_a_keys_rate_limit_follows_its_traffic_to_one_instance(cluster, marker):
+    """A sticky load balancer holds a client to one instance: within a few exchanges of demand that
+    instance holds the key's limit less the idle instances' floors, and the idle ones keep only their floor."""
+    nodes, _ = cluster
+    key = nodes[0].cli_json("keys", "create", "--name", "sticky", "--env", "cluster", "--rpm", "60")
+    time.sleep(1)
+    body = json.dumps({"model": "gpt-4o-mini", "max_tokens": 8, "messages": [{"role": "user", "content": f"sticky {marker}"}]}).encode()
+    headers = {"Authorization": f"Bearer {key['key']}", "Content-Type": "application/json"}
+
+    def limit_at(node) -> int:
+        status, answer, _ = node.http("POST", "/v1/chat/completions", body, headers)
+        assert status in (200, 429), status
+        return int(answer["x-ratelimit-limit-requests"])
+
+    statuses = [nodes[0].http("POST", "/v1/chat/completions", body, headers)[0] for _ in range(25)]
+    # Before any demand is known, an even split: 20 each.
+    assert statuses.count(200) == 20 and statuses.count(429) == 5, statuses
+    wait_until(lambda: limit_at(nodes[0]) == 56, 10)  # 60 less two floors of 2
+    # The other instances learn that demand at their next exchange, once a second; then their first
+    # call finds only their floor.
+    time.sleep(3)
+    assert limit_at(nodes[1]) == 2 and limit_at(nodes[2]) == 2
+    # The larger share came as a faster refill, not as fresh calls: the minute's total stays within 60.
+    admitted = statuses.count(200) + sum(nodes[0].http("POST", "/v1/chat/completions", body, headers)[0] == 200 for _ in range(40))
+    assert admitted <= 60, admitted
+
+
 def test_threshold_and_canary_alerts_reach_the_receiver_once_from_three_instances(cluster, receiver, marker):
     nodes, _ = cluster
     # $0.0002: each call costs 5,625 nanodollars, so the eighteenth crosses 50 %.
