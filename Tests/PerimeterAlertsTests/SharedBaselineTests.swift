@@ -17,7 +17,8 @@ import Testing
         let store = MemoryStore()
         let key = VirtualKey.issue(name: "svc", env: "prod", owner: nil, now: Date()).0
         var settings = AlertSettings()
-        settings.spike = SpikeWatch.Rule(window: 1, factor: 3, minimumRequests: 5, minimumCost: Money(nanos: 1))
+        // A spike needs five calls, or 250 nanodollars: the usual two calls after a quiet spell are no spike.
+        settings.spike = SpikeWatch.Rule(window: 1, factor: 3, minimumRequests: 5, minimumCost: Money(nanos: 250))
         settings.newSourceLearning = nil
         var logger = Logger(label: "test")
         logger.logLevel = .critical
