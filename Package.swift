@@ -116,10 +116,12 @@ let package = Package(
         ),
         // memmem for the scanner's literal prefilter (glibc declares it only under _GNU_SOURCE).
         .target(name: "CMemmem"),
+        // zlib's inflate, for the zip entries the scanner opens (zlib is on every machine NIO builds on).
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         // The leak scanner: rules, detector, sources (working tree, git history, index), reports, baseline.
         .target(
             name: "PerimeterScanner",
-            dependencies: ["PerimeterCore", "CMemmem"],
+            dependencies: ["PerimeterCore", "CMemmem", "CZlib"],
             // Optimized in debug builds too: the tests scan whole repositories and millions of random keys.
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),

@@ -25,7 +25,8 @@ public enum Hex {
         return bytes
     }
 
-    static func nibble(_ byte: UInt8) -> UInt8? {
+    /// The value of one hex digit of either case.
+    public static func nibble(_ byte: UInt8) -> UInt8? {
         switch byte {
         case 0x30...0x39: byte - 0x30
         case 0x41...0x46: byte - 0x41 + 10

@@ -86,13 +86,38 @@ package struct DatabaseCopy: Sendable, Encodable {
             progress(copied)
             after = last.id
         }
-        for entry in try await source.auditEntries(since: nil, limit: .max).reversed() { try await destination.appendAudit(entry) }
+        var position: Int64?
+        while true {
+            let page = try await source.exportAudit(after: position, limit: 5000)
+            guard !page.entries.isEmpty else { break }
+            for entry in page.entries { try await destination.appendAudit(entry) }
+            position = page.last
+        }
         let findings = try await source.reportedFindings()
         let byTime = Dictionary(grouping: findings) { $0.reportedAt ?? Date(timeIntervalSince1970: 0) }
         for time in byTime.keys.sorted() {
             _ = try await destination.recordFindings(byTime[time] ?? [], at: time)
         }
-        for stored in try await source.alerts(since: nil, limit: .max).reversed() {
+        var alertPosition: AlertPosition?
+        while true {
+            let page = try await source.exportAlerts(after: alertPosition, limit: 1000)
+            guard let last = page.last else { break }
+            alertPosition = AlertPosition(last.alert)
+            try await copyAlerts(page, to: destination)
+        }
+        let sourceCounts = try await source.exportCounts()
+        let destinationCounts = try await destination.exportCounts()
+        let tables = exportedTables.map { Table(name: $0, source: sourceCounts[$0] ?? 0, destination: destinationCounts[$0] ?? 0) }
+        return DatabaseCopy(
+            source: sourceLocation.description, destination: destinationLocation.description, tables: tables,
+            verified: tables.allSatisfy(\.matches))
+    }
+
+    typealias ExportableStore = Store & StoreExport
+
+    /// Each alert with its deliveries as they stand: delivered, failed with its next attempt, or due.
+    private static func copyAlerts(_ page: [StoredAlert], to destination: any ExportableStore) async throws {
+        for stored in page {
             let first = stored.deliveries.map(\.nextAttempt).min() ?? stored.alert.time
             try await destination.insertAlert(stored.alert, channels: stored.deliveries.map(\.channel), at: first)
             for delivery in stored.deliveries {
@@ -104,15 +129,7 @@ package struct DatabaseCopy: Sendable, Encodable {
                 }
             }
         }
-        let sourceCounts = try await source.exportCounts()
-        let destinationCounts = try await destination.exportCounts()
-        let tables = exportedTables.map { Table(name: $0, source: sourceCounts[$0] ?? 0, destination: destinationCounts[$0] ?? 0) }
-        return DatabaseCopy(
-            source: sourceLocation.description, destination: destinationLocation.description, tables: tables,
-            verified: tables.allSatisfy(\.matches))
     }
-
-    typealias ExportableStore = Store & StoreExport
 
     private static func open(_ location: DatabaseLocation, environment: [String: String], logger: Logger) async throws
         -> any ExportableStore

@@ -91,15 +91,29 @@ extension PostgresStore: AuditLog {
         let rows = try await client.query(
             "SELECT * FROM audit_log WHERE time >= \(since?.milliseconds ?? 0) ORDER BY seq DESC LIMIT \(limit)", logger: logger)
         var entries: [AuditEntry] = []
+        for try await row in rows { entries.append(try Self.auditEntry(row.makeRandomAccess())) }
+        return entries
+    }
+
+    /// Audit entries by `seq`, for `db copy`.
+    public func exportAudit(after position: Int64?, limit: Int) async throws -> (entries: [AuditEntry], last: Int64?) {
+        let rows = try await client.query(
+            "SELECT * FROM audit_log WHERE seq > \(position ?? 0) ORDER BY seq LIMIT \(limit)", logger: logger)
+        var entries: [AuditEntry] = []
+        var last = position
         for try await row in rows {
             let row = row.makeRandomAccess()
-            entries.append(
-                AuditEntry(
-                    id: try row.value("id"), time: Date(milliseconds: try row.value("time")), actor: try row.value("actor"),
-                    actorID: try row.value("actor_id"), address: try row.value("address"), action: try row.value("action"),
-                    target: try row.value("target"), details: try row.value("details")))
+            entries.append(try Self.auditEntry(row))
+            last = try row.value("seq", as: Int64.self)
         }
-        return entries
+        return (entries, last)
+    }
+
+    private static func auditEntry(_ row: PostgresRandomAccessRow) throws -> AuditEntry {
+        AuditEntry(
+            id: try row.value("id"), time: Date(milliseconds: try row.value("time")), actor: try row.value("actor"),
+            actorID: try row.value("actor_id"), address: try row.value("address"), action: try row.value("action"),
+            target: try row.value("target"), details: try row.value("details"))
     }
 }
 
@@ -211,10 +225,24 @@ extension PostgresStore: AlertStore {
     }
 
     public func alerts(since: Date?, limit: Int) async throws -> [StoredAlert] {
+        try await withDeliveries(
+            client.query(
+                "SELECT * FROM alerts WHERE time >= \(since?.milliseconds ?? 0) ORDER BY time DESC, id DESC LIMIT \(limit)",
+                logger: logger))
+    }
+
+    /// Alerts oldest first, for `db copy`.
+    public func exportAlerts(after: AlertPosition?, limit: Int) async throws -> [StoredAlert] {
+        try await withDeliveries(
+            client.query(
+                """
+                SELECT * FROM alerts WHERE (time, id) > (\(after?.time.milliseconds ?? Int64.min), \(after?.id ?? ""))
+                ORDER BY time, id LIMIT \(limit)
+                """, logger: logger))
+    }
+
+    private func withDeliveries(_ rows: PostgresRowSequence) async throws -> [StoredAlert] {
         var alerts: [Alert] = []
-        let rows = try await client.query(
-            "SELECT * FROM alerts WHERE time >= \(since?.milliseconds ?? 0) ORDER BY time DESC, id DESC LIMIT \(limit)",
-            logger: logger)
         for try await row in rows { alerts.append(try Self.alert(row.makeRandomAccess())) }
         var stored: [StoredAlert] = []
         for alert in alerts {

@@ -90,12 +90,23 @@ extension SQLiteStore: AuditLog {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_log WHERE time >= ? ORDER BY seq DESC LIMIT ?",
                 arguments: [since?.milliseconds ?? 0, limit]
-            ).map { row in
-                AuditEntry(
-                    id: row["id"], time: Date(milliseconds: row["time"]), actor: row["actor"], actorID: row["actor_id"],
-                    address: row["address"], action: row["action"], target: row["target"], details: row["details"])
-            }
+            ).map(Self.auditEntry)
         }
+    }
+
+    /// Audit entries by `seq`, for `db copy`.
+    public func exportAudit(after position: Int64?, limit: Int) async throws -> (entries: [AuditEntry], last: Int64?) {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [position ?? 0, limit])
+            return (rows.map(Self.auditEntry), rows.last.map { $0["seq"] } ?? position)
+        }
+    }
+
+    private static func auditEntry(_ row: Row) -> AuditEntry {
+        AuditEntry(
+            id: row["id"], time: Date(milliseconds: row["time"]), actor: row["actor"], actorID: row["actor_id"],
+            address: row["address"], action: row["action"], target: row["target"], details: row["details"])
     }
 }
 
@@ -206,6 +217,22 @@ extension SQLiteStore: AlertStore {
             let alerts = try Row.fetchAll(
                 db, sql: "SELECT * FROM alerts WHERE time >= ? ORDER BY time DESC, id DESC LIMIT ?",
                 arguments: [since?.milliseconds ?? 0, limit]
+            ).map(Self.alert)
+            return try alerts.map { alert in
+                let deliveries = try Row.fetchAll(
+                    db, sql: "SELECT * FROM alert_deliveries WHERE alert_id = ? ORDER BY channel", arguments: [alert.id]
+                ).map { Self.delivery($0, alertID: alert.id) }
+                return StoredAlert(alert: alert, deliveries: deliveries)
+            }
+        }
+    }
+
+    /// Alerts oldest first, for `db copy`.
+    public func exportAlerts(after: AlertPosition?, limit: Int) async throws -> [StoredAlert] {
+        try await pool.read { db in
+            let alerts = try Row.fetchAll(
+                db, sql: "SELECT * FROM alerts WHERE (time, id) > (?, ?) ORDER BY time, id LIMIT ?",
+                arguments: [after?.time.milliseconds ?? Int64.min, after?.id ?? "", limit]
             ).map(Self.alert)
             return try alerts.map { alert in
                 let deliveries = try Row.fetchAll(

@@ -39,26 +39,44 @@ public struct Detector: Sendable {
     /// The secrets in `content`. `path` decides the dotenv rules; `isCommitted` says whether the
     /// file is tracked or comes from history (only then is a `.env` file a finding by itself).
     public func matches(in content: [UInt8], path: String, isCommitted: Bool = false) -> [Match] {
-        var candidates: [(rule: Int, range: Range<Int>)] = []
-        content.withUnsafeBufferPointer { bytes in
-            for hit in index.hits(in: bytes) {
-                let anchor = anchors[hit.literal]
-                candidates += self.candidates(rule: anchor.rule, anchorAt: hit.offset, anchorLength: anchor.literal.count, in: bytes)
+        var matches = content.withUnsafeBufferPointer { bytes in
+            var found = plainMatches(in: bytes, path: path)
+            // One level deep: what base64, %XX, \uXXXX, quoted-printable or a joined string hid,
+            // located at its encoded text.
+            EncodedViews.forEach(of: bytes) { view in
+                let decoded = view.bytes.withUnsafeBufferPointer { plainMatches(in: $0, path: path) }
+                for var match in decoded {
+                    guard let range = view.contentRange(of: match.range) else { continue }
+                    match.range = range
+                    match.encoding = view.encoding
+                    found.append(match)
+                }
             }
-            if let envAssignmentRule, EnvFileName.isEnvFile(path) {
-                candidates += EnvAssignments.candidates(rule: rules[envAssignmentRule], index: envAssignmentRule, in: bytes)
-            }
+            return found
         }
-        var matches = Self.keepFirstOfOverlapping(candidates).compactMap { candidate -> Match? in
-            let text = String(decoding: content[candidate.range], as: UTF8.self)
-            return Match(ruleID: rules[candidate.rule].id, range: candidate.range, line: 0, column: 0, text: text)
-        }
+        matches.sort { $0.range.lowerBound < $1.range.lowerBound }
         LineLocator.locate(&matches, in: content)
         matches.removeAll { LineLocator.lineContains(Self.allowMarker, around: $0.range, in: content) }
         if let envFileRule, isCommitted, EnvFileName.isEnvFile(path), !EnvFileName.isTemplate(path) {
             matches.insert(Match(ruleID: rules[envFileRule].id, range: 0..<0, line: 0, column: 0, text: path), at: 0)
         }
         return matches
+    }
+
+    /// The matches of the rules in `bytes` as they stand, not yet located.
+    private func plainMatches(in bytes: UnsafeBufferPointer<UInt8>, path: String) -> [Match] {
+        var candidates: [(rule: Int, range: Range<Int>)] = []
+        for hit in index.hits(in: bytes) {
+            let anchor = anchors[hit.literal]
+            candidates += self.candidates(rule: anchor.rule, anchorAt: hit.offset, anchorLength: anchor.literal.count, in: bytes)
+        }
+        if let envAssignmentRule, EnvFileName.isEnvFile(path) {
+            candidates += EnvAssignments.candidates(rule: rules[envAssignmentRule], index: envAssignmentRule, in: bytes)
+        }
+        return Self.keepFirstOfOverlapping(candidates).map { candidate in
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[candidate.range]), as: UTF8.self)
+            return Match(ruleID: rules[candidate.rule].id, range: candidate.range, line: 0, column: 0, text: text)
+        }
     }
 
     public func matches(in text: String, path: String = "input.txt", isCommitted: Bool = false) -> [Match] {

@@ -16,6 +16,9 @@ public struct Finding: Sendable {
     public var managedKeyID: String?
     /// The gateway's secret reference (`store:openai`) when this is one of its provider credentials.
     public var credentialReference: String?
+    /// The decoding that revealed it (base64, percent, ...), when the plain text did not show it;
+    /// `line` and `column` then point at the encoded text.
+    public var encoding: Encoding?
 
     public init(match: Match, rule: Rule, path: String, origin: ScanItem.Origin) {
         ruleID = rule.id
@@ -27,6 +30,7 @@ public struct Finding: Sendable {
         self.origin = origin
         secret = Secret(match.text)
         digest = KeyDigest(of: match.text)
+        encoding = match.encoding
     }
 
     public var commit: Commit? {

@@ -27,6 +27,7 @@ public enum JSONReport {
             "line": finding.line,
             "column": finding.column,
             "source": finding.sourceName,
+            "encoding": finding.encoding?.rawValue ?? NSNull(),
             "commit": commit?.sha ?? NSNull(),
             "author": commit.map { "\($0.author) <\($0.email)>" } ?? NSNull(),
             "date": commit?.date ?? NSNull(),

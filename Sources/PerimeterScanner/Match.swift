@@ -8,4 +8,15 @@ public struct Match: Sendable, Hashable {
     public var column: Int
     /// The secret's text (for `env-file-committed`, the path).
     public var text: String
+    /// The decoding that revealed it, when the plain text did not show it.
+    public var encoding: Encoding?
+
+    public init(ruleID: String, range: Range<Int>, line: Int, column: Int, text: String, encoding: Encoding? = nil) {
+        self.ruleID = ruleID
+        self.range = range
+        self.line = line
+        self.column = column
+        self.text = text
+        self.encoding = encoding
+    }
 }

@@ -32,6 +32,7 @@ public enum SARIFReport {
                 properties["author"] = "\(commit.author) <\(commit.email)>"
                 properties["date"] = commit.date
             }
+            if let encoding = finding.encoding { properties["encoding"] = encoding.rawValue }
             if let id = finding.managedKeyID { properties["managed_key_id"] = id }
             if let reference = finding.credentialReference { properties["credential_reference"] = reference }
             var result: [String: Any] = [

@@ -7,6 +7,9 @@ import Synchronization
 public struct Scanner: Sendable {
     public var detector: Detector
     public var workers: Int
+    public var archives = ArchiveLimits()
+    /// What the scan could not read, for its summary.
+    public let counters = ScanCounters()
     /// Content with a NUL byte in its first 8000 bytes is binary (git's own test) and not scanned.
     public static let binaryProbeLength = 8000
 
@@ -38,13 +41,40 @@ public struct Scanner: Sendable {
         return Self.deduplicated(results.withLock { $0 })
     }
 
-    /// The findings of one item.
-    public func findings(in item: ScanItem) -> [Finding] {
-        let content = item.content.flatMap { Self.isBinary($0) ? nil : $0 } ?? []
+    /// The findings of one item; a zip-based file's are its entries' (`app.jar!config/app.properties`).
+    public func findings(in item: ScanItem) -> [Finding] { findings(in: item, depth: 0) }
+
+    private func findings(in item: ScanItem, depth: Int) -> [Finding] {
+        guard let content = item.content else { return [] }
+        if depth < archives.depth, let archive = ZipArchive(content) { return findings(in: archive, of: item, depth: depth) }
+        guard !Self.isBinary(content) else { return [] }
         return detector.matches(in: content, path: item.path, isCommitted: item.isCommitted).compactMap { match in
             guard let rule = detector.rules.first(where: { $0.id == match.ruleID }) else { return nil }
             return Finding(match: match, rule: rule, path: item.path, origin: item.origin)
         }
+    }
+
+    /// Each entry of an archive as an item of its own, within the limits; what is left out is counted.
+    private func findings(in archive: ZipArchive, of item: ScanItem, depth: Int) -> [Finding] {
+        var found: [Finding] = []
+        var budget = archives.totalBytes
+        var skipped = 0
+        for (number, entry) in archive.entries.enumerated() where !entry.isDirectory {
+            guard number < archives.entries, budget > 0 else {
+                skipped += 1
+                continue
+            }
+            switch archive.content(of: entry, limit: min(archives.entryBytes, budget)) {
+            case .success(let bytes):
+                budget -= bytes.count
+                let inner = ScanItem(path: item.path + "!" + entry.name, content: bytes, origin: item.origin, isCommitted: item.isCommitted)
+                found += findings(in: inner, depth: depth + 1)
+            case .failure:
+                skipped += 1
+            }
+        }
+        if skipped > 0 { counters.skippedArchiveEntries.add(skipped, ordering: .relaxed) }
+        return found
     }
 
     static func isBinary(_ content: [UInt8]) -> Bool {
@@ -71,4 +101,23 @@ public struct Scanner: Sendable {
             ($0.path, $0.line, $0.ruleID, rank($0)) < ($1.path, $1.line, $1.ruleID, rank($1))
         }
     }
+}
+
+/// How far the scanner opens zip-based files: entries of at most `entryBytes` inflated, `totalBytes`
+/// per archive, the first `entries` entries, and archives inside archives `depth` levels deep.
+public struct ArchiveLimits: Sendable {
+    public var entryBytes = 10 << 20
+    public var totalBytes = 100 << 20
+    public var entries = 10_000
+    public var depth = 2
+
+    public init() {}
+}
+
+/// Counts a scan keeps beside its findings.
+public final class ScanCounters: Sendable {
+    /// Archive entries not read: over a limit, encrypted, corrupt, or compressed other than by deflate.
+    let skippedArchiveEntries = Atomic<Int>(0)
+
+    public var archiveEntriesSkipped: Int { skippedArchiveEntries.load(ordering: .relaxed) }
 }

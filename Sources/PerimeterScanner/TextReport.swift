@@ -8,7 +8,8 @@ public enum TextReport {
             let commit = finding.commit
             let managed = finding.managedKeyID ?? finding.credentialReference ?? "-"
             return [
-                "\(finding.path):\(finding.line)", finding.ruleID, finding.redacted,
+                "\(finding.path):\(finding.line)", finding.ruleID + (finding.encoding.map { " (\($0.rawValue))" } ?? ""),
+                finding.redacted,
                 commit?.shortSHA ?? finding.sourceName, commit?.author ?? "-", commit.map { String($0.date.prefix(10)) } ?? "-",
                 managed,
             ]

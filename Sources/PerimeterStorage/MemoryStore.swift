@@ -331,6 +331,27 @@ extension MemoryStore: StoreExport {
         }
     }
 
+    public func exportAudit(after position: Int64?, limit: Int) async throws -> (entries: [AuditEntry], last: Int64?) {
+        state.withLock { state in
+            let start = Int(clamping: position ?? 0)
+            guard start < state.audit.count else { return ([], position) }
+            let entries = Array(state.audit[start..<min(state.audit.count, start + limit)])
+            return (entries, Int64(start + entries.count))
+        }
+    }
+
+    public func exportAlerts(after: AlertPosition?, limit: Int) async throws -> [StoredAlert] {
+        state.withLock { state in
+            state.alerts.filter { alert in after.map { (alert.time, alert.id) > ($0.time, $0.id) } ?? true }
+                .sorted { ($0.time, $0.id) < ($1.time, $1.id) }
+                .prefix(limit)
+                .map { alert in
+                    StoredAlert(
+                        alert: alert, deliveries: state.deliveries.filter { $0.alertID == alert.id }.sorted { $0.channel < $1.channel })
+                }
+        }
+    }
+
     public func exportSealedSecrets() async throws -> [SealedSecret] {
         state.withLock { state in
             state.sealedSecrets.values.flatMap { $0 }.sorted { ($0.name, $0.version) < ($1.name, $1.version) }

@@ -51,7 +51,9 @@ struct Scan: AsyncParsableCommand {
 
     private func scan() async throws {
         let plan = try ScanPlan(path: path, history: history, staged: staged, since: since, sizeLimit: maxFileSize)
-        var findings = try Scanner().scan(try plan.makeSource())
+        let scanner = Scanner()
+        var findings = try scanner.scan(try plan.makeSource())
+        let skipped = scanner.counters.archiveEntriesSkipped
         let baselinePath = baseline ?? (plan.root as NSString).appendingPathComponent(Self.defaultBaselineName)
         if updateBaseline {
             try Baseline(findings: findings).encoded().write(to: URL(fileURLWithPath: baselinePath))
@@ -68,7 +70,7 @@ struct Scan: AsyncParsableCommand {
         let checked = await gateway?.markManaged(&findings) ?? false
         if revoke { try await requireGateway(gateway, checked, for: "--revoke").revoke(findings) }
         if report { try await requireGateway(gateway, checked, for: "--report").report(findings) }
-        try render(findings, accepted: accepted.count, gateway: checked ? gateway?.client.baseURL : nil)
+        try render(findings, accepted: accepted.count, skipped: skipped, gateway: checked ? gateway?.client.baseURL : nil)
         if !findings.isEmpty { throw ExitCode(exitCode) }
     }
 
@@ -79,10 +81,17 @@ struct Scan: AsyncParsableCommand {
         return gateway
     }
 
-    private func render(_ findings: [Finding], accepted: Int, gateway: String?) throws {
+    private func render(_ findings: [Finding], accepted: Int, skipped: Int, gateway: String?) throws {
+        if skipped > 0, !output.json, format != .json {
+            FileHandle.standardError.write(
+                Data(
+                    "perimeter: \(skipped) archive entr\(skipped == 1 ? "y was" : "ies were") not read (over a size limit, encrypted or corrupt)\n"
+                        .utf8))
+        }
         switch output.json ? .json : format {
         case .json:
-            let data = try JSONReport.render(findings, summary: ["baselined": accepted], gateway: gateway)
+            let data = try JSONReport.render(
+                findings, summary: ["baselined": accepted, "archive_entries_skipped": skipped], gateway: gateway)
             print(String(decoding: data, as: UTF8.self))
         case .sarif:
             let version = PerimeterCommand.configuration.version.isEmpty ? "0.0.0" : PerimeterCommand.configuration.version

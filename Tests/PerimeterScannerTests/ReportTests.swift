@@ -24,7 +24,7 @@ import Testing
         let rows = try #require(document["findings"] as? [[String: Any]])
         let keys: Set = [
             "rule", "provider", "title", "path", "line", "column", "source", "commit", "author", "date", "redacted", "sha256",
-            "managed_key_id", "credential_reference",
+            "managed_key_id", "credential_reference", "encoding",
         ]
         #expect(rows.allSatisfy { Set($0.keys) == keys })
         #expect(rows[0]["commit"] is NSNull && rows[0]["author"] is NSNull && rows[0]["managed_key_id"] is NSNull)

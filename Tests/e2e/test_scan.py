@@ -215,3 +215,46 @@ def test_a_scan_finishes_in_a_network_namespace_without_loopback(tmp_path):
         assert {f["rule"] for f in findings} == {"groq-api-key"} and findings, result.stdout
         assert result.stderr.count("managed keys not checked") == 1, result.stderr
         assert "CFSocket" not in result.stderr
+
+
+def test_keys_inside_archives_encodings_and_history_are_found(tmp_path):
+    """A jar, a Word document, a wheel inside a zip, a Kubernetes Secret and a zip bomb, committed:
+    every key is found where it hides, the bomb costs nothing and is counted."""
+    import base64
+    import io
+    import zipfile
+
+    repo = make_repo(tmp_path / "repo")
+    keys = [fake_groq_key(seed) for seed in range(20, 25)]
+
+    def zipped(files: dict[str, bytes]) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in files.items():
+                archive.writestr(name, data)
+        return buffer.getvalue()
+
+    (repo / "build").mkdir()
+    (repo / "build" / "app.jar").write_bytes(zipped({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "app.properties": f"groq.key={keys[0]}\n".encode()}))
+    document = f'<w:document><w:body><w:p><w:r><w:t>Our key: {keys[1]}</w:t></w:r></w:p></w:body></w:document>'
+    (repo / "notes.docx").write_bytes(zipped({"[Content_Types].xml": b"<Types/>", "word/document.xml": document.encode()}))
+    wheel = zipped({"pkg/config.py": f"KEY = '{keys[2]}'\n".encode()})
+    (repo / "dist.zip").write_bytes(zipped({"pkg-1.0-py3-none-any.whl": wheel}))
+    secret = base64.b64encode(keys[3].encode()).decode()
+    (repo / "secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\ndata:\n  GROQ_API_KEY: {secret}\n")
+    (repo / "bomb.zip").write_bytes(zipped({"zeros.bin": bytes(50 << 20), "after.txt": f"k={keys[4]}\n".encode()}))
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "artifacts")
+    result = scan(repo, "--json")
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    found = {(f["path"], f["encoding"], f["source"]) for f in document["findings"]}
+    assert found == {
+        ("build/app.jar!app.properties", None, "history"),
+        ("notes.docx!word/document.xml", None, "history"),
+        ("dist.zip!pkg-1.0-py3-none-any.whl!pkg/config.py", None, "history"),
+        ("secret.yaml", "base64", "history"),
+        ("bomb.zip!after.txt", None, "history"),
+    }, found
+    assert document["summary"]["archive_entries_skipped"] >= 1  # the 50 MiB of zeros, not inflated past 10 MiB
+    assert all(key not in result.stdout for key in keys)
