@@ -258,3 +258,44 @@ def test_keys_inside_archives_encodings_and_history_are_found(tmp_path):
     }, found
     assert document["summary"]["archive_entries_skipped"] >= 1  # the 50 MiB of zeros, not inflated past 10 MiB
     assert all(key not in result.stdout for key in keys)
+
+
+def test_a_percent_encoded_url_a_notebook_output_and_a_mixed_case_keyword_are_found_at_their_lines(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    rng = random.Random(31)
+    mistral = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(32))
+    groq = fake_groq_key(32)
+    encoded = groq.replace("_", "%5F")
+    notebook_key = fake_groq_key(33)
+    notebook = {
+        "cells": [{"cell_type": "code", "execution_count": 1, "metadata": {}, "source": ["print(client.api_key)"],
+                   "outputs": [{"name": "stdout", "output_type": "stream", "text": [f"{notebook_key}\n"]}]}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }
+    (repo / "analysis.ipynb").write_text(json.dumps(notebook, indent=1))
+    (repo / "README.md").write_text(f"# Demo\n\nCall it:\n\n    curl 'https://gw.example.com/relay?token={encoded}'\n")
+    (repo / "settings.py").write_text(f"import os\n\nMiStRaL_API_KEY = '{mistral}'\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "demo")
+    result = scan(repo, "--json")
+    assert result.returncode == 1, result.stderr
+    found = {(f["rule"], f["path"], f["encoding"]): f["line"] for f in json.loads(result.stdout)["findings"]}
+    notebook_line = next(i for i, line in enumerate((repo / "analysis.ipynb").read_text().splitlines(), 1) if notebook_key in line)
+    assert found == {
+        ("groq-api-key", "README.md", "percent"): 5,
+        ("groq-api-key", "analysis.ipynb", None): notebook_line,
+        ("mistral-api-key", "settings.py", None): 3,
+    }, found
+
+
+def test_the_swift_packages_sources_in_build_checkouts_hold_no_finding(tmp_path):
+    """Hundreds of megabytes of real code (NIO, GRDB, swift-crypto's BoringSSL test vectors, ...):
+    every finding there would be a false positive, encodings and archives included."""
+    from perimeter_harness import REPO_ROOT as REPO
+
+    checkouts = REPO / ".build" / "checkouts"
+    if not checkouts.is_dir():
+        pytest.skip("no .build/checkouts (the package was not built here)")
+    for checkout in sorted(path for path in checkouts.iterdir() if path.is_dir()):
+        result = run_cli(["scan", str(checkout), "--no-history", "--json"], clean_environment(HOME=str(tmp_path)), tmp_path)
+        assert result.returncode == 0, f"{checkout.name}: {result.stdout[:3000]} {result.stderr[-2000:]}"
