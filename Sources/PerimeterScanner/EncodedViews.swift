@@ -1,5 +1,11 @@
 import PerimeterCore
 
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
+
 /// How a secret was hidden from a plain reading of the content: the decoding (or joining) that
 /// revealed it. Each is applied one level deep.
 public enum Encoding: String, Sendable, Hashable, CaseIterable {
@@ -54,9 +60,42 @@ enum EncodedViews {
         if let view = joined(bytes) { body(view) }
     }
 
+    /// The first `byte` at or after `start`, by the C library's vectorised `memchr`.
+    @inline(__always)
+    static func next(_ byte: UInt8, in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        guard start < bytes.count, let base = bytes.baseAddress, let found = memchr(base + start, Int32(byte), bytes.count - start)
+        else { return nil }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// The first index from which `test` holds, among the places `byte` stands.
+    static func first(_ byte: UInt8, in bytes: UnsafeBufferPointer<UInt8>, where test: (Int) -> Bool) -> Int? {
+        var from = 0
+        while let index = next(byte, in: bytes, from: from) {
+            if test(index) { return index }
+            from = index + 1
+        }
+        return nil
+    }
+
     // MARK: base64
 
-    private static let base64Run = ByteClass([0x30...0x39, 0x41...0x5A, 0x61...0x7A], extra: "+/-_")
+    /// Per byte: 0 outside base64; else a member bit and what the byte says of the run.
+    private static let base64Flags: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 256)
+        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = member | upperFlag }
+        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = member | lowerFlag }
+        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = member }
+        for byte in "+/".utf8 { table[Int(byte)] = member | standardFlag }
+        for byte in "-_".utf8 { table[Int(byte)] = member | urlSafeFlag }
+        return table
+    }()
+    private static let member: UInt8 = 1
+    private static let upperFlag: UInt8 = 2
+    private static let lowerFlag: UInt8 = 4
+    private static let standardFlag: UInt8 = 8
+    private static let urlSafeFlag: UInt8 = 16
+
     private static let base64Values: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
         for (value, byte) in Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8).enumerated() {
@@ -70,29 +109,30 @@ enum EncodedViews {
     /// Each run of base64 characters long enough to hold a key that decodes to text: one view, with
     /// the line before it as context (so `MISTRAL_API_KEY: <base64>` keeps its keyword).
     static func base64(_ bytes: UnsafeBufferPointer<UInt8>) -> [EncodedView] {
+        base64Flags.withUnsafeBufferPointer { base64(bytes, flags: $0) }
+    }
+
+    private static func base64(_ bytes: UnsafeBufferPointer<UInt8>, flags: UnsafeBufferPointer<UInt8>) -> [EncodedView] {
         var views: [EncodedView] = []
         var index = 0
         while index < bytes.count {
-            guard base64Run.contains(bytes[index]) else {
+            guard flags[Int(bytes[index])] != 0 else {
                 index += 1
                 continue
             }
             let start = index
-            var (standard, urlSafe, upper, lower) = (false, false, false, false)
-            while index < bytes.count, base64Run.contains(bytes[index]) {
-                switch bytes[index] {
-                case UInt8(ascii: "+"), UInt8(ascii: "/"): standard = true
-                case UInt8(ascii: "-"), UInt8(ascii: "_"): urlSafe = true
-                case 0x41...0x5A: upper = true
-                case 0x61...0x7A: lower = true
-                default: break
-                }
+            var seen: UInt8 = 0
+            while index < bytes.count {
+                let flag = flags[Int(bytes[index])]
+                if flag == 0 { break }
+                seen |= flag
                 index += 1
             }
             let end = index
             while index < bytes.count, bytes[index] == UInt8(ascii: "="), index - end < 2 { index += 1 }
             // Both alphabets at once is a path or an identifier, not base64; text encodes to mixed case.
-            guard end - start >= base64Minimum, end - start <= maximumPart, !(standard && urlSafe), upper, lower,
+            guard end - start >= base64Minimum, end - start <= maximumPart,
+                seen & (standardFlag | urlSafeFlag) != standardFlag | urlSafeFlag, seen & (upperFlag | lowerFlag) == upperFlag | lowerFlag,
                 let decoded = decodeBase64(bytes, start..<end), isText(decoded)
             else { continue }
             var view = EncodedView(encoding: .base64)
@@ -159,16 +199,10 @@ enum EncodedViews {
     }
 
     private static func firstPercentEscape(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        var index = 0
-        while index + 2 < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), hexValue(bytes[index + 1]) != nil, hexValue(bytes[index + 2]) != nil,
-                index + 3 < bytes.count ? urlCharacter.contains(bytes[index + 3]) : true
-            {
-                return index
-            }
-            index += 1
+        Self.first(UInt8(ascii: "%"), in: bytes) { index in
+            index + 2 < bytes.count && hexValue(bytes[index + 1]) != nil && hexValue(bytes[index + 2]) != nil
+                && (index + 3 < bytes.count ? urlCharacter.contains(bytes[index + 3]) : true)
         }
-        return nil
     }
 
     static func hexValue(_ byte: UInt8) -> UInt8? { Hex.nibble(byte) }
@@ -184,7 +218,7 @@ enum EncodedViews {
             else { return nil }
             return high << 4 | low
         }
-        guard let first = (0..<bytes.count).first(where: { bytes[$0] == 0x5C && asciiEscape(at: $0) != nil }) else { return nil }
+        guard let first = Self.first(0x5C, in: bytes, where: { asciiEscape(at: $0) != nil }) else { return nil }
         var view = EncodedView(encoding: .jsonUnicode)
         view.bytes.reserveCapacity(bytes.count)
         for offset in 0..<first { view.append(bytes[offset], from: offset, changed: false) }
@@ -207,21 +241,17 @@ enum EncodedViews {
     /// breaks removed, when it has a soft line break or an escaped `=` (`=3D`): the marks of the format.
     static func quotedPrintable(_ bytes: UnsafeBufferPointer<UInt8>) -> EncodedView? {
         func isUpperHex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x41...0x46).contains(byte) }
-        var marked = false
-        var index = 0
-        while index + 1 < bytes.count, !marked {
-            if bytes[index] == UInt8(ascii: "=") {
-                marked =
-                    bytes[index + 1] == 0x0A || (bytes[index + 1] == 0x0D && index + 2 < bytes.count && bytes[index + 2] == 0x0A)
+        let marked =
+            Self.first(UInt8(ascii: "="), in: bytes) { index in
+                guard index + 1 < bytes.count else { return false }
+                return bytes[index + 1] == 0x0A || (bytes[index + 1] == 0x0D && index + 2 < bytes.count && bytes[index + 2] == 0x0A)
                     || (index + 2 < bytes.count && bytes[index + 1] == UInt8(ascii: "3") && bytes[index + 2] == UInt8(ascii: "D"))
-            }
-            index += 1
-        }
+            } != nil
         guard marked else { return nil }
         var view = EncodedView(encoding: .quotedPrintable)
         view.bytes.reserveCapacity(bytes.count)
         var pendingChange = false
-        index = 0
+        var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "=") {
                 if index + 1 < bytes.count, bytes[index + 1] == 0x0A {
@@ -262,7 +292,9 @@ enum EncodedViews {
             if byte == UInt8(ascii: "'"), index > 0 { return concatenation(bytes, closingAt: index) }
             return nil
         }
-        guard let first = (0..<bytes.count).first(where: { joins(at: $0) != nil }) else { return nil }
+        let firsts = [0x5C, UInt8(ascii: "\""), UInt8(ascii: "'")].compactMap { byte in Self.first(byte, in: bytes) { joins(at: $0) != nil }
+        }
+        guard let first = firsts.min() else { return nil }
         var view = EncodedView(encoding: .joined)
         view.bytes.reserveCapacity(bytes.count)
         for offset in 0..<first { view.append(bytes[offset], from: offset, changed: false) }
