@@ -110,6 +110,9 @@ private func assemble(
     let leaseKeeper = leased.flatMap { ledger in
         (store as? PostgresStore).map { LeaseKeeper(ledger: ledger, rateLimiter: parts.rateLimiter, board: $0, logger: logger) }
     }
+    // The first share of every rate limit before the first call: a new instance among others holds
+    // its share, not the whole limit. (The database answered the start-up queries a moment ago.)
+    try? await leaseKeeper?.shareLimits(at: Date())
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "perimeter"),

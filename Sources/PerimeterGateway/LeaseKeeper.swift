@@ -20,16 +20,21 @@ struct LeaseKeeper: Service {
     /// Set once the leases are returned (or could not be): the store closes after it.
     let finished = Finished()
 
+    /// Reports this instance's demand, reads the others', and resizes the rate limiter's shares. Also
+    /// run once before the server takes calls, so a starting instance never holds a whole limit.
+    func shareLimits(at now: Date) async throws {
+        let others = try await board.exchange(
+            rateLimiter.demand(at: now), instance: ledger.instance, at: now, freshSince: now.addingTimeInterval(-5))
+        rateLimiter.setShares(instances: try await ledger.liveInstances(at: now), elsewhere: others, now: now)
+    }
+
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             var isFailing = false
             var sharesFailing = false
             while !Task.isCancelled {
                 do {
-                    let now = Date()
-                    let others = try await board.exchange(
-                        rateLimiter.demand(at: now), instance: ledger.instance, at: now, freshSince: now.addingTimeInterval(-5))
-                    rateLimiter.setShares(instances: try await ledger.liveInstances(at: now), elsewhere: others, now: now)
+                    try await shareLimits(at: Date())
                     sharesFailing = false
                 } catch {
                     // The shares stay as they were until the database answers again.
