@@ -13,7 +13,11 @@ package struct DemoUpstream: Upstream {
 
     package func send(_ request: UpstreamRequest) async throws(UpstreamError) -> UpstreamResponse {
         let body = request.body.map { Array($0.readableBytesView) } ?? []
-        let answer = DemoProvider.respond(to: request.operation, kind: kind, facts: request.facts, body: body)
+        // Gemini streams server-sent events only when asked (`alt=sse`); otherwise one JSON array.
+        let query = request.url.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
+        let eventStream = kind != .gemini || query.split(separator: "&").contains("alt=sse")
+        let answer = DemoProvider.respond(
+            to: request.operation, kind: kind, facts: request.facts, body: body, eventStream: eventStream)
         var headers = HTTPFields()
         headers[.contentType] = answer.contentType
         return UpstreamResponse(

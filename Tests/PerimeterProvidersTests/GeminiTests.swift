@@ -116,6 +116,16 @@ import Testing
         _ = stream.finish()
         #expect(whole.hasFinalUsage && whole.usage.outputTokens > 0)
         #expect(stream.hasFinalUsage && stream.usage == whole.usage)
+        // Without alt=sse, Gemini streams one JSON array, element by element.
+        let array = DemoProvider.respond(
+            to: .generate, kind: .gemini, facts: RequestFacts(model: "gemini-2.5-flash", isStream: true), body: body, eventStream: false)
+        #expect(array.contentType == "application/json")
+        let text = String(decoding: array.chunks.joined(), as: UTF8.self)
+        #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8))) is [Any])
+        var arrayMeter = UsageMeter(format: .gemini, isStream: false, isArrayStream: true)
+        for chunk in array.chunks { _ = arrayMeter.consume(ByteBuffer(bytes: chunk)) }
+        _ = arrayMeter.finish()
+        #expect(arrayMeter.hasFinalUsage && arrayMeter.usage == whole.usage)
     }
 }
 

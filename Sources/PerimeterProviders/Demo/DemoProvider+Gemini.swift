@@ -2,10 +2,11 @@ import Foundation
 import PerimeterCore
 
 extension DemoProvider {
-    /// Gemini's shapes: generateContent (a stream is server-sent events, as `alt=sse` asks), token
-    /// counting, embeddings and the model list.
+    /// Gemini's shapes: generateContent (a stream is server-sent events when `alt=sse` asks, else one
+    /// JSON array sent element by element), token counting, embeddings and the model list.
     static func gemini(
-        _ operation: CallOperation, model: String, words: [String], input: Int, facts: RequestFacts, request: [String: Any]
+        _ operation: CallOperation, model: String, words: [String], input: Int, facts: RequestFacts, request: [String: Any],
+        eventStream: Bool
     ) -> Response {
         func usage(output: Int) -> [String: Any] {
             ["promptTokenCount": input, "candidatesTokenCount": output, "totalTokenCount": input + output]
@@ -16,6 +17,13 @@ extension DemoProvider {
             return ["candidates": [candidate], "usageMetadata": usage(output: output), "modelVersion": model, "responseId": "demo"]
         }
         switch operation {
+        case .generate where facts.isStream && !eventStream:
+            var parts = words.enumerated().map { index, word in
+                serialize(chunk((index == 0 ? "" : " ") + word, finish: false, output: index + 1))
+            }
+            parts.append(serialize(chunk("", finish: true, output: words.count)))
+            let chunks = parts.enumerated().map { index, part in Array((index == 0 ? "[" : ",\r\n").utf8) + part }
+            return Response(status: 200, contentType: "application/json", chunks: chunks + [Array("]".utf8)])
         case .generate where facts.isStream:
             var chunks = words.enumerated().map { index, word in
                 Array("data: ".utf8) + serialize(chunk((index == 0 ? "" : " ") + word, finish: false, output: index + 1))

@@ -15,7 +15,10 @@ public enum DemoProvider {
         "gemini-embedding-001",
     ]
 
-    public static func respond(to operation: CallOperation, kind: ProviderKind = .openAI, facts: RequestFacts, body: [UInt8]) -> Response {
+    /// `eventStream`: a Gemini stream as server-sent events (`alt=sse`); else Gemini's JSON array.
+    public static func respond(
+        to operation: CallOperation, kind: ProviderKind = .openAI, facts: RequestFacts, body: [UInt8], eventStream: Bool = true
+    ) -> Response {
         let model = facts.model ?? "demo"
         let request = jsonObject(body) ?? [:]
         let inputTokens = max(1, body.count / 4)
@@ -25,7 +28,8 @@ public enum DemoProvider {
         switch operation {
         case _ where kind == .gemini:
             return gemini(
-                operation, model: model, words: Array(words.prefix(outputTokens)), input: inputTokens, facts: facts, request: request)
+                operation, model: model, words: Array(words.prefix(outputTokens)), input: inputTokens, facts: facts, request: request,
+                eventStream: eventStream)
         case .converse, .invoke:
             return bedrock(operation, model: model, words: Array(words.prefix(outputTokens)), input: inputTokens, facts: facts)
         case .chat:
