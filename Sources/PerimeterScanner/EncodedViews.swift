@@ -13,7 +13,7 @@ public enum Encoding: String, Sendable, Hashable, CaseIterable {
     case base64
     /// `%XX` escapes: URLs, form bodies, double-encoded configuration.
     case percent
-    /// JSON `\uXXXX` escapes of ASCII characters.
+    /// JSON `\uXXXX` escapes of ASCII characters, and `\/`.
     case jsonUnicode = "json-unicode"
     /// `=XX` escapes and `=` soft line breaks of e-mail bodies.
     case quotedPrintable = "quoted-printable"
@@ -53,7 +53,9 @@ enum EncodedViews {
 
     /// Calls `body` with each view in turn, so only one is held at a time.
     static func forEach(of bytes: UnsafeBufferPointer<UInt8>, _ body: (EncodedView) -> Void) {
-        for view in base64(bytes) { body(view) }
+        // Offsets are kept in 32 bits: content past 2 GiB (only with a raised --max-file-size) is read plainly.
+        guard bytes.count < Int(Int32.max) else { return }
+        base64(bytes, body)
         if let view = percent(bytes) { body(view) }
         if let view = jsonUnicode(bytes) { body(view) }
         if let view = quotedPrintable(bytes) { body(view) }
@@ -108,12 +110,11 @@ enum EncodedViews {
 
     /// Each run of base64 characters long enough to hold a key that decodes to text: one view, with
     /// the line before it as context (so `MISTRAL_API_KEY: <base64>` keeps its keyword).
-    static func base64(_ bytes: UnsafeBufferPointer<UInt8>) -> [EncodedView] {
-        base64Flags.withUnsafeBufferPointer { base64(bytes, flags: $0) }
+    static func base64(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (EncodedView) -> Void) {
+        base64Flags.withUnsafeBufferPointer { base64(bytes, flags: $0, body) }
     }
 
-    private static func base64(_ bytes: UnsafeBufferPointer<UInt8>, flags: UnsafeBufferPointer<UInt8>) -> [EncodedView] {
-        var views: [EncodedView] = []
+    private static func base64(_ bytes: UnsafeBufferPointer<UInt8>, flags: UnsafeBufferPointer<UInt8>, _ body: (EncodedView) -> Void) {
         var index = 0
         while index < bytes.count {
             guard flags[Int(bytes[index])] != 0 else {
@@ -143,9 +144,8 @@ enum EncodedViews {
             for (position, byte) in decoded.enumerated() {
                 view.append(byte, from: start + min(length - 1, position * 4 / 3), changed: true)
             }
-            views.append(view)
+            body(view)
         }
-        return views
     }
 
     static func decodeBase64(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> [UInt8]? {
@@ -211,22 +211,25 @@ enum EncodedViews {
 
     /// The content with each `\uXXXX` of an ASCII character decoded (and `\/` as `/`); other escapes stay.
     static func jsonUnicode(_ bytes: UnsafeBufferPointer<UInt8>) -> EncodedView? {
-        func asciiEscape(at index: Int) -> UInt8? {
-            guard bytes[index] == 0x5C, index + 5 < bytes.count, bytes[index + 1] == UInt8(ascii: "u"),
-                bytes[index + 2] == UInt8(ascii: "0"), bytes[index + 3] == UInt8(ascii: "0"),
-                let high = hexValue(bytes[index + 4]), let low = hexValue(bytes[index + 5]), high < 8
+        /// The byte an escape at `index` stands for, and its width: `\u00XX` below 0x80, or `\/`.
+        func escape(at index: Int) -> (byte: UInt8, width: Int)? {
+            guard bytes[index] == 0x5C, index + 1 < bytes.count else { return nil }
+            if bytes[index + 1] == UInt8(ascii: "/") { return (UInt8(ascii: "/"), 2) }
+            guard index + 5 < bytes.count, bytes[index + 1] == UInt8(ascii: "u"), bytes[index + 2] == UInt8(ascii: "0"),
+                bytes[index + 3] == UInt8(ascii: "0"), let high = hexValue(bytes[index + 4]), let low = hexValue(bytes[index + 5]),
+                high < 8
             else { return nil }
-            return high << 4 | low
+            return (high << 4 | low, 6)
         }
-        guard let first = Self.first(0x5C, in: bytes, where: { asciiEscape(at: $0) != nil }) else { return nil }
+        guard let first = Self.first(0x5C, in: bytes, where: { escape(at: $0) != nil }) else { return nil }
         var view = EncodedView(encoding: .jsonUnicode)
         view.bytes.reserveCapacity(bytes.count)
         for offset in 0..<first { view.append(bytes[offset], from: offset, changed: false) }
         var index = first
         while index < bytes.count {
-            if let byte = asciiEscape(at: index) {
+            if let (byte, width) = escape(at: index) {
                 view.append(byte, from: index, changed: true)
-                index += 6
+                index += width
             } else {
                 view.append(bytes[index], from: index, changed: false)
                 index += 1

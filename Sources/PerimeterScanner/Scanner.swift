@@ -42,11 +42,18 @@ public struct Scanner: Sendable {
     }
 
     /// The findings of one item; a zip-based file's are its entries' (`app.jar!config/app.properties`).
-    public func findings(in item: ScanItem) -> [Finding] { findings(in: item, depth: 0) }
+    public func findings(in item: ScanItem) -> [Finding] {
+        var budget = archives.totalBytes
+        return findings(in: item, depth: 0, budget: &budget)
+    }
 
-    private func findings(in item: ScanItem, depth: Int) -> [Finding] {
+    /// `budget`: what is left of the bytes the top-level item's archives may inflate, nested ones included.
+    private func findings(in item: ScanItem, depth: Int, budget: inout Int) -> [Finding] {
         guard let content = item.content else { return [] }
-        if depth < archives.depth, let archive = ZipArchive(content) { return findings(in: archive, of: item, depth: depth) }
+        // A file that only starts like a zip, with no entry to read, is read as what it is.
+        if depth < archives.depth, let archive = ZipArchive(content), !archive.entries.isEmpty {
+            return findings(in: archive, of: item, depth: depth, budget: &budget)
+        }
         guard !Self.isBinary(content) else { return [] }
         return detector.matches(in: content, path: item.path, isCommitted: item.isCommitted).compactMap { match in
             guard let rule = detector.rules.first(where: { $0.id == match.ruleID }) else { return nil }
@@ -55,20 +62,25 @@ public struct Scanner: Sendable {
     }
 
     /// Each entry of an archive as an item of its own, within the limits; what is left out is counted.
-    private func findings(in archive: ZipArchive, of item: ScanItem, depth: Int) -> [Finding] {
+    /// An entry costs the budget what it took to inflate, read or not, and entries sharing their data
+    /// with an earlier one (a central directory pointing many names at one bomb) are not read again.
+    private func findings(in archive: ZipArchive, of item: ScanItem, depth: Int, budget: inout Int) -> [Finding] {
         var found: [Finding] = []
-        var budget = archives.totalBytes
-        var skipped = 0
+        var skipped = archive.unreadableRecords
+        var seen: Set<Int> = []
         for (number, entry) in archive.entries.enumerated() where !entry.isDirectory {
-            guard number < archives.entries, budget > 0 else {
+            guard number < archives.entries, budget > 0, seen.insert(entry.localHeaderOffset).inserted else {
                 skipped += 1
                 continue
             }
-            switch archive.content(of: entry, limit: min(archives.entryBytes, budget)) {
+            let (result, cost) = archive.content(of: entry, limit: min(archives.entryBytes, budget))
+            budget -= cost
+            switch result {
             case .success(let bytes):
-                budget -= bytes.count
-                let inner = ScanItem(path: item.path + "!" + entry.name, content: bytes, origin: item.origin, isCommitted: item.isCommitted)
-                found += findings(in: inner, depth: depth + 1)
+                let inner = ScanItem(
+                    path: item.path + "!" + ZipArchive.printable(entry.name), content: bytes, origin: item.origin,
+                    isCommitted: item.isCommitted)
+                found += findings(in: inner, depth: depth + 1, budget: &budget)
             case .failure:
                 skipped += 1
             }

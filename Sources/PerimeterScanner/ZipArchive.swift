@@ -26,6 +26,8 @@ struct ZipArchive {
 
     let bytes: [UInt8]
     let entries: [Entry]
+    /// Central-directory records the archive counts but that could not be read.
+    let unreadableRecords: Int
 
     /// `nil` unless `bytes` starts as a zip file does and has a readable central directory (zip64
     /// archives, over 4 GiB or 65,535 entries, are not read).
@@ -58,24 +60,34 @@ struct ZipArchive {
         }
         self.bytes = bytes
         self.entries = entries
+        unreadableRecords = count - entries.count
     }
 
-    /// The entry's content, at most `limit` bytes of it inflated.
-    func content(of entry: Entry, limit: Int) -> Result<[UInt8], Skip> {
-        guard !entry.isEncrypted else { return .failure(.encrypted) }
-        guard entry.uncompressedSize <= limit else { return .failure(.tooLarge) }
+    /// An entry's name as a report may print it: control characters replaced.
+    static func printable(_ name: String) -> String {
+        String(String.UnicodeScalarView(name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+    }
+
+    /// The entry's content, at most `limit` bytes of it, and what reading it cost (the bytes inflated
+    /// or copied, whether or not it could be read in the end).
+    func content(of entry: Entry, limit: Int) -> (Result<[UInt8], Skip>, cost: Int) {
+        guard !entry.isEncrypted else { return (.failure(.encrypted), 0) }
+        guard entry.uncompressedSize <= limit else { return (.failure(.tooLarge), 0) }
         let header = entry.localHeaderOffset
-        guard header + 30 <= bytes.count, Self.u32(bytes, header) == 0x0403_4B50 else { return .failure(.corrupt) }
+        guard header + 30 <= bytes.count, Self.u32(bytes, header) == 0x0403_4B50 else { return (.failure(.corrupt), 0) }
         let start = header + 30 + Int(Self.u16(bytes, header + 26)) + Int(Self.u16(bytes, header + 28))
-        guard start <= bytes.count, entry.compressedSize <= bytes.count - start else { return .failure(.corrupt) }
+        guard start <= bytes.count, entry.compressedSize <= bytes.count - start else { return (.failure(.corrupt), 0) }
         let data = bytes[start..<(start + entry.compressedSize)]
         switch entry.method {
         case 0:
-            return .success(Array(data))
+            // Stored: the declared size says nothing; the bytes themselves are held to the limit.
+            guard data.count <= limit else { return (.failure(.tooLarge), 0) }
+            return (.success(Array(data)), data.count)
         case 8:
             // The declared size is a hint, not a bound: inflate stops at the limit whatever it says,
             // and an entry that declared less than it holds is inflated again up to the limit.
             var capacity = min(limit, max(entry.uncompressedSize, 1))
+            var cost = 0
             while true {
                 var out = [UInt8](repeating: 0, count: capacity)
                 let written = data.withUnsafeBufferPointer { input in
@@ -83,17 +95,18 @@ struct ZipArchive {
                         perimeter_inflate_raw(input.baseAddress, input.count, output.baseAddress, output.count)
                     }
                 }
+                cost += capacity
                 if written == -2 {
-                    guard capacity < limit else { return .failure(.tooLarge) }
+                    guard capacity < limit else { return (.failure(.tooLarge), cost) }
                     capacity = limit
                     continue
                 }
-                guard written >= 0 else { return .failure(.corrupt) }
+                guard written >= 0 else { return (.failure(.corrupt), cost) }
                 out.removeSubrange(written...)
-                return .success(out)
+                return (.success(out), cost)
             }
         default:
-            return .failure(.unsupportedMethod)
+            return (.failure(.unsupportedMethod), 0)
         }
     }
 

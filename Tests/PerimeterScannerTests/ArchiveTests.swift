@@ -82,3 +82,53 @@ import Testing
         }
     }
 }
+
+/// What a hostile archive tries: many names for one entry, a stored entry that lies about its size,
+/// a text file dressed as a zip, and nested archives that each hope for a fresh budget.
+extension ArchiveTests {
+    @Test func manyRecordsPointingAtOneEntryReadItOnce() {
+        var keys = FakeKeys(seed: 65)
+        let key = keys.groq()
+        var zip = Self.storedZip([("k.txt", Array("x=\(key)\n".utf8))])
+        // Copy the one central-directory record 999 more times (under new names), all at offset 0.
+        let eocd = zip.count - 22
+        let directoryStart = Int(zip[eocd + 16]) | Int(zip[eocd + 17]) << 8
+        let record = Array(zip[directoryStart..<eocd])
+        var directory = record
+        for _ in 0..<999 { directory += record }
+        zip =
+            Array(zip[..<directoryStart]) + directory + Array(zip[eocd..<(eocd + 8)])
+            + [UInt8(1000 & 0xFF), UInt8(1000 >> 8), UInt8(1000 & 0xFF), UInt8(1000 >> 8)]
+            + [UInt8(directory.count & 0xFF), UInt8(directory.count >> 8 & 0xFF), UInt8(directory.count >> 16 & 0xFF), 0]
+            + Array(zip[(eocd + 16)..<(eocd + 22)])
+        let (findings, skipped) = scan("many.zip", zip)
+        #expect(findings.count == 1 && skipped == 999)
+    }
+
+    @Test func aStoredEntryIsHeldToTheLimitWhateverItDeclares() {
+        var limits = ArchiveLimits()
+        limits.entryBytes = 64
+        let zip = Self.storedZip([("big.txt", Array(repeating: 0x41, count: 1000))], declaring: [0])
+        #expect(scan("s.zip", zip, limits: limits).skipped == 1)
+    }
+
+    @Test func aFileThatOnlyStartsLikeAZipIsReadAsText() {
+        var keys = FakeKeys(seed: 66)
+        let key = keys.groq()
+        let bytes =
+            Array("PK\u{3}\u{4} export GROQ_API_KEY=\(key)\n".utf8) + [0x50, 0x4B, 0x05, 0x06] + [UInt8](repeating: 0x20, count: 18)
+        #expect(scan("notes.txt", bytes).findings.map(\.secret.revealed) == [key])
+    }
+
+    /// Archives inside an archive share its budget: the second inner archive finds it spent.
+    @Test func nestedArchivesShareOneBudget() {
+        var keys = FakeKeys(seed: 67)
+        let (first, second) = (keys.groq(), keys.groq())
+        let inner1 = Self.storedZip([("a.txt", Array("k=\(first)\n".utf8))])
+        let inner2 = Self.storedZip([("b.txt", Array("k=\(second)\n".utf8))])
+        var limits = ArchiveLimits()
+        limits.totalBytes = inner1.count + 70
+        let (findings, skipped) = scan("outer.zip", Self.storedZip([("one.zip", inner1), ("two.zip", inner2)]), limits: limits)
+        #expect(findings.map(\.secret.revealed) == [first] && skipped == 1)
+    }
+}

@@ -144,3 +144,14 @@ import Testing
         #expect(detector.matches(in: "v: \(twice)\n").isEmpty)
     }
 }
+
+extension EncodingTests {
+    /// PHP's json_encode writes `/` as `\/`: an AWS secret with one in it is still read whole.
+    @Test func anEscapedSlashInJSONIsDecoded() {
+        var keys = FakeKeys(seed: 50)
+        let secret = keys.text(20) + "/" + keys.text(19)
+        let json = #"{"aws_secret_access_key":"\#(secret.replacingOccurrences(of: "/", with: "\\/"))"}"#
+        let matches = detector.matches(in: json, path: "config.json")
+        #expect(matches.map(\.text) == [secret] && matches.first?.encoding == .jsonUnicode)
+    }
+}
