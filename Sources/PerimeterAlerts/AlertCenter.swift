@@ -281,10 +281,14 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
     private func sharedBurstAlerts(now: Date) async -> [Alert] {
         guard let log = store as? any RefusalLog else { return [] }
         let (denial, unknown) = (settings.denialBurst, settings.invalidKeyBurst)
-        guard let denials = try? await log.refusals(since: now.addingTimeInterval(-denial.window), until: now) else { return [] }
+        let both = min(denial.count, unknown.count)
+        guard let denials = try? await log.refusals(since: now.addingTimeInterval(-denial.window), until: now, atLeast: both) else {
+            return []
+        }
         var unknownKeys = denials
         if unknown.window != denial.window {
-            guard let counted = try? await log.refusals(since: now.addingTimeInterval(-unknown.window), until: now) else { return [] }
+            guard let counted = try? await log.refusals(since: now.addingTimeInterval(-unknown.window), until: now, atLeast: both)
+            else { return [] }
             unknownKeys = counted
         }
         var bursts: [(subject: String, count: Int, window: TimeInterval, make: () -> Alert?)] = []

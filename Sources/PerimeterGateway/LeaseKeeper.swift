@@ -25,18 +25,25 @@ struct LeaseKeeper: Service {
     func shareLimits(at now: Date) async throws {
         let others = try await board.exchange(
             rateLimiter.demand(at: now), instance: ledger.instance, at: now, freshSince: now.addingTimeInterval(-5))
-        rateLimiter.setShares(instances: try await ledger.liveInstances(at: now), elsewhere: others, now: now)
+        // This instance is among the live ones only once its first lease renewal has marked it.
+        let live = try await ledger.liveInstances(at: now)
+        rateLimiter.setShares(instances: ledger.lastMaintained == nil ? live + 1 : live, elsewhere: others, now: now)
     }
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             var isFailing = false
             var sharesFailing = false
+            var lastShared = ContinuousClock.now
             while !Task.isCancelled {
                 do {
                     try await shareLimits(at: Date())
                     sharesFailing = false
+                    lastShared = .now
                 } catch {
+                    // Three seconds without an exchange: the others may stop counting this instance
+                    // (they drop reports 5 s old), so it holds every key to its floor share.
+                    if ContinuousClock.now - lastShared >= .seconds(3) { rateLimiter.holdToFloor(now: Date()) }
                     // The shares stay as they were until the database answers again.
                     if !sharesFailing { logger.warning("cannot exchange rate-limit demand", metadata: ["error": "\(error)"]) }
                     sharesFailing = true

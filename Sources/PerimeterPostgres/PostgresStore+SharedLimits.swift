@@ -8,8 +8,9 @@ extension PostgresStore: RateDemandBoard {
         RateDemand]
     {
         let keys = Array(demand.keys)
-        let requests = keys.map { Int64(demand[$0]?.requests ?? 0) }
-        let tokens = keys.map { Int64(demand[$0]?.tokens ?? 0) }
+        // Clamped, so the sum over any number of instances stays within 64 bits.
+        let requests = keys.map { Int64(min(demand[$0]?.requests ?? 0, 1_000_000_000_000_000)) }
+        let tokens = keys.map { Int64(min(demand[$0]?.tokens ?? 0, 1_000_000_000_000_000)) }
         // Reports an hour old are of instances long gone.
         let stale = now.addingTimeInterval(-3600).milliseconds
         return try await transaction { [self] connection in
@@ -39,7 +40,7 @@ extension PostgresStore: RateDemandBoard {
 }
 
 extension PostgresStore: RefusalLog {
-    public func refusals(since: Date, until: Date) async throws -> RefusalCounts {
+    public func refusals(since: Date, until: Date, atLeast minimum: Int) async throws -> RefusalCounts {
         var counts = RefusalCounts()
         let rows = try await client.query(
             """
@@ -48,6 +49,9 @@ extension PostgresStore: RefusalLog {
             WHERE outcome = 'denied' AND time >= \(since.milliseconds) AND time < \(until.milliseconds)
               AND (key_id IS NOT NULL OR (error_code = \(GatewayError.invalidKey.code) AND client_ip IS NOT NULL))
             GROUP BY 1, 2
+            HAVING COUNT(*) >= \(Int64(max(1, minimum)))
+            ORDER BY 3 DESC
+            LIMIT \(Int64(RefusalCounts.limit))
             """, logger: logger)
         for try await (key, address, count) in rows.decode((String, String, Int64).self) {
             if !key.isEmpty {

@@ -47,6 +47,9 @@ package final class RateLimiter: Sendable {
         var instances = 1
         /// What each key asked of the other instances, as last exchanged.
         var elsewhere: [String: RateDemand] = [:]
+        /// Cut off from the others (the exchange keeps failing): every share is its floor, as the
+        /// others may stop counting this instance and take the rest of the limit.
+        var isCutOff = false
     }
 
     private let state = Mutex(State())
@@ -57,6 +60,19 @@ package final class RateLimiter: Sendable {
         state.withLock { state in
             state.instances = max(1, instances)
             state.elsewhere = elsewhere
+            state.isCutOff = false
+            for (id, entry) in state.buckets {
+                state.buckets[id] = Self.resized(entry, id: id, state: state, now: now)
+            }
+        }
+    }
+
+    /// No exchange with the other instances for a while: hold every key to its floor share until the
+    /// next one, never to a share the others may no longer leave room for.
+    package func holdToFloor(now: Date) {
+        state.withLock { state in
+            guard !state.isCutOff else { return }
+            state.isCutOff = true
             for (id, entry) in state.buckets {
                 state.buckets[id] = Self.resized(entry, id: id, state: state, now: now)
             }
@@ -120,8 +136,9 @@ package final class RateLimiter: Sendable {
     private static func shares(
         id: String, requestsPerMinute: Int?, tokensPerMinute: Int?, state: State, now: Date
     ) -> (requests: Int?, tokens: Int?) {
-        let here = state.demand[id]?.total(at: now) ?? RateDemand()
-        let elsewhere = state.elsewhere[id] ?? RateDemand()
+        // Cut off, this instance's share is its floor: the share it would have with no demand here.
+        let here = state.isCutOff ? RateDemand() : state.demand[id]?.total(at: now) ?? RateDemand()
+        let elsewhere = state.isCutOff ? RateDemand(requests: 1, tokens: 1) : state.elsewhere[id] ?? RateDemand()
         return (
             requestsPerMinute.map {
                 RateShare.share(of: $0, instances: state.instances, here: here.requests, elsewhere: elsewhere.requests)

@@ -125,6 +125,20 @@ import Testing
         #expect(admitted(limiter, key, calls: 40, at: Self.t0.addingTimeInterval(60)) == 3)
     }
 
+    /// Cut off from the others, an instance holds every key to its floor, and takes its share again
+    /// with the next exchange.
+    @Test func aCutOffInstanceHoldsEveryKeyToItsFloor() {
+        let key = key(rpm: 60)
+        let limiter = RateLimiter()
+        limiter.setShares(instances: 2, elsewhere: [:], now: Self.t0)
+        #expect(admitted(limiter, key, calls: 1) == 1)
+        #expect(limiter.snapshot(key, now: Self.t0).requests?.limit == 30)
+        limiter.holdToFloor(now: Self.t0)
+        #expect(limiter.snapshot(key, now: Self.t0).requests?.limit == 3)
+        limiter.setShares(instances: 2, elsewhere: [:], now: Self.t0)
+        #expect(limiter.snapshot(key, now: Self.t0).requests?.limit == 57)
+    }
+
     @Test func demandOlderThanAMinuteFallsOut() {
         var window = DemandWindow()
         window.add(requests: 3, at: Self.t0)
