@@ -185,8 +185,8 @@ enum EncodedViews {
         view.bytes.reserveCapacity(bytes.count)
         var index = 0
         while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count, let high = hexValue(bytes[index + 1]),
-                let low = hexValue(bytes[index + 2])
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count, let high = Hex.nibble(bytes[index + 1]),
+                let low = Hex.nibble(bytes[index + 2])
             {
                 view.append(high << 4 | low, from: index, changed: true)
                 index += 3
@@ -200,12 +200,10 @@ enum EncodedViews {
 
     private static func firstPercentEscape(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         Self.first(UInt8(ascii: "%"), in: bytes) { index in
-            index + 2 < bytes.count && hexValue(bytes[index + 1]) != nil && hexValue(bytes[index + 2]) != nil
+            index + 2 < bytes.count && Hex.nibble(bytes[index + 1]) != nil && Hex.nibble(bytes[index + 2]) != nil
                 && (index + 3 < bytes.count ? urlCharacter.contains(bytes[index + 3]) : true)
         }
     }
-
-    static func hexValue(_ byte: UInt8) -> UInt8? { Hex.nibble(byte) }
 
     // MARK: JSON \u escapes
 
@@ -216,7 +214,7 @@ enum EncodedViews {
             guard bytes[index] == 0x5C, index + 1 < bytes.count else { return nil }
             if bytes[index + 1] == UInt8(ascii: "/") { return (UInt8(ascii: "/"), 2) }
             guard index + 5 < bytes.count, bytes[index + 1] == UInt8(ascii: "u"), bytes[index + 2] == UInt8(ascii: "0"),
-                bytes[index + 3] == UInt8(ascii: "0"), let high = hexValue(bytes[index + 4]), let low = hexValue(bytes[index + 5]),
+                bytes[index + 3] == UInt8(ascii: "0"), let high = Hex.nibble(bytes[index + 4]), let low = Hex.nibble(bytes[index + 5]),
                 high < 8
             else { return nil }
             return (high << 4 | low, 6)
@@ -268,7 +266,7 @@ enum EncodedViews {
                     continue
                 }
                 if index + 2 < bytes.count, isUpperHex(bytes[index + 1]), isUpperHex(bytes[index + 2]),
-                    let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+                    let high = Hex.nibble(bytes[index + 1]), let low = Hex.nibble(bytes[index + 2])
                 {
                     view.append(high << 4 | low, from: index, changed: true)
                     index += 3

@@ -13,6 +13,20 @@ import Testing
 /// Instances sharing a call log take spike baselines from it, window by window: every instance sees
 /// every call, all of them find the same spike, and the store keeps one alert.
 @Suite struct SharedBaselineTests {
+    /// Two alert centers sharing one store, as two instances on one database.
+    static func twoInstances(settings: AlertSettings, store: MemoryStore, key: VirtualKey, client: HTTPClient, logger: Logger)
+        -> [AlertCenter]
+    {
+        (0..<2).map { _ in
+            AlertCenter(
+                settings: settings, store: store, cache: KeyCache(keys: [key]),
+                budgets: BudgetBook(ledger: LocalLedger(), environmentBudgets: [:]),
+                dispatcher: AlertDispatcher(
+                    store: store, channels: [], resolver: SecretResolver(stores: [:], logger: logger), client: client, logger: logger),
+                logger: logger, sharedBaselines: true)
+        }
+    }
+
     @Test func twoInstancesFindOneSpikeFromTheSharedLog() async throws {
         let store = MemoryStore()
         let key = VirtualKey.issue(name: "svc", env: "prod", owner: nil, now: Date()).0
@@ -35,14 +49,7 @@ import Testing
         }
         try await store.append(history)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let centers = (0..<2).map { _ in
-            AlertCenter(
-                settings: settings, store: store, cache: KeyCache(keys: [key]),
-                budgets: BudgetBook(ledger: LocalLedger(), environmentBudgets: [:]),
-                dispatcher: AlertDispatcher(
-                    store: store, channels: [], resolver: SecretResolver(stores: [:], logger: logger), client: client, logger: logger),
-                logger: logger, sharedBaselines: true)
-        }
+        let centers = Self.twoInstances(settings: settings, store: store, key: key, client: client, logger: logger)
         let group = ServiceGroup(services: centers, gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -97,14 +104,7 @@ import Testing
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let centers = (0..<2).map { _ in
-            AlertCenter(
-                settings: settings, store: store, cache: KeyCache(keys: [key]),
-                budgets: BudgetBook(ledger: LocalLedger(), environmentBudgets: [:]),
-                dispatcher: AlertDispatcher(
-                    store: store, channels: [], resolver: SecretResolver(stores: [:], logger: logger), client: client, logger: logger),
-                logger: logger, sharedBaselines: true)
-        }
+        let centers = Self.twoInstances(settings: settings, store: store, key: key, client: client, logger: logger)
         let group = ServiceGroup(services: centers, gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
