@@ -106,6 +106,9 @@ def main() -> int:
         base = match.group(1)
         month = time.strftime("%Y-%m-01T00:00:00Z", time.gmtime())
         day = time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime(time.time() - 86400))
+        # Cut mid-hour at both ends: the rollup answers the whole hours, the log the two cut ones.
+        cut = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400 - 1800))
+        cut_end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1800))
         results = {
             "rows": args.rows, "table_size": size, "fill_seconds": fill_seconds, "gateway_start_seconds": start_seconds,
             "median_ms": {
@@ -114,6 +117,7 @@ def main() -> int:
                 "spend by key, this month": timed_get(base, f"/admin/v1/spend?group_by=key&since={month}"),
                 "spend by model, last day": timed_get(base, f"/admin/v1/spend?group_by=model&since={day}"),
                 "spend by env, all time": timed_get(base, "/admin/v1/spend?group_by=env"),
+                "spend by key, 24 h cut mid-hour": timed_get(base, f"/admin/v1/spend?group_by=key&since={cut}&until={cut_end}"),
             },
             "machine": {"cpus": os.cpu_count()},
         }

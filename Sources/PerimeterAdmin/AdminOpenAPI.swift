@@ -84,7 +84,8 @@ enum AdminOpenAPI {
                 "summary": "Spend totals per key, environment, model or owner",
                 "parameters": [
                   {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": ["key", "env", "model", "owner"], "default": "key"}},
-                  {"name": "since", "in": "query", "schema": \#(since), "description": "A duration back from now (90s, 15m, 1h, 30d, 4w) or an RFC 3339 time"}
+                  {"name": "since", "in": "query", "schema": \#(since), "description": "A duration back from now (90s, 15m, 1h, 30d, 4w) or an RFC 3339 time"},
+                  {"name": "until", "in": "query", "schema": \#(since), "description": "Calls before this time only: a duration back from now or an RFC 3339 time, not before since"}
                 ],
                 "responses": {"200": {"description": "Spend", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Spend"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
               }
@@ -260,7 +261,7 @@ enum AdminOpenAPI {
                 "cost_usd": {"type": ["number", "null"], "description": "null when the model has no known price"}, "latency_ms": {"type": "integer"}, "error_code": {"type": ["string", "null"]}}},
               "CallList": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Call"}}}},
               "SpendRow": {"type": "object", "properties": {"group": {"type": "string"}, "calls": {"type": "integer"}, "input_tokens": {"type": "integer"}, "cached_input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "cost_usd": {"type": "number"}, "unpriced_calls": {"type": "integer"}}},
-              "Spend": {"type": "object", "properties": {"group_by": {"type": "string"}, "since": {"type": ["string", "null"]}, "data": {"type": "array", "items": {"$ref": "#/components/schemas/SpendRow"}}, "total": {"$ref": "#/components/schemas/SpendRow"}}},
+              "Spend": {"type": "object", "properties": {"group_by": {"type": "string"}, "since": {"type": ["string", "null"]}, "until": {"type": ["string", "null"]}, "data": {"type": "array", "items": {"$ref": "#/components/schemas/SpendRow"}}, "total": {"$ref": "#/components/schemas/SpendRow"}}},
               "SecretValue": {"type": "object", "additionalProperties": false, "required": ["value"], "properties": {"value": {"type": "string", "minLength": 1, "pattern": \#(TextPattern.jsonString(AdminContract.notBlank)), "description": "The secret: not blank, at most 64 KiB of UTF-8. No response ever contains it"}}},
               "Secret": {"type": "object", "required": ["name", "reference", "version", "versions", "created_at", "updated_at", "used_by"], "properties": {
                 "name": {"type": "string"}, "reference": {"type": "string", "description": "store:NAME, as the configuration refers to it"},

@@ -101,13 +101,13 @@ package enum AdminContract {
 
     /// `since`: a window such as `15m` or `30d` back from `now` (windows past 100 years reach back
     /// 100 years), or an RFC 3339 time.
-    package static func since(_ text: String, now: Date = Date()) throws(GatewayError) -> Date {
+    package static func since(_ text: String, parameter: String = "since", now: Date = Date()) throws(GatewayError) -> Date {
         if window.matches(text), let amount = Double(text.dropLast()), let unit = text.last {
             let size: Double = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400][unit] ?? 1
             return now.addingTimeInterval(-min(amount * size, TimeWindow.maximumSeconds))
         }
         if let date = Timestamp.parse(text) { return date }
-        throw .invalidRequest("'since' must be a duration such as 15m, 1h, 30d, or an RFC 3339 time such as 2026-12-01T00:00:00Z.")
+        throw .invalidRequest("'\(parameter)' must be a duration such as 15m, 1h, 30d, or an RFC 3339 time such as 2026-12-01T00:00:00Z.")
     }
 
     /// Every pattern above, for the test that compiles each.

@@ -157,22 +157,25 @@ public struct ListEnvelope<Item: Codable & Sendable>: Codable, Sendable {
 public struct SpendReport: Codable, Sendable {
     public var groupBy: SpendGrouping
     public var since: String?
+    public var until: String?
     public var data: [SpendRow]
     public var total: SpendRow
 
-    enum CodingKeys: String, CodingKey { case groupBy = "group_by", since, data, total }
+    enum CodingKeys: String, CodingKey { case groupBy = "group_by", since, until, data, total }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(groupBy, forKey: .groupBy)
         try c.encode(since, forKey: .since)
+        try c.encode(until, forKey: .until)
         try c.encode(data, forKey: .data)
         try c.encode(total, forKey: .total)
     }
 
-    public init(groupBy: SpendGrouping, since: Date?, rows: [SpendRow]) {
+    public init(groupBy: SpendGrouping, since: Date?, until: Date? = nil, rows: [SpendRow]) {
         self.groupBy = groupBy
         self.since = since.map(Timestamp.format)
+        self.until = until.map(Timestamp.format)
         data = rows
         total = rows.reduce(into: SpendRow(group: "total")) { total, row in
             total.calls += row.calls

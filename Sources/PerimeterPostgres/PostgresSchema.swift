@@ -233,6 +233,7 @@ enum PostgresSchema {
                 "CREATE INDEX calls_denied_time ON calls (time) WHERE outcome = 'denied'",
             ]
         ),
+        ("0005-spend-rollup", SpendRollup.migration),
     ]
 
     /// Applies every migration not yet applied, under the advisory lock, in one transaction.

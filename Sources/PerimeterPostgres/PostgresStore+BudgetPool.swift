@@ -216,27 +216,35 @@ extension PostgresStore: BudgetPool {
     }
 
     /// Creates the counter's pool row if missing, its spend taken from the call log's finished calls of
-    /// the period. When the row exists the log is not read (the condition is checked once, before the scan).
+    /// the period (whole hours from the rollup). When the row exists the log is not read.
     static func ensurePool(_ counter: BudgetCounter, connection: PostgresConnection, logger: Logger) async throws {
+        for try await _ in try await connection.query(
+            "SELECT 1 FROM budget_pools WHERE counter = \(counter.description)", logger: logger)
+        {
+            return
+        }
         let (kind, id, column) =
             switch counter.scope {
             case .key(let id): ("key", id, "key_id")
             case .environment(let name): ("env", name, "env")
             }
+        var spent: Int64 = 0
+        let sum = windowSpend(groupBy: column, since: counter.periodStart, until: counter.periodEnd, filter: (column, id))
+        for try await row in try await connection.query(sum, logger: logger) {
+            spent = try row.makeRandomAccess().value("cost")
+        }
         var bindings = PostgresBindings()
         bindings.append(counter.description)
         bindings.append(kind)
         bindings.append(id)
         bindings.append(counter.periodStart.milliseconds)
         bindings.append(counter.periodEnd?.milliseconds)
+        bindings.append(spent)
         try await connection.query(
             PostgresQuery(
                 unsafeSQL: """
                     INSERT INTO budget_pools (counter, scope_kind, scope_id, period_start, period_end, spent_nanos)
-                    SELECT $1, $2, $3, $4, $5, COALESCE(SUM(cost_nanos), 0)::BIGINT FROM calls
-                    WHERE NOT EXISTS (SELECT 1 FROM budget_pools WHERE counter = $1)
-                      AND \(column) = $3 AND time >= $4 AND ($5::BIGINT IS NULL OR time < $5) AND outcome <> 'in_flight'
-                    ON CONFLICT (counter) DO NOTHING
+                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (counter) DO NOTHING
                     """, binds: bindings), logger: logger)
     }
 

@@ -127,26 +127,11 @@ extension PostgresStore: CallLog {
         return records
     }
 
+    /// Whole hours come from the rollup the triggers keep (``SpendRollup``), the window's cut hours from the log.
     public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
-        let column = query.groupBy.column
-        var bindings = PostgresBindings()
-        var filter = "WHERE outcome <> 'in_flight'"
-        if let since = query.since {
-            bindings.append(since.milliseconds)
-            filter += " AND time >= $\(bindings.count)"
-        }
-        if let until = query.until {
-            bindings.append(until.milliseconds)
-            filter += " AND time < $\(bindings.count)"
-        }
-        let sql = """
-            SELECT COALESCE(\(column), '') AS grp, COUNT(*) AS calls, SUM(input_tokens)::BIGINT AS input,
-                   SUM(cached_input_tokens)::BIGINT AS cached, SUM(output_tokens)::BIGINT AS output,
-                   COALESCE(SUM(cost_nanos), 0)::BIGINT AS cost, COUNT(*) FILTER (WHERE cost_nanos IS NULL) AS unpriced
-            FROM calls \(filter) GROUP BY grp
-            """
+        let sql = Self.windowSpend(groupBy: query.groupBy.column, since: query.since, until: query.until)
         var rows: [SpendRow] = []
-        for try await row in try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
+        for try await row in try await client.query(sql, logger: logger) {
             let row = row.makeRandomAccess()
             rows.append(
                 SpendRow(

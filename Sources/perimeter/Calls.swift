@@ -42,10 +42,12 @@ struct Spend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show spend per key, environment, model or owner.")
     @Option(help: "Group by key, env, model or owner.") var by: String = "key"
     @Option(help: "How far back: 24h, 30d, or an RFC 3339 time (default: all time).") var since: String?
+    @Option(help: "Calls before this time only: 1h (back from now) or an RFC 3339 time (default: now).") var until: String?
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let data = try await AdminClient.fromEnvironment().sendRaw(.GET, "/spend", query: [("group_by", by), ("since", since)])
+        let data = try await AdminClient.fromEnvironment().sendRaw(
+            .GET, "/spend", query: [("group_by", by), ("since", since), ("until", until)])
         if output.json { return Display.printJSON(data) }
         let report = try JSONDecoder().decode(SpendReport.self, from: data)
         guard !report.data.isEmpty else { return print("No calls in this window.") }

@@ -119,9 +119,14 @@ import Testing
     @Test func spendAndCallsValidateTheirQueries() async throws {
         let app = try await TestGateway.make(demo: true)
         try await app.test(.router) { client in
-            for uri in ["/admin/v1/spend?group_by=planet", "/admin/v1/calls?since=yesterday", "/admin/v1/calls?limit=0"] {
+            for uri in [
+                "/admin/v1/spend?group_by=planet", "/admin/v1/calls?since=yesterday", "/admin/v1/calls?limit=0",
+                "/admin/v1/spend?until=tomorrow", "/admin/v1/spend?since=1h&until=2h",
+            ] {
                 try await client.execute(uri: uri, method: .get, headers: TestGateway.adminHeaders) { response in
                     #expect(response.status == .badRequest, "\(uri)")
+                    let message = try TestGateway.json(response.body)["error"] as? [String: Any]
+                    if uri.contains("tomorrow") { #expect((message?["message"] as? String)?.hasPrefix("'until'") == true) }
                 }
             }
             try await client.execute(uri: "/admin/v1/spend?group_by=model&since=30d", method: .get, headers: TestGateway.adminHeaders) {
@@ -129,6 +134,14 @@ import Testing
                 #expect(response.status == .ok)
                 let body = try TestGateway.json(response.body)
                 #expect(body["group_by"] as? String == "model")
+            }
+            try await client.execute(
+                uri: "/admin/v1/spend?since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z", method: .get,
+                headers: TestGateway.adminHeaders
+            ) { response in
+                #expect(response.status == .ok)
+                let body = try TestGateway.json(response.body)
+                #expect(body["until"] as? String == "2026-01-02T00:00:00.000Z")
             }
         }
     }

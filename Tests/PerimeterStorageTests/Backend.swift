@@ -48,16 +48,20 @@ enum PostgresTestServer {
         }
     }
 
-    static func freshStore() async throws -> PostgresStore {
+    /// A client configuration for a new, empty database named `prefix` and a random suffix.
+    static func freshDatabase(_ prefix: String = "perimeter_test_") async throws -> PostgresClient.Configuration {
         var location = try location
-        let name = "perimeter_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let name = prefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         try await withClient(location) { client in
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
         }
         location.database = name
+        return try location.clientConfiguration(password: nil)
+    }
+
+    static func freshStore() async throws -> PostgresStore {
         // Dozens of stores start at once in the parallel suites: a connection may take long to come.
-        return try await PostgresStore(
-            configuration: location.clientConfiguration(password: nil), logger: Logger(label: "test"), connectionDeadline: .seconds(60))
+        try await PostgresStore(configuration: freshDatabase(), logger: Logger(label: "test"), connectionDeadline: .seconds(60))
     }
 
     /// Runs `body` with a client of the server's own database, then stops the client.

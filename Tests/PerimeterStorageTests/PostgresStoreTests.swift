@@ -11,13 +11,7 @@ import Testing
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["POSTGRES_URL"]?.isEmpty == false))
 struct PostgresStoreTests {
     @Test func instancesStartingTogetherMigrateOnce() async throws {
-        var location = try PostgresTestServer.location
-        let name = "perimeter_migrate_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        try await PostgresTestServer.withClient(location) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
-        }
-        location.database = name
-        let configuration = try location.clientConfiguration(password: nil)
+        let configuration = try await PostgresTestServer.freshDatabase("perimeter_migrate_")
         let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
             for _ in 0..<4 { group.addTask { try await PostgresStore(configuration: configuration, logger: Logger(label: "t")) } }
             return try await group.reduce(into: []) { $0.append($1) }
@@ -25,8 +19,37 @@ struct PostgresStoreTests {
         #expect(
             try await stores[0].appliedMigrations() == [
                 "0001-initial", "0002-budget-leases", "0003-rotation-replays", "0004-shared-limits",
+                "0005-spend-rollup",
             ])
         for store in stores { await store.close() }
+    }
+
+    /// The rollup migration copies the calls already logged, and the triggers follow deletes.
+    @Test func theSpendRollupStartsFromTheLogAndFollowsDeletes() async throws {
+        let configuration = try await PostgresTestServer.freshDatabase("perimeter_rollup_")
+        let store = try await PostgresStore(configuration: configuration, logger: Logger(label: "t"))
+        let calls = (0..<50).map { SpendWindowConformanceTests.call($0) }
+        try await store.append(calls)
+        // As an installation from before the rollup: no table, no triggers, the migration not applied.
+        for statement in [
+            "DROP TABLE spend_hourly", "DROP FUNCTION spend_hourly_add, spend_hourly_remove, spend_hourly_change CASCADE",
+            "DELETE FROM perimeter_migrations WHERE name = '0005-spend-rollup'",
+        ] {
+            try await store.execute(statement)
+        }
+        await store.close()
+        let reopened = try await PostgresStore(configuration: configuration, logger: Logger(label: "t"))
+        let reference = MemoryStore()
+        try await reference.append(calls)
+        let since = SpendWindowConformanceTests.t0.addingTimeInterval(-3600)
+        for grouping in SpendGrouping.allCases {
+            let query = SpendQuery(groupBy: grouping, since: since)
+            #expect(try await reopened.spend(query) == (try await reference.spend(query)))
+        }
+        try await reopened.execute("DELETE FROM calls WHERE id IN ('req_1', 'req_2')")
+        let left = try await reopened.spend(SpendQuery(groupBy: .env, since: since))
+        #expect(left.reduce(0) { $0 + $1.calls } == 48)
+        await reopened.close()
     }
 
     @Test func aClusterLockRunsItsWorkOnOneInstanceAtATime() async throws {

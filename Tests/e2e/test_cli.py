@@ -210,6 +210,9 @@ def test_calls_and_spend(gw, upstream):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", spend_30d["since"]), spend_30d["since"]
     by_key = {r["group"]: r["calls"] for r in spend_30d["data"]}
     assert by_key == {team["id"]: 2, other["id"]: 1}
+    # A window that ends before the calls were made holds none of them; one ending now holds all.
+    assert gw.cli_json("spend", "--since", "30d", "--until", "1h")["data"] == []
+    assert sum(r["calls"] for r in gw.cli_json("spend", "--until", "0s")["data"]) == 3
     rows = parse_table(gw.cli("spend", "--by", "owner").stdout, ["OWNER", "CALLS", "INPUT", "CACHED", "OUTPUT", "COST"])
     assert {r["OWNER"] for r in rows} == {"team-a", "(none)", "total"}
 
