@@ -28,8 +28,21 @@ public struct PriceTable: Sendable {
         for name in namesLongestFirst where model.hasPrefix(name) {
             if Self.isSnapshotSuffix(model.dropFirst(name.count)) { return name }
         }
-        if let alias = BedrockModelID.priceName(model) { return entryName(for: alias) }
+        if let alias = BedrockModelID.priceName(model) ?? Self.routedPriceName(model) { return entryName(for: alias) }
         return nil
+    }
+
+    /// A router's name for a vendor's model (OpenRouter's `openai/gpt-4o`, `anthropic/claude-sonnet-4.5`,
+    /// `google/gemini-2.5-flash`, `x-ai/grok-4`): the vendor's own name, since the router passes the
+    /// vendor's list price on. Anthropic's versions are written with dots there and dashes here.
+    static func routedPriceName(_ model: String) -> String? {
+        guard let slash = model.firstIndex(of: "/") else { return nil }
+        let name = model[model.index(after: slash)...]
+        switch model[..<slash] {
+        case "openai", "google", "x-ai": return String(name)
+        case "anthropic": return name.replacingOccurrences(of: ".", with: "-")
+        default: return nil
+        }
     }
 
     /// A dated snapshot or alias of the same model (`-2024-07-18`, `-20250929`, `-0613`, `-latest`,
@@ -187,6 +200,6 @@ extension PriceTable {
                     "cohere.embed-english-v3": ModelPrice(input: 0.10, output: 0),
                     "cohere.embed-multilingual-v3": ModelPrice(input: 0.10, output: 0),
                 ]),
-        ]
+        ] + openAICompatibleLists
     }()
 }

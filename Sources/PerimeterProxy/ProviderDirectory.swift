@@ -75,9 +75,16 @@ package struct ProviderDirectory: Sendable {
         kind: ProviderKind, model: String?, allows: (String) -> Bool = { _ in true }, azureOnly: Bool = false
     ) throws -> ProviderRoute? {
         var served = false
+        // An account's own Bedrock resource (an application inference profile, a provisioned model) is
+        // served only by a provider that lists its ARN: `*` does not open another account's resources.
+        let accountResource = kind == .bedrock && model.flatMap(BedrockARN.init) != nil
         for provider in providers where provider.kind == kind || provider.servesAnthropicMessages(kind: kind, model: model) {
             if azureOnly, provider.azure == nil { continue }
-            if provider.kind == kind, let model, !provider.models.contains(where: { $0.matches(model) }) { continue }
+            if provider.kind == kind, let model,
+                !provider.models.contains(where: { (!accountResource || $0.description.hasPrefix("arn:")) && $0.matches(model) })
+            {
+                continue
+            }
             if allows(provider.name) { return provider }
             served = true
         }

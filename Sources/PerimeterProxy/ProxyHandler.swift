@@ -85,9 +85,15 @@ package struct ProxyHandler: Sendable {
         _ request: Request, context: GatewayContext, endpoint: Endpoint, pathModel: String?, now: Date, call: inout Call
     ) async throws -> Response {
         let key = try authenticate(request, endpoint: endpoint, into: &call)
-        // A model named in the path goes upstream in the path: only a plain name may, so no client can
-        // reach another of the provider's endpoints (its files, say) with the provider's key.
-        if let pathModel, !Self.isPlainModelName(pathModel) {
+        var pathModel = pathModel
+        // Bedrock takes ARNs: a foundation model's or a cross-region profile's is its plain id; an
+        // account's own resource keeps its ARN (percent-encoded upstream), served only where a provider
+        // lists it (see ``ProviderDirectory``).
+        if endpoint.kind == .bedrock, let arn = pathModel.flatMap(BedrockARN.init) {
+            pathModel = arn.modelID ?? pathModel
+        } else if let pathModel, !Self.isPlainModelName(pathModel) {
+            // A model named in the path goes upstream in the path: only a plain name may, so no client can
+            // reach another of the provider's endpoints (its files, say) with the provider's key.
             throw GatewayError.invalidRequest("'\(pathModel.prefix(200))' is not a model name.")
         }
         // A call that could not be recorded is not served.

@@ -24,6 +24,50 @@ import Testing
         #expect(table.price(for: "gpt-5.1-latest") == table.price(for: "gpt-5.1"))
     }
 
+    @Test func theOpenAICompatiblePresetsArePriced() throws {
+        #expect(table.price(for: "deepseek-chat") == ModelPrice(input: 0.28, output: 0.42, cachedInput: 0.028))
+        #expect(table.price(for: "mistral-large-latest") == table.price(for: "mistral-large"))
+        #expect(table.price(for: "mistral-small-2506")?.output == 0.30)
+        #expect(table.price(for: "llama-3.3-70b-versatile")?.input == 0.59)
+        #expect(table.price(for: "meta-llama/Llama-3.3-70B-Instruct-Turbo")?.input == 0.88)
+        #expect(table.price(for: "grok-4-0709") == table.price(for: "grok-4"))
+        // Grok 4 above 128k prompt tokens: the whole call at the higher tier.
+        let grok = try #require(table.price(for: "grok-4"))
+        #expect(grok.cost(of: Usage(inputTokens: 128_001, outputTokens: 1000)) == Money(nanos: 128_001 * 6_000 + 1000 * 30_000))
+        #expect(grok.cost(of: Usage(inputTokens: 1000, outputTokens: 1000)) == Money(nanos: 1000 * 3_000 + 1000 * 15_000))
+        // OpenRouter's names for closed models are the vendor's list price; open models vary by host.
+        #expect(table.price(for: "openai/gpt-4o") == table.price(for: "gpt-4o"))
+        #expect(table.price(for: "anthropic/claude-sonnet-4.5") == table.price(for: "claude-sonnet-4-5"))
+        #expect(table.price(for: "google/gemini-2.5-flash") == table.price(for: "gemini-2.5-flash"))
+        #expect(table.price(for: "meta-llama/llama-3.3-70b-instruct") == nil)
+        #expect(table.price(for: "anthropic/") == nil)
+    }
+
+    @Test func bedrockARNsNameTheirModelsOrTheAccountsOwnResource() throws {
+        let profile = try #require(
+            BedrockARN("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0"))
+        #expect(profile.modelID == "us.anthropic.claude-sonnet-4-20250514-v1:0" && profile.account == "123456789012")
+        let foundation = try #require(BedrockARN("arn:aws-us-gov:bedrock:us-gov-west-1::foundation-model/amazon.nova-pro-v1:0"))
+        #expect(foundation.modelID == "amazon.nova-pro-v1:0")
+        for own in [
+            "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/a1b2c3d4e5f6",
+            "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc123",
+            "arn:aws:bedrock:us-east-1:111122223333:custom-model/amazon.titan-text-express-v1:0:8k/abc123",
+        ] {
+            let arn = try #require(BedrockARN(own), "\(own)")
+            #expect(arn.modelID == nil)
+        }
+        for bad in [
+            "arn:aws:bedrock:us-east-1::foundation-model/../x", "arn:aws:s3:::bucket/key", "arn:aws:bedrock:us-east-1:12:x/y",
+            "arn:aws:bedrock:us-east-1::unknown-type/x", "arn:aws:bedrock::123456789012:inference-profile/x",
+            "arn:aws:bedrock:us-east-1::foundation-model/", "arn:aws:bedrock:us-east-1::foundation-model/a%2Fb",
+            "arn:aws:bedrock:US-EAST-1::foundation-model/x", "arn:aws:bedrock:us-east-1::foundation-model",
+            "arn:aws:bedrock:us-east-1::foundation-model/x//y", "us.anthropic.claude-sonnet-4-20250514-v1:0",
+        ] {
+            #expect(BedrockARN(bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func unknownModelsHaveNoPrice() {
         #expect(table.price(for: "my-finetune") == nil)
         #expect(table.price(for: "gpt-4ox") == nil)

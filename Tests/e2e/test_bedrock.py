@@ -32,6 +32,7 @@ from test_tls_upstream import make_certificates
 API_KEY = "ABSK" + base64.b64encode(
     f"BedrockAPIKey-{secrets.token_hex(2)}-at-{secrets.randbelow(10**12):012d}:{secrets.token_urlsafe(30)}".encode()).decode()
 CLAUDE = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+APP_PROFILE = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/a1b2c3d4e5f6"
 LLAMA = "meta.llama3-3-70b-instruct-v1:0"
 SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 SONNET_PRICE = {"input": 3, "output": 15, "cached_input": 0.30, "cache_write": 3.75}
@@ -107,6 +108,10 @@ def bedrock(gateway_factory_session, tmp_path_factory):
         "    aws_access_key_id: env:AWS_KEY_ID\n    aws_secret_access_key: env:AWS_SECRET\n"
         # Listed before the Anthropic provider: Anthropic's clients reach these models on Bedrock.
         f"    anthropic_models: {{ claude-sonnet-4-5: \"{SONNET_45}\", claude-throttled: \"anthropic.throttled-v1:0\" }}\n"
+        # One account's application inference profiles, listed by ARN: `*` above does not open them.
+        f"  - name: bedrock-profiles\n    kind: bedrock\n    region: {bd.REGION}\n    base_url: {double.base}\n"
+        "    aws_access_key_id: env:AWS_KEY_ID\n    aws_secret_access_key: env:AWS_SECRET\n"
+        f"    models: [\"{APP_PROFILE.rsplit('/', 1)[0]}/*\"]\n"
     )
     gateway = gateway_factory_session(
         "bedrock", config={"extra_providers": providers},
@@ -337,6 +342,47 @@ def test_limits_refuse_in_bedrocks_error_shape(bedrock, monkeypatch, marker):
     error = client_error(lambda: brt.converse(modelId="arn:aws:bedrock:us-east-1::x/y", messages=convo))
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 404)
     assert double.find(marker) == []
+
+
+def test_model_arns_are_served_as_their_models_and_account_resources_only_where_listed(bedrock, monkeypatch, marker):
+    gateway, double, _, _ = bedrock
+    key = new_key(gateway)
+    brt = client(bedrock, key["key"], monkeypatch)
+    # A cross-region profile's ARN and a foundation model's ARN are the models they name: routed, limited,
+    # priced and sent upstream as the plain id (the client's account id goes nowhere).
+    for arn, model in ((f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{CLAUDE}", CLAUDE),
+                       ("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+                        "anthropic.claude-3-haiku-20240307-v1:0")):
+        tag = f"{marker}-{len(model)}"
+        response = brt.converse(modelId=arn, messages=messages(tag))
+        assert double.only(tag)["model"] == model
+        call = gateway.wait_for_call(request_id(response))
+        assert call["model"] == model and call["provider"] == "bedrock-aws" and nanos(call["cost_usd"]) > 0
+    # A key held to Claude models is held to them through an ARN too.
+    held = new_key(gateway, "--models", "us.anthropic.*")
+    error = client_error(lambda: client(bedrock, held["key"], monkeypatch).converse(
+        modelId=f"arn:aws:bedrock:us-east-1::foundation-model/{LLAMA}", messages=messages(marker + "-held")))
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # An account's own resource goes only to the provider that lists its ARN, signed, the ARN encoded
+    # in the path; it has no list price, so a key with a budget is refused it until config prices it.
+    free = new_key(gateway, budget=False)
+    response = client(bedrock, free["key"], monkeypatch).converse(modelId=APP_PROFILE, messages=messages(marker + "-app"))
+    upstream = double.only(marker + "-app")
+    assert upstream["model"] == APP_PROFILE and upstream["auth"] == "sigv4" and "%2Fa1b2c3d4e5f6/converse" in upstream["path"]
+    assert gateway.wait_for_call(request_id(response))["provider"] == "bedrock-profiles"
+    error = client_error(lambda: brt.converse(modelId=APP_PROFILE, messages=messages(marker + "-priced")))
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403 and "price" in str(error.response)
+    # Another account's resource is served by no provider, whatever the key's budget.
+    other = APP_PROFILE.replace("111122223333", "444455556666")
+    free_client = client(bedrock, free["key"], monkeypatch)
+    error = client_error(lambda: free_client.converse(modelId=other, messages=messages(marker + "-other")))
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    for bad in ("arn:aws:bedrock:us-east-1::foundation-model/../x", "arn:aws:s3:::bucket/key",
+                "arn:aws:bedrock:us-east-1:12:provisioned-model/x"):
+        error = client_error(lambda: brt.converse(modelId=bad, messages=messages(marker + "-bad")))
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 404)
+    assert double.find(marker + "-other") == [] and double.find(marker + "-bad") == []
+    assert double.find(marker + "-held") == [] and double.find(marker + "-priced") == []
 
 
 def test_a_budget_runs_out_on_bedrock_too(bedrock, monkeypatch, marker):
