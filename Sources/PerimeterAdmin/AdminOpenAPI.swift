@@ -83,7 +83,7 @@ enum AdminOpenAPI {
               "get": {
                 "summary": "Spend totals per key, environment, model or owner",
                 "parameters": [
-                  {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": ["key", "env", "model", "owner"], "default": "key"}},
+                  {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": ["key", "env", "model", "owner", "provider"], "default": "key"}},
                   {"name": "since", "in": "query", "schema": \#(since), "description": "A duration back from now (90s, 15m, 1h, 30d, 4w) or an RFC 3339 time"},
                   {"name": "until", "in": "query", "schema": \#(since), "description": "Calls before this time only: a duration back from now or an RFC 3339 time, not before since"}
                 ],

@@ -92,7 +92,7 @@ package struct AdminRoutes: Sendable {
             var spendQuery = SpendQuery()
             if let group = query.get("group_by") {
                 guard let grouping = SpendGrouping(rawValue: group) else {
-                    throw GatewayError.invalidRequest("'group_by' must be one of key, env, model, owner.")
+                    throw GatewayError.invalidRequest("'group_by' must be one of key, env, model, owner, provider.")
                 }
                 spendQuery.groupBy = grouping
             }

@@ -21,13 +21,14 @@ enum SpendRollup {
             env TEXT NOT NULL,
             model TEXT NOT NULL,
             owner TEXT NOT NULL,
+            provider TEXT NOT NULL,
             calls BIGINT NOT NULL,
             input_tokens BIGINT NOT NULL,
             cached_input_tokens BIGINT NOT NULL,
             output_tokens BIGINT NOT NULL,
             cost_nanos BIGINT NOT NULL,
             unpriced BIGINT NOT NULL,
-            PRIMARY KEY (hour, key_id, env, model, owner)
+            PRIMARY KEY (hour, key_id, env, model, owner, provider)
         )
         """,
         // Budgets read one key's or one environment's hours.
@@ -72,11 +73,12 @@ enum SpendRollup {
     static func aggregate(sign: String, rows: String) -> String {
         """
         SELECT (time / \(hour)) * \(hour) AS hour, COALESCE(key_id, '') AS key_id, COALESCE(env, '') AS env,
-               COALESCE(model, '') AS model, COALESCE(owner, '') AS owner, \(sign)COUNT(*) AS calls,
+               COALESCE(model, '') AS model, COALESCE(owner, '') AS owner, COALESCE(provider, '') AS provider,
+               \(sign)COUNT(*) AS calls,
                \(sign)SUM(input_tokens) AS input_tokens, \(sign)SUM(cached_input_tokens) AS cached_input_tokens,
                \(sign)SUM(output_tokens) AS output_tokens, \(sign)COALESCE(SUM(cost_nanos), 0) AS cost_nanos,
                \(sign)COUNT(*) FILTER (WHERE cost_nanos IS NULL) AS unpriced
-        FROM \(rows) WHERE outcome <> 'in_flight' GROUP BY 1, 2, 3, 4, 5
+        FROM \(rows) WHERE outcome <> 'in_flight' GROUP BY 1, 2, 3, 4, 5, 6
         """
     }
 
@@ -85,10 +87,10 @@ enum SpendRollup {
     static func upsert(from source: String) -> String {
         let totals = ["calls", "input_tokens", "cached_input_tokens", "output_tokens", "cost_nanos", "unpriced"]
         return """
-            INSERT INTO spend_hourly AS s (hour, key_id, env, model, owner, \(totals.joined(separator: ", ")))
-            SELECT hour, key_id, env, model, owner, \(totals.map { "SUM(\($0))" }.joined(separator: ", "))
-            FROM (\(source)) t GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-            ON CONFLICT (hour, key_id, env, model, owner) DO UPDATE SET
+            INSERT INTO spend_hourly AS s (hour, key_id, env, model, owner, provider, \(totals.joined(separator: ", ")))
+            SELECT hour, key_id, env, model, owner, provider, \(totals.map { "SUM(\($0))" }.joined(separator: ", "))
+            FROM (\(source)) t GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+            ON CONFLICT (hour, key_id, env, model, owner, provider) DO UPDATE SET
             \(totals.map { "\($0) = s.\($0) + excluded.\($0)" }.joined(separator: ", "));
             """
     }

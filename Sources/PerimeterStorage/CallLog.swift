@@ -48,7 +48,7 @@ public struct CallQuery: Sendable, Hashable {
 }
 
 public enum SpendGrouping: String, Sendable, Hashable, Codable, CaseIterable {
-    case key, env, model, owner
+    case key, env, model, owner, provider
 
     /// The call log's column a database backend groups by.
     package var column: String {
@@ -57,6 +57,7 @@ public enum SpendGrouping: String, Sendable, Hashable, Codable, CaseIterable {
         case .env: "env"
         case .model: "model"
         case .owner: "owner"
+        case .provider: "provider"
         }
     }
 }
@@ -80,6 +81,7 @@ public struct SpendQuery: Sendable, Hashable {
         case .env: record.env ?? ""
         case .model: record.model ?? ""
         case .owner: record.owner ?? ""
+        case .provider: record.provider ?? ""
         }
     }
 }

@@ -40,7 +40,7 @@ struct Calls: AsyncParsableCommand {
 
 struct Spend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show spend per key, environment, model or owner.")
-    @Option(help: "Group by key, env, model or owner.") var by: String = "key"
+    @Option(help: "Group by key, env, model, owner or provider.") var by: String = "key"
     @Option(help: "How far back: 24h, 30d, or an RFC 3339 time (default: all time).") var since: String?
     @Option(help: "Calls before this time only: 1h (back from now) or an RFC 3339 time (default: now).") var until: String?
     @OptionGroup var output: OutputOptions

@@ -19,7 +19,8 @@ import Testing
         var record = CallRecord(
             id: "req_\(i)", time: t0.addingTimeInterval(offset), keyID: key == 4 ? nil : "key_\(key)", keyName: "k\(key)",
             env: ["prod", "dev", "ci"][key % 3], owner: key % 2 == 0 ? "alice" : nil, clientIP: "10.0.0.\(key)",
-            provider: "openai", model: ["gpt-4o", "gpt-4o-mini", "o3"][i % 3], operation: .chat, stream: i % 2 == 0,
+            provider: ["openai", "azure", "openrouter"][i % 7 % 3], model: ["gpt-4o", "gpt-4o-mini", "o3"][i % 3], operation: .chat,
+            stream: i % 2 == 0,
             status: 200, outcome: outcome, usage: Usage(inputTokens: 10 + i % 17, cachedInputTokens: i % 4, outputTokens: i % 23),
             cost: i % 13 == 0 ? nil : Money(nanos: (1000 + Int64(i % 97)) * scale), latencyMS: 10)
         record.usageSource = outcome == .inFlight ? .reserved : .provider
