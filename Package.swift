@@ -140,6 +140,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Provider admin APIs (OpenAI, Anthropic): the provider's own key list and usage, matched against
+        // the credentials the gateway holds, stored for the inventory; shadow-usage and unmanaged-key alerts.
+        .target(
+            name: "PerimeterProviderAdmin",
+            dependencies: [
+                "PerimeterCore", "PerimeterStorage", "PerimeterSecrets",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Alerts: settled calls in, rules applied, alerts out through a durable outbox to webhooks and Slack.
         .target(
             name: "PerimeterAlerts",
@@ -220,6 +231,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "PerimeterCoreTests", dependencies: ["PerimeterCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PerimeterProviderAdminTests",
+            dependencies: ["PerimeterProviderAdmin", "PerimeterCore", "PerimeterStorage", "PerimeterSecrets"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterProvidersTests",
             dependencies: ["PerimeterProviders", "PerimeterCore", .product(name: "NIOCore", package: "swift-nio")],

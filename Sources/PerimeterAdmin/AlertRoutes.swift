@@ -116,6 +116,14 @@ package struct AlertRoutes: Sendable {
                     "\(settings.invalidKeyBurst.count) unknown keys from one address within \(Int(settings.invalidKeyBurst.window)) s; that address is then answered slowly"
             ),
             Rule(type: AlertType.canaryUsed.rawValue, severity: "critical", rule: "any use of a canary key"),
+            Rule(
+                type: AlertType.shadowUsage.rawValue, severity: "critical",
+                rule:
+                    "a provider with admin_key reports more tokens in an hour for the credential the gateway holds than the call log has (beyond 1,000 tokens or 2 %), checked at each provider sync"
+            ),
+            Rule(
+                type: AlertType.unmanagedKeyUsed.rawValue, severity: "warning",
+                rule: "a provider key the gateway does not hold was used, once per key and day, checked at each provider sync"),
         ]
         if let learning = settings.newSourceLearning {
             rules.insert(

@@ -8,6 +8,10 @@ public enum AlertType: String, Codable, Sendable, CaseIterable {
     case denialBurst = "denial_burst"
     case invalidKeyBurst = "invalid_key_burst"
     case canaryUsed = "canary_used"
+    /// The provider reports more use of the credential the gateway holds than went through the gateway.
+    case shadowUsage = "shadow_usage"
+    /// A provider key the gateway does not hold was used.
+    case unmanagedKeyUsed = "unmanaged_key_used"
 }
 
 public enum AlertSeverity: String, Codable, Sendable, CaseIterable, Comparable {

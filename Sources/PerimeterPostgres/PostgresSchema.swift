@@ -234,6 +234,11 @@ enum PostgresSchema {
             ]
         ),
         ("0005-spend-rollup", SpendRollup.migration),
+        (
+            "0006-provider-keys",
+            // One row per provider: its key list as the provider's admin API gave it, as JSON.
+            ["CREATE TABLE provider_key_snapshots (provider TEXT PRIMARY KEY, snapshot TEXT NOT NULL)"]
+        ),
     ]
 
     /// Applies every migration not yet applied, under the advisory lock, in one transaction.

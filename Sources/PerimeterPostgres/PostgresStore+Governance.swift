@@ -271,3 +271,26 @@ extension PostgresStore: AlertStore {
             lastError: try row.value("last_error"))
     }
 }
+
+// MARK: - ProviderKeyStore
+
+extension PostgresStore: ProviderKeyStore {
+    public func saveProviderKeys(_ snapshot: ProviderKeySnapshot) async throws {
+        let text = try StoredJSON.encode(snapshot)
+        try await client.query(
+            """
+            INSERT INTO provider_key_snapshots (provider, snapshot) VALUES (\(snapshot.provider), \(text))
+            ON CONFLICT (provider) DO UPDATE SET snapshot = excluded.snapshot
+            """, logger: logger)
+    }
+
+    public func providerKeySnapshots() async throws -> [ProviderKeySnapshot] {
+        var snapshots: [ProviderKeySnapshot] = []
+        for try await text in try await client.query("SELECT snapshot FROM provider_key_snapshots ORDER BY provider", logger: logger)
+            .decode(String.self)
+        {
+            snapshots.append(try StoredJSON.decode(ProviderKeySnapshot.self, text))
+        }
+        return snapshots
+    }
+}

@@ -257,3 +257,24 @@ extension SQLiteStore: AlertStore {
             deliveredAt: (row["delivered_at"] as Int64?).map(Date.init(milliseconds:)), lastError: row["last_error"])
     }
 }
+
+// MARK: - ProviderKeyStore
+
+extension SQLiteStore: ProviderKeyStore {
+    public func saveProviderKeys(_ snapshot: ProviderKeySnapshot) async throws {
+        let text = try StoredJSON.encode(snapshot)
+        try await pool.write { db in
+            try db.execute(
+                sql:
+                    "INSERT INTO provider_key_snapshots (provider, snapshot) VALUES (?, ?) ON CONFLICT(provider) DO UPDATE SET snapshot = excluded.snapshot",
+                arguments: [snapshot.provider, text])
+        }
+    }
+
+    public func providerKeySnapshots() async throws -> [ProviderKeySnapshot] {
+        let texts = try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT snapshot FROM provider_key_snapshots ORDER BY provider")
+        }
+        return try texts.map { try StoredJSON.decode(ProviderKeySnapshot.self, $0) }
+    }
+}

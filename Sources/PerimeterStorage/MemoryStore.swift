@@ -20,6 +20,7 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
     }
 
     let state = Mutex(State())
+    let providerKeys = Mutex([String: ProviderKeySnapshot]())
 
     public init() {}
 

@@ -8,7 +8,7 @@ import PostgresNIO
 import Testing
 
 typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore & AlertStore
-    & RotationReplayStore
+    & RotationReplayStore & ProviderKeyStore
 
 /// A storage backend under test. The conformance suite runs once per case.
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {

@@ -1,0 +1,266 @@
+import Foundation
+import Logging
+import PerimeterCore
+import PerimeterStorage
+import ServiceLifecycle
+
+/// One provider whose own key list and usage the gateway reads with an admin credential.
+public struct ProviderAdminTarget: Sendable {
+    /// A secret the gateway holds, with the reference the inventory names it by.
+    public struct Held: Sendable {
+        public var reference: String
+        public var secret: @Sendable () async throws -> Secret
+
+        public init(reference: String, secret: @escaping @Sendable () async throws -> Secret) {
+            self.reference = reference
+            self.secret = secret
+        }
+    }
+
+    public var provider: String
+    public var api: any ProviderAdminAPI
+    /// The provider credential calls go out with, when the provider has one.
+    public var held: Held?
+    /// The provider's id for that credential, when config says it (`key_id`): matched before any hint.
+    public var heldKeyID: String?
+    public var admin: Held
+    /// Every configured provider that calls out with the same credential: their logged calls are its use.
+    public var loggedProviders: [String]
+
+    public init(
+        provider: String, api: any ProviderAdminAPI, held: Held?, heldKeyID: String?, admin: Held, loggedProviders: [String]
+    ) {
+        self.provider = provider
+        self.api = api
+        self.held = held
+        self.heldKeyID = heldKeyID
+        self.admin = admin
+        self.loggedProviders = loggedProviders
+    }
+}
+
+/// Reads each target's key list and usage report, stores the lists, and raises `shadow_usage` and
+/// `unmanaged_key_used`. The lists are matched against the secrets the gateway holds here, locally:
+/// no secret is sent anywhere but to its own provider.
+public actor ProviderKeySync {
+    let targets: [ProviderAdminTarget]
+    let store: any ProviderKeyStore
+    let calls: any CallLog
+    let raise: @Sendable ([Alert]) async -> Void
+    let maxAge: Duration?
+    let logger: Logger
+    /// How far back each sync compares usage: a day of whole hours.
+    static let usageWindow: TimeInterval = 24 * 3600
+    /// Calls logged this close outside a bucket still count for it (a call's time is its start).
+    static let edgeSlack: TimeInterval = 120
+    private var lastStatus: [String: String] = [:]
+
+    public init(
+        targets: [ProviderAdminTarget], store: any ProviderKeyStore, calls: any CallLog, maxAge: Duration?, logger: Logger,
+        raise: @escaping @Sendable ([Alert]) async -> Void
+    ) {
+        self.targets = targets
+        self.store = store
+        self.calls = calls
+        self.maxAge = maxAge
+        self.logger = logger
+        self.raise = raise
+    }
+
+    public var isEmpty: Bool { targets.isEmpty }
+
+    /// Syncs every target; a target that fails keeps its last list and says why in its snapshot.
+    @discardableResult
+    public func syncAll(now: Date = Date()) async -> [ProviderKeySnapshot] {
+        var snapshots: [ProviderKeySnapshot] = []
+        let stored = Dictionary((try? await store.providerKeySnapshots())?.map { ($0.provider, $0) } ?? [], uniquingKeysWith: { a, _ in a })
+        for target in targets {
+            snapshots.append(await sync(target, previous: stored[target.provider], now: now))
+        }
+        return snapshots
+    }
+
+    private func sync(_ target: ProviderAdminTarget, previous: ProviderKeySnapshot?, now: Date) async -> ProviderKeySnapshot {
+        var snapshot = ProviderKeySnapshot(
+            provider: target.provider, attemptedAt: now, status: "ok", syncedAt: previous?.syncedAt, keys: previous?.keys ?? [])
+        do {
+            snapshot.keys = try await target.api.listKeys()
+            snapshot.syncedAt = now
+            let assessed = await assess(snapshot.keys, target: target, now: now)
+            try await checkUsage(target, assessed: assessed, now: now)
+        } catch let error as ProviderAdminError {
+            snapshot.status = error.status
+            snapshot.message = error.description
+        } catch {
+            snapshot.status = "error"
+            snapshot.message = String(describing: error).prefix(300).description
+        }
+        // Said once per change, not at every sync: a refused admin credential is one clear warning.
+        if lastStatus[target.provider] != snapshot.status {
+            if snapshot.status == "ok" {
+                logger.info("provider \(target.provider): \(snapshot.keys.count) keys listed by its admin API")
+            } else {
+                logger.warning("provider \(target.provider): key list not read: \(snapshot.message ?? snapshot.status)")
+            }
+            lastStatus[target.provider] = snapshot.status
+        }
+        do {
+            try await store.saveProviderKeys(snapshot)
+        } catch {
+            logger.error("provider \(target.provider): key list not stored: \(error)")
+        }
+        return snapshot
+    }
+
+    /// Every stored provider key, assessed against what the gateway holds now.
+    public func assessments(now: Date = Date()) async throws -> [ProviderKeyAssessment] {
+        let snapshots = try await store.providerKeySnapshots()
+        var result: [ProviderKeyAssessment] = []
+        for snapshot in snapshots {
+            guard let target = targets.first(where: { $0.provider == snapshot.provider }) else { continue }
+            result += await assess(snapshot.keys, target: target, now: now)
+        }
+        return result
+    }
+
+    func assess(_ keys: [ProviderKey], target: ProviderAdminTarget, now: Date) async -> [ProviderKeyAssessment] {
+        let held = try? await target.held?.secret()
+        let admin = try? await target.admin.secret()
+        return keys.map { key in
+            var heldAs: String?
+            if let reference = target.held?.reference,
+                key.id == target.heldKeyID
+                    || (held.map { secret in key.hint.map { ProviderKeyHint.matches(hint: $0, secret: secret) } ?? false } ?? false)
+            {
+                heldAs = reference
+            } else if let admin, let hint = key.hint, ProviderKeyHint.matches(hint: hint, secret: admin) {
+                heldAs = target.admin.reference
+            }
+            return ProviderKeyAssessment.assess(key, heldAs: heldAs, maxAge: maxAge, now: now)
+        }
+    }
+
+    /// Compares the provider's last day of hourly usage with the call log, and raises what differs.
+    private func checkUsage(_ target: ProviderAdminTarget, assessed: [ProviderKeyAssessment], now: Date) async throws {
+        let end = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
+        let buckets = try await target.api.usage(from: end.addingTimeInterval(-Self.usageWindow), to: end)
+        var alerts: [Alert] = []
+        let heldID = target.held.flatMap { held in assessed.first { $0.heldAs == held.reference }?.key.id }
+        if let heldID {
+            var logged: [Date: Int] = [:]
+            for start in Set(buckets.filter { $0.keyID == heldID }.map(\.start)) {
+                let rows = try await calls.spend(
+                    SpendQuery(
+                        groupBy: .provider, since: start.addingTimeInterval(-Self.edgeSlack),
+                        until: start.addingTimeInterval(3600 + Self.edgeSlack)))
+                logged[start] = rows.filter { target.loggedProviders.contains($0.group) }.reduce(0) {
+                    $0 + $1.inputTokens + $1.outputTokens
+                }
+            }
+            for shadow in ShadowUsage.find(buckets: buckets, keyID: heldID, logged: logged) {
+                alerts.append(Self.shadowAlert(shadow, target: target, keyID: heldID))
+            }
+        }
+        let unmanaged = Dictionary(
+            assessed.filter { $0.flags.contains("unmanaged") }.map { ($0.key.id, $0.key) }, uniquingKeysWith: { a, _ in a })
+        var used: [String: (key: ProviderKey, tokens: Int, day: Date)] = [:]
+        for bucket in buckets where bucket.tokens > 0 {
+            guard let id = bucket.keyID, let key = unmanaged[id] else { continue }
+            let day = Date(timeIntervalSince1970: (bucket.start.timeIntervalSince1970 / 86400).rounded(.down) * 86400)
+            let key2 = "\(id)|\(day.timeIntervalSince1970)"
+            used[key2] = (key, (used[key2]?.tokens ?? 0) + bucket.tokens, day)
+        }
+        for (_, use) in used.sorted(by: { $0.key < $1.key }) {
+            alerts.append(Self.unmanagedAlert(use.key, tokens: use.tokens, day: use.day, now: now))
+        }
+        if !alerts.isEmpty { await raise(alerts) }
+    }
+
+    static func shadowAlert(_ shadow: ShadowUsage, target: ProviderAdminTarget, keyID: String) -> Alert {
+        let hour = Timestamp.format(shadow.bucket.start)
+        return Alert(
+            type: .shadowUsage, severity: .critical, time: shadow.bucket.end, keyID: nil, env: nil,
+            message:
+                "Provider \(target.provider) reports \(shadow.bucket.tokens) tokens for the credential the gateway holds (\(target.held?.reference ?? keyID)) in the hour from \(hour), but only \(shadow.loggedTokens) went through the gateway: the provider key itself is used elsewhere. Rotate it.",
+            details: [
+                "provider": target.provider, "provider_key_id": keyID, "hour": hour, "reported_tokens": String(shadow.bucket.tokens),
+                "logged_tokens": String(shadow.loggedTokens), "excess_tokens": String(shadow.excessTokens),
+            ],
+            onceKey: "shadow_usage|\(target.provider)|\(keyID)|\(hour)")
+    }
+
+    static func unmanagedAlert(_ key: ProviderKey, tokens: Int, day: Date, now: Date) -> Alert {
+        let date = String(Timestamp.format(day).prefix(10))
+        let who = key.owner.map { " of \($0)" } ?? ""
+        return Alert(
+            type: .unmanagedKeyUsed, severity: .warning, time: now, keyID: nil, env: nil,
+            message:
+                "Provider key '\(key.name ?? key.id)' (\(key.id))\(who) at \(key.provider), which the gateway does not hold, used \(tokens) tokens on \(date). Replace it with a virtual key, or disable it: perimeter provider-keys disable \(key.id).",
+            details: [
+                "provider": key.provider, "provider_key_id": key.id, "name": key.name ?? "", "owner": key.owner ?? "",
+                "tokens": String(tokens), "day": date,
+            ],
+            onceKey: "unmanaged_key_used|\(key.provider)|\(key.id)|\(date)")
+    }
+}
+
+extension ProviderKeySync {
+    /// Deactivates provider key `id` at its provider, unless it is a credential the gateway holds (that
+    /// one is rotated, not disabled) or already inactive. `dryRun` checks everything and changes nothing.
+    /// Returns the key as it was before.
+    public func disable(id: String, dryRun: Bool, now: Date = Date()) async throws -> ProviderKeyAssessment {
+        for var snapshot in try await store.providerKeySnapshots() {
+            guard let index = snapshot.keys.firstIndex(where: { $0.id == id }),
+                let target = targets.first(where: { $0.provider == snapshot.provider })
+            else { continue }
+            let key = snapshot.keys[index]
+            let assessed = await assess([key], target: target, now: now)[0]
+            if let held = assessed.heldAs {
+                throw GatewayError.conflict("\(id) is the credential the gateway holds (\(held)): rotate it instead of disabling it.")
+            }
+            guard key.status == "active" else { throw GatewayError.conflict("\(id) is already \(key.status) at \(key.provider).") }
+            if dryRun { return assessed }
+            do {
+                try await target.api.disable(key)
+            } catch let error as ProviderAdminError {
+                throw GatewayError.deliveryFailed("\(key.provider) did not disable \(id): \(error)")
+            }
+            snapshot.keys[index].status = "inactive"
+            try await store.saveProviderKeys(snapshot)
+            return assessed
+        }
+        throw GatewayError.notFound("No provider key \(id) in the last sync; run perimeter inventory sync.")
+    }
+}
+
+/// Syncs every `interval` (the first right away), on one instance of a cluster at a time.
+public struct ProviderKeySyncService: Service {
+    let sync: ProviderKeySync
+    let interval: Duration
+    let lock: (any ClusterLock)?
+    /// Any fixed number: the advisory lock of the instance syncing provider keys.
+    static let lockID: Int64 = 0x5045_5249_5056_4B53
+
+    public init(sync: ProviderKeySync, interval: Duration, lock: (any ClusterLock)?) {
+        self.sync = sync
+        self.interval = interval
+        self.lock = lock
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                if let lock {
+                    _ = try? await lock.ifFree(Self.lockID) { await sync.syncAll() }
+                } else {
+                    await sync.syncAll()
+                }
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+}
