@@ -179,7 +179,7 @@ let package = Package(
             name: "PerimeterAdmin",
             dependencies: [
                 "PerimeterCore", "PerimeterStorage", "PerimeterSecrets", "PerimeterProxy", "PerimeterAlerts",
-                "PerimeterRotation", "PerimeterAdminModels",
+                "PerimeterRotation", "PerimeterAdminModels", "PerimeterProviderAdmin",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -203,7 +203,7 @@ let package = Package(
             dependencies: [
                 "PerimeterCore", "PerimeterProviders", "PerimeterStorage", "PerimeterSQLite", "PerimeterPostgres", "PerimeterSecrets",
                 "PerimeterUpstream", "PerimeterProxy", "PerimeterAlerts", "PerimeterRotation", "PerimeterAdmin",
-                "PerimeterConfiguration",
+                "PerimeterConfiguration", "PerimeterProviderAdmin",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -85,7 +85,7 @@ enum AdminOpenAPI {
                 "parameters": [
                   {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": ["key", "env", "model", "owner", "provider"], "default": "key"}},
                   {"name": "since", "in": "query", "schema": \#(since), "description": "A duration back from now (90s, 15m, 1h, 30d, 4w) or an RFC 3339 time"},
-                  {"name": "until", "in": "query", "schema": \#(since), "description": "Calls before this time only: a duration back from now or an RFC 3339 time, not before since"}
+                  {"name": "until", "in": "query", "schema": \#(since), "description": "Calls before this time only: a duration back from now or an RFC 3339 time (before since: no calls)"}
                 ],
                 "responses": {"200": {"description": "Spend", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Spend"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
               }
@@ -177,6 +177,26 @@ enum AdminOpenAPI {
               "get": {
                 "summary": "Every virtual key and provider credential, with what is wrong with each, plus reported findings and per-environment totals",
                 "responses": {"200": {"description": "The inventory", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Inventory"}}}}, "401": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/inventory/sync": {
+              "post": {
+                "summary": "Read every provider's own key list and usage report now, with its admin_key (otherwise every inventory.provider_sync); raises shadow_usage and unmanaged_key_used",
+                "responses": {"200": {"description": "How each provider's read went", "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/ProviderSync"}}}}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/provider-keys": {
+              "get": {
+                "summary": "Every key the providers with an admin_key list (OpenAI project and admin keys, Anthropic API keys), as of the last sync, with whether the gateway holds each",
+                "responses": {"200": {"description": "Provider keys", "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/ProviderKey"}}}}}}}, "401": {"$ref": "#/components/responses/Error"}}
+              }
+            },
+            "/provider-keys/{id}/disable": {
+              "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+              "post": {
+                "summary": "Deactivate a provider key at its provider (Anthropic: status inactive; OpenAI: a user's project key deleted). Refused for a credential the gateway holds (rotate it instead) and for a key already inactive. Audited",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string", "maxLength": 500}, "dry_run": {"type": "boolean", "default": false, "description": "Check everything, change nothing"}}}}}},
+                "responses": {"413": {"$ref": "#/components/responses/Error"}, "200": {"description": "The key as it was, and whether this was a dry run", "content": {"application/json": {"schema": {"type": "object", "required": ["key", "dry_run"], "properties": {"key": {"$ref": "#/components/schemas/ProviderKey"}, "dry_run": {"type": "boolean"}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}, "502": {"$ref": "#/components/responses/Error"}}
               }
             },
             "/fingerprints": {
@@ -328,7 +348,23 @@ enum AdminOpenAPI {
                 "keys": {"type": "array", "items": {"$ref": "#/components/schemas/InventoryKey"}},
                 "credentials": {"type": "array", "items": {"$ref": "#/components/schemas/InventoryCredential"}},
                 "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
-                "summary": {"type": "array", "items": {"$ref": "#/components/schemas/InventorySummary"}, "description": "Per environment"}}}
+                "summary": {"type": "array", "items": {"$ref": "#/components/schemas/InventorySummary"}, "description": "Per environment"},
+                "provider_keys": {"type": "array", "items": {"$ref": "#/components/schemas/ProviderKey"}},
+                "provider_sync": {"type": "array", "items": {"$ref": "#/components/schemas/ProviderSync"}}}},
+              "ProviderKey": {"type": "object", "required": ["provider", "id", "kind", "status", "managed", "flags"], "properties": {
+                "provider": {"type": "string"}, "id": {"type": "string", "description": "The provider's id for the key"},
+                "kind": {"type": "string", "enum": ["api_key", "service_account_key", "admin_key"]},
+                "name": {"type": ["string", "null"]}, "hint": {"type": ["string", "null"], "description": "The provider's redacted form"},
+                "owner": {"type": ["string", "null"]}, "scope": {"type": ["string", "null"], "description": "Project (OpenAI) or workspace (Anthropic)"},
+                "scope_name": {"type": ["string", "null"]}, "status": {"type": "string"},
+                "created_at": {"type": ["string", "null"], "format": "date-time"}, "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+                "held_as": {"type": ["string", "null"], "description": "The secret reference of the credential the gateway holds that this key is"},
+                "managed": {"type": "boolean"}, "age_days": {"type": ["integer", "null"]},
+                "flags": {"type": "array", "items": {"type": "string", "enum": ["unmanaged", "unused_90d", "over_max_age"]}}}},
+              "ProviderSync": {"type": "object", "required": ["provider", "status", "attempted_at", "keys"], "properties": {
+                "provider": {"type": "string"}, "status": {"type": "string", "enum": ["ok", "refused", "unreachable", "error"]},
+                "message": {"type": ["string", "null"]}, "attempted_at": {"type": "string", "format": "date-time"},
+                "synced_at": {"type": ["string", "null"], "format": "date-time"}, "keys": {"type": "integer"}}}
             }
           }
         }

@@ -98,9 +98,6 @@ package struct AdminRoutes: Sendable {
             }
             if let since = query.get("since") { spendQuery.since = try Self.since(since) }
             if let until = query.get("until") { spendQuery.until = try AdminContract.since(until, parameter: "until") }
-            if let since = spendQuery.since, let until = spendQuery.until, until < since {
-                throw GatewayError.invalidRequest("'until' must not be before 'since'.")
-            }
             let rows = try await calls.spend(spendQuery)
             return try Self.json(
                 SpendReport(groupBy: spendQuery.groupBy, since: spendQuery.since, until: spendQuery.until, rows: rows))

@@ -25,6 +25,8 @@ package struct GovernanceRoutes: Sendable {
     let references: [(reference: SecretReference, usedBy: [String])]
     let policy: RotationPolicy
     let findings: any FindingStore
+    /// The providers' own key lists; registered with these routes, and part of the inventory.
+    package var providerKeys: ProviderKeyRoutes?
 
     package init(
         keys: any KeyStore, calls: any CallLog, adminTokens: any AdminTokenStore, authority: AdminAuthority, auditLog: any AuditLog,
@@ -202,6 +204,7 @@ package struct GovernanceRoutes: Sendable {
         }
 
         authenticated.get("inventory") { _, _ in try AdminRoutes.json(try await inventory(now: Date())) }
+        providerKeys?.register(on: authenticated)
     }
 
     func inventory(now: Date) async throws -> InventoryReport {
@@ -224,8 +227,13 @@ package struct GovernanceRoutes: Sendable {
             let check = resolver.status(of: entry.reference)
             return (check: check, createdAt: check.createdAt, usedBy: entry.usedBy)
         }
-        return InventoryReport.build(
+        var report = InventoryReport.build(
             keys: facts, credentials: credentials, findings: try await findings.reportedFindings(), policy: policy, now: now)
+        if let providerKeys {
+            report.providerKeys = try await providerKeys.views()
+            report.providerSync = try await providerKeys.syncViews()
+        }
+        return report
     }
 
     private func rotate(_ request: Request, context: GatewayContext) async throws -> Response {

@@ -105,9 +105,13 @@ package struct InventoryReport: Codable, Sendable {
     /// Unmanaged keys reported by `perimeter scan --report`.
     var findings: [ReportedFinding]
     var summary: [Summary]
+    /// Every key the providers with an `admin_key` list, and how the latest read of each went.
+    var providerKeys: [ProviderKeyView] = []
+    var providerSync: [ProviderSyncView] = []
 
     enum CodingKeys: String, CodingKey {
-        case generatedAt = "generated_at", keys, credentials, findings, summary
+        case generatedAt = "generated_at", keys, credentials, findings, summary, providerKeys = "provider_keys",
+            providerSync = "provider_sync"
     }
 
     /// What a key's spend is measured over when it has no budget: the calendar month (UTC).

@@ -333,6 +333,12 @@ package final class AlertCenter: Service, CallWatcher, Sendable {
             onceKey: "denial_burst|\(key.id)|\(bucket(time, settings.denialBurst.window))")
     }
 
+    /// Alerts found outside the call path (a provider's usage report read by the provider key sync):
+    /// stored once each by their once-key, counted, logged and delivered like the center's own.
+    package func raise(found alerts: [Alert]) async {
+        await raise(alerts)
+    }
+
     private func raise(_ alerts: [Alert]) async {
         for alert in alerts {
             let channels = settings.channels.filter { $0.accepts(alert) }.map(\.name)

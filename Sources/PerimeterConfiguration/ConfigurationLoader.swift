@@ -12,11 +12,12 @@ public enum ConfigurationLoader {
         "listen", "database", "database_password", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
         "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies", "upstream_max_connections",
         "secrets", "rotation", "alerts", "metrics", "streams", "budget_lease", "shutdown_timeout", "call_log_backlog",
+        "inventory",
     ]
     static let providerFields = Set(
         [
             "name", "kind", "base_url", "api_key", "models", "ca_file", "stream_usage", "api_version", "deployments", "entra",
-        ] + bedrockFields)
+        ] + bedrockFields + inventoryProviderFields)
     static let providerKinds = "openai, anthropic, gemini, bedrock, azure-openai or openai-compatible"
     static let priceFields: Set = ["input", "output", "cached_input", "cache_write", "long_context"]
     static let longContextFields: Set = ["above", "input", "output", "cached_input"]
@@ -128,6 +129,9 @@ public enum ConfigurationLoader {
         }
         if let node = top["rotation"] {
             configuration.rotation = try rotation(node, reader: &reader)
+        }
+        if let node = top["inventory"] {
+            configuration.providerSyncInterval = try inventory(node, reader: &reader)
         }
         if let node = top["streams"] {
             configuration.streamDrainTimeout = try streams(node, reader: &reader)
@@ -279,6 +283,7 @@ public enum ConfigurationLoader {
                 name: name, kind: kind, baseURL: trimmedURL, apiKey: apiKey, models: models, caFile: caFile,
                 streamUsage: streamUsage, azure: azure, entra: entra, aws: bedrock?.aws)
             provider.bedrockAnthropicModels = anthropicModels
+            (provider.adminKey, provider.keyID) = try providerAdmin(fields, path: path, kindText: kindText, reader: &reader)
             result.append(provider)
         }
         return result

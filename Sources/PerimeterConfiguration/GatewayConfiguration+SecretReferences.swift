@@ -11,6 +11,7 @@ extension GatewayConfiguration {
         }
         for provider in providers {
             if let reference = provider.apiKey { add(reference, "provider:\(provider.name)") }
+            if let reference = provider.adminKey { add(reference, "provider:\(provider.name) (admin_key)") }
             if let reference = provider.entra?.clientSecret { add(reference, "provider:\(provider.name) (entra)") }
             for (reference, field) in provider.aws?.references ?? [] { add(reference, "provider:\(provider.name) (\(field))") }
         }

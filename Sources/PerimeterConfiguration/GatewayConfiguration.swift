@@ -70,6 +70,8 @@ public struct GatewayConfiguration: Sendable {
     public var alerts = AlertSettings()
     /// `rotation`: maximum key age per environment, when unused keys count as stale.
     public var rotation = RotationPolicy()
+    /// `inventory.provider_sync`: how often providers with an `admin_key` are read. Default 15 minutes.
+    public var providerSyncInterval: Duration = .seconds(900)
     /// The file this configuration came from, for messages.
     public var sourceFile: String?
 
@@ -147,6 +149,11 @@ public struct ProviderConfiguration: Sendable, Hashable {
     public var aws: AWSSigningSettings?
     /// `anthropic_models` of `kind: bedrock`: Anthropic model names served on `/v1/messages`, by Bedrock id.
     public var bedrockAnthropicModels: [String: String] = [:]
+    /// `admin_key` of OpenAI or Anthropic: the admin credential the provider's own key list and usage
+    /// report are read with (the inventory's `provider_keys`, shadow-usage alerts).
+    public var adminKey: SecretReference?
+    /// `key_id`: the provider's id for the key in `api_key`, when known; else it is found by its hint.
+    public var keyID: String?
 
     public init(
         name: String, kind: ProviderKind, baseURL: String, apiKey: SecretReference?, models: [ModelPattern], caFile: String? = nil,

@@ -186,7 +186,7 @@ private func makeUpstreamClient(_ configuration: GatewayConfiguration) throws ->
 }
 
 typealias Store = KeyStore & CallLog & AdminTokenStore & SealedSecretStore & AuditLog & FindingStore & AlertStore
-    & RotationReplayStore
+    & RotationReplayStore & ProviderKeyStore
 
 func openStore(_ configuration: GatewayConfiguration, environment: [String: String], logger: Logger) async throws -> any Store {
     let file = configuration.sourceFile

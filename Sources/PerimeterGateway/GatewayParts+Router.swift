@@ -41,13 +41,15 @@ extension GatewayParts {
     private func makeAdminRoutes() -> AdminRoutes {
         let references = configuration.secretReferences
         let secrets = secretSetup.resolver
+        var governance = GovernanceRoutes(
+            keys: store, calls: store, adminTokens: store, authority: authority, auditLog: store, audit: audit,
+            rotator: rotator, cache: cache, budgets: budgets, resolver: secrets, references: references,
+            policy: configuration.rotation, findings: store)
+        governance.providerKeys = ProviderKeyRoutes(sync: providerKeys, store: store, audit: audit)
         return AdminRoutes(
             keys: store, cache: cache, calls: store, authority: authority, budgets: budgets, writer: writer,
             secrets: SecretRoutes(builtIn: secretSetup.builtIn, resolver: secrets, references: references, audit: audit),
-            governance: GovernanceRoutes(
-                keys: store, calls: store, adminTokens: store, authority: authority, auditLog: store, audit: audit,
-                rotator: rotator, cache: cache, budgets: budgets, resolver: secrets, references: references,
-                policy: configuration.rotation, findings: store),
+            governance: governance,
             audit: audit, targets: targets, alerts: AlertRoutes(store: store, settings: configuration.alerts))
     }
 }

@@ -8,6 +8,7 @@ import PerimeterAdmin
 import PerimeterAlerts
 import PerimeterConfiguration
 import PerimeterCore
+import PerimeterProviderAdmin
 import PerimeterProviders
 import PerimeterProxy
 import PerimeterRotation
@@ -39,6 +40,8 @@ struct GatewayParts {
     let rotator: KeyRotator
     let targets: DeliveryTargets
     let authority: AdminAuthority
+    /// The providers' own key lists and usage, for providers with an `admin_key`.
+    let providerKeys: ProviderKeySync
 
     init(
         configuration: GatewayConfiguration, logger: Logger, store: any Store, secretSetup: SecretSetup, keys: [VirtualKey],
@@ -72,6 +75,34 @@ struct GatewayParts {
             keys: store, cache: cache, targets: targets, policy: configuration.rotation, replays: store,
             masterKey: secretSetup.sharedMasterKey)
         authority = AdminAuthority(tokens: adminTokens)
+        let center = alertCenter
+        providerKeys = ProviderKeySync(
+            targets: Self.providerAdminTargets(
+                configuration, resolver: secretSetup.resolver, transport: AsyncHTTPSecretTransport(client: webhookClient)),
+            store: store, calls: store, maxAge: configuration.rotation.credentialMaxAge, logger: logger
+        ) { alerts in await center.raise(found: alerts) }
+    }
+
+    /// OpenAI and Anthropic providers with an `admin_key`, each with the credentials it is matched against.
+    static func providerAdminTargets(
+        _ configuration: GatewayConfiguration, resolver: SecretResolver, transport: any SecretHTTPTransport
+    ) -> [ProviderAdminTarget] {
+        configuration.providers.compactMap { provider in
+            guard let adminReference = provider.adminKey else { return nil }
+            let adminKey: @Sendable () async throws -> Secret = { try await resolver.secret(for: adminReference) }
+            let api: any ProviderAdminAPI =
+                provider.kind == .anthropic
+                ? AnthropicAdminAPI(provider: provider.name, baseURL: provider.baseURL, adminKey: adminKey, transport: transport)
+                : OpenAIAdminAPI(provider: provider.name, baseURL: provider.baseURL, adminKey: adminKey, transport: transport)
+            let held = provider.apiKey.map { reference in
+                ProviderAdminTarget.Held(reference: reference.description) { try await resolver.secret(for: reference) }
+            }
+            let sharing = configuration.providers.filter { $0.apiKey != nil && $0.apiKey == provider.apiKey }.map(\.name)
+            return ProviderAdminTarget(
+                provider: provider.name, api: api, held: held, heldKeyID: provider.keyID,
+                admin: .init(reference: adminReference.description, secret: adminKey),
+                loggedProviders: sharing.isEmpty ? [provider.name] : sharing)
+        }
     }
 
     /// The long-lived parts, in start order. A ServiceGroup stops them in reverse: the alert center drains
@@ -86,6 +117,12 @@ struct GatewayParts {
                     cache: cache, rotator: rotator, audit: audit, keys: store, lock: store as? any ClusterLock, logger: logger),
                 dispatcher, alertCenter,
             ]
+            + (configuration.providers.contains { $0.adminKey != nil }
+                ? [
+                    ProviderKeySyncService(
+                        sync: providerKeys, interval: configuration.providerSyncInterval, lock: store as? any ClusterLock)
+                ]
+                : [])
     }
 
     private static func providerRoutes(

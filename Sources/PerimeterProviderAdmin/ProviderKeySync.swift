@@ -140,9 +140,11 @@ public actor ProviderKeySync {
         }
     }
 
-    /// Compares the provider's last day of hourly usage with the call log, and raises what differs.
+    /// Compares the provider's hourly usage over the last day, the hour under way included, with the
+    /// call log, and raises what differs. A provider's report lags (Anthropic: about five minutes),
+    /// which only ever makes it show less than the log, never a false excess.
     private func checkUsage(_ target: ProviderAdminTarget, assessed: [ProviderKeyAssessment], now: Date) async throws {
-        let end = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
+        let end = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600 + 3600)
         let buckets = try await target.api.usage(from: end.addingTimeInterval(-Self.usageWindow), to: end)
         var alerts: [Alert] = []
         let heldID = target.held.flatMap { held in assessed.first { $0.heldAs == held.reference }?.key.id }

@@ -92,14 +92,21 @@ struct Audit: AsyncParsableCommand {
 struct Inventory: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List every virtual key and provider credential with owner, age, last use, spend and status.",
-        discussion: "Answers \"could we list every key in use right now?\": --json for machines, --csv for spreadsheets.")
+        discussion: "Answers \"could we list every key in use right now?\": --json for machines, --csv for spreadsheets.",
+        subcommands: [InventorySync.self])
     @Flag(help: "Print the keys as CSV.") var csv = false
+    @Flag(help: "Only the keys the providers themselves list (see provider-keys); with --csv, as CSV.") var providerKeys = false
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let data = try await AdminClient.fromEnvironment().sendRaw(.GET, "/inventory")
-        if output.json { return Display.printJSON(data) }
         let report = Governance.object(data)
+        if providerKeys {
+            let keys = report["provider_keys"] as? [[String: Any]] ?? []
+            if output.json { return Display.printJSON(try JSONSerialization.data(withJSONObject: ["data": keys])) }
+            return ProviderKeysDisplay.render(keys, csv: csv)
+        }
+        if output.json { return Display.printJSON(data) }
         let keys = report["keys"] as? [[String: Any]] ?? []
         let columns = [
             "id", "name", "env", "owner", "generation", "age_days", "last_used_at", "last_client_ip", "spend_usd", "status", "flags",
@@ -151,6 +158,7 @@ struct Inventory: AsyncParsableCommand {
                     ["env", "keys", "active", "revoked", "stale", "expiring", "over_max_age", "unowned"].map { Governance.text(row[$0]) }
                         + [Governance.dollars(row["spend_usd"])]
                 }))
+        ProviderKeysDisplay.renderInventory(report)
     }
 }
 

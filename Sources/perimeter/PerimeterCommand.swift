@@ -11,7 +11,8 @@ struct PerimeterCommand: AsyncParsableCommand {
             PERIMETER_ADMIN_TOKEN (default: the token the gateway saved on first start).
             """,
         subcommands: [
-            Serve.self, Keys.self, Secrets.self, Calls.self, Spend.self, Inventory.self, Audit.self, Admins.self, Alerts.self, Scan.self,
+            Serve.self, Keys.self, Secrets.self, Calls.self, Spend.self, Inventory.self, ProviderKeys.self, Audit.self, Admins.self,
+            Alerts.self, Scan.self,
             Hook.self, Database.self, Prices.self,
         ]
     )

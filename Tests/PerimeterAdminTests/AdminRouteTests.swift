@@ -121,7 +121,7 @@ import Testing
         try await app.test(.router) { client in
             for uri in [
                 "/admin/v1/spend?group_by=planet", "/admin/v1/calls?since=yesterday", "/admin/v1/calls?limit=0",
-                "/admin/v1/spend?until=tomorrow", "/admin/v1/spend?since=1h&until=2h",
+                "/admin/v1/spend?until=tomorrow",
             ] {
                 try await client.execute(uri: uri, method: .get, headers: TestGateway.adminHeaders) { response in
                     #expect(response.status == .badRequest, "\(uri)")
@@ -142,6 +142,13 @@ import Testing
                 #expect(response.status == .ok)
                 let body = try TestGateway.json(response.body)
                 #expect(body["until"] as? String == "2026-01-02T00:00:00.000Z")
+            }
+            // A window that ends before it starts holds no calls.
+            try await client.execute(uri: "/admin/v1/spend?since=1h&until=2h", method: .get, headers: TestGateway.adminHeaders) {
+                response in
+                #expect(response.status == .ok)
+                let body = try TestGateway.json(response.body)
+                #expect((body["data"] as? [Any])?.isEmpty == true)
             }
         }
     }
@@ -169,7 +176,7 @@ import Testing
                     Set(paths.keys) == [
                         "/keys", "/keys/{id}", "/keys/{id}/rotate", "/calls", "/spend", "/secrets", "/secrets/{name}",
                         "/secrets/{name}/rotate", "/secrets/reload", "/admins", "/admins/{id}", "/audit", "/findings", "/inventory",
-                        "/alerts", "/alerts/rules", "/fingerprints",
+                        "/alerts", "/alerts/rules", "/fingerprints", "/inventory/sync", "/provider-keys", "/provider-keys/{id}/disable",
                     ])
                 // Every status the middleware and decoder can answer is declared where it can happen.
                 for (path, item) in paths {
