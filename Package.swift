@@ -286,7 +286,7 @@ let package = Package(
             name: "PerimeterAdminTests",
             dependencies: [
                 "PerimeterAdmin", "PerimeterGateway", "PerimeterGatewayTesting", "PerimeterProxy", "PerimeterRotation",
-                "PerimeterSecrets", "PerimeterCore", "PerimeterAdminModels",
+                "PerimeterSecrets", "PerimeterCore", "PerimeterAdminModels", "PerimeterStorage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

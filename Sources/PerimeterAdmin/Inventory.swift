@@ -105,9 +105,11 @@ package struct InventoryReport: Codable, Sendable {
     /// Unmanaged keys reported by `perimeter scan --report`.
     var findings: [ReportedFinding]
     var summary: [Summary]
+    /// Which keys each person has: found on their machines, and issued to them.
+    var owners: [Owner]
 
     enum CodingKeys: String, CodingKey {
-        case generatedAt = "generated_at", keys, credentials, findings, summary
+        case generatedAt = "generated_at", keys, credentials, findings, summary, owners
     }
 
     /// What a key's spend is measured over when it has no budget: the calendar month (UTC).
@@ -188,6 +190,7 @@ package struct InventoryReport: Codable, Sendable {
                 spendUSD: keys.reduce(Money.zero) { $0 + $1.spendUSD })
         }.sorted { $0.env < $1.env }
         return InventoryReport(
-            generatedAt: Timestamp.format(now), keys: views, credentials: credentialViews, findings: findings, summary: summary)
+            generatedAt: Timestamp.format(now), keys: views, credentials: credentialViews, findings: findings, summary: summary,
+            owners: owners(findings: findings, keys: views))
     }
 }

@@ -193,6 +193,7 @@ public final class SQLiteStore: Sendable {
                     CREATE INDEX rotation_replays_expiry ON rotation_replays(expires_at);
                     """)
         }
+        migrator.registerMigration("v10-finding-owners") { db in try db.execute(sql: findingOwnersMigration) }
         return migrator
     }
 }

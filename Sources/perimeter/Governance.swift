@@ -94,10 +94,12 @@ struct Inventory: AsyncParsableCommand {
         abstract: "List every virtual key and provider credential with owner, age, last use, spend and status.",
         discussion: "Answers \"could we list every key in use right now?\": --json for machines, --csv for spreadsheets.")
     @Flag(help: "Print the keys as CSV.") var csv = false
+    @Option(help: "owner: which keys each person has, found on their machines and issued to them.") var by: InventoryGrouping?
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let data = try await AdminClient.fromEnvironment().sendRaw(.GET, "/inventory")
+        if by == .owner { return InventoryByOwner.show(data, json: output.json) }
         if output.json { return Display.printJSON(data) }
         let report = Governance.object(data)
         let keys = report["keys"] as? [[String: Any]] ?? []
@@ -141,7 +143,8 @@ struct Inventory: AsyncParsableCommand {
         for finding in findings {
             print(
                 Display.printable(
-                    "  \(Governance.text(finding["rule"]))  \(Governance.text(finding["path"])):\(Governance.text(finding["line"]))"))
+                    "  \(Governance.text(finding["rule"]))  \(Governance.text(finding["path"])):\(Governance.text(finding["line"]))"
+                        + InventoryByOwner.origin(finding)))
         }
         print("\nSummary")
         print(

@@ -199,7 +199,7 @@ def test_inventory_lists_every_key_and_credential(gateway_factory, marker):
         return report if row["last_client_ip"] else None
 
     report = wait_for(has_ip, 10, "the call to reach the inventory")
-    assert set(report) == {"generated_at", "keys", "credentials", "findings", "summary"}
+    assert set(report) == {"generated_at", "keys", "credentials", "findings", "summary", "owners"}
     by_name = {k["name"]: k for k in report["keys"]}
     assert set(by_name) == {"used", "unowned", "gone"}
     assert by_name["used"]["status"] == "active" and by_name["used"]["last_client_ip"] == "127.0.0.1"
