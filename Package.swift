@@ -301,7 +301,7 @@ let package = Package(
             name: "PerimeterAdminTests",
             dependencies: [
                 "PerimeterAdmin", "PerimeterGateway", "PerimeterGatewayTesting", "PerimeterProxy", "PerimeterRotation",
-                "PerimeterSecrets", "PerimeterCore", "PerimeterAdminModels",
+                "PerimeterSecrets", "PerimeterCore", "PerimeterAdminModels", "PerimeterStorage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

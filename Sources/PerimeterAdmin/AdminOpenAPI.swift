@@ -168,14 +168,14 @@ enum AdminOpenAPI {
             },
             "/findings": {
               "post": {
-                "summary": "Report leaked keys found by a scanner; kept in memory by (sha256, path, rule) and shown in the inventory",
+                "summary": "Report leaked keys found by a scanner; kept once per (sha256, path, rule, owner, hostname) and shown in the inventory, per owner when the report names one",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["findings"], "properties": {"findings": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/FindingReport"}}}}}}},
                 "responses": {"413": {"$ref": "#/components/responses/Error"}, "200": {"description": "How many findings arrived and how many were not known before", "content": {"application/json": {"schema": {"type": "object", "required": ["received", "new"], "properties": {"received": {"type": "integer"}, "new": {"type": "integer"}}}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}
               }
             },
             "/inventory": {
               "get": {
-                "summary": "Every virtual key and provider credential, with what is wrong with each, plus reported findings and per-environment totals",
+                "summary": "Every virtual key and provider credential, with what is wrong with each, plus reported findings, per-environment totals and, per owner, the keys found on their machines and issued to them",
                 "responses": {"200": {"description": "The inventory", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Inventory"}}}}, "401": {"$ref": "#/components/responses/Error"}}
               }
             },
@@ -315,7 +315,10 @@ enum AdminOpenAPI {
                 "rule": {"type": "string"}, "provider": {"type": ["string", "null"]}, "path": {"type": "string"}, "line": {"type": ["integer", "null"]}, "commit": {"type": ["string", "null"]},
                 "sha256": {"type": "string", "description": "Fingerprint of the leaked key; never the key"},
                 "reported_at": {"type": "string", "format": "date-time"},
-                "managed_key_id": {"type": ["string", "null"], "description": "The virtual key it is, when it is one of this gateway's"}}},
+                "managed_key_id": {"type": ["string", "null"], "description": "The virtual key it is, when it is one of this gateway's"},
+                "owner": {"type": ["string", "null"], "description": "Whose machine it was found on (perimeter scan --sweep --report --owner)"},
+                "hostname": {"type": ["string", "null"], "description": "The machine it was found on"},
+                "classification": {"type": ["string", "null"], "enum": ["managed", "provider_key_held_by_gateway", "provider_key", null]}}},
               "FindingReport": {"type": "object", "additionalProperties": false, "required": ["rule", "path", "sha256"], "properties": {
                 "rule": {"type": "string", "pattern": \#(AdminContract.ruleID.json)},
                 "provider": {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64, "not": {"pattern": \#(TextPattern.jsonString(AdminContract.controlCharacter))}}, {"type": "null"}]},
@@ -323,7 +326,10 @@ enum AdminOpenAPI {
                 "line": {"type": ["integer", "null"], "minimum": 1, "maximum": 2147483647},
                 "commit": {"type": ["string", "null"], "pattern": \#(AdminContract.commit.json)},
                 "sha256": {"type": "string", "pattern": \#(AdminContract.sha256.json), "description": "Fingerprint of the leaked key; never the key"},
-                "managed_key_id": {"type": ["string", "null"], "pattern": \#(AdminContract.keyID.json), "description": "The virtual key it is, when it is one of this gateway's"}}},
+                "managed_key_id": {"type": ["string", "null"], "pattern": \#(AdminContract.keyID.json), "description": "The virtual key it is, when it is one of this gateway's"},
+                "owner": {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 128, "not": {"pattern": \#(TextPattern.jsonString(AdminContract.controlCharacter))}}, {"type": "null"}], "description": "Whose machine it was found on"},
+                "hostname": {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 253, "not": {"pattern": \#(TextPattern.jsonString(AdminContract.controlCharacter))}}, {"type": "null"}], "description": "The machine it was found on"},
+                "classification": {"type": ["string", "null"], "enum": ["managed", "provider_key_held_by_gateway", "provider_key", null], "description": "managed: a Perimeter key; provider_key_held_by_gateway: the provider key the gateway itself holds (critical); provider_key: another raw provider key"}}},
               "InventoryKey": {"type": "object", "required": ["id", "name", "env", "generation", "created_at", "secret_issued_at", "age_days", "spend_usd", "spend_since", "status", "flags"], "properties": {
                 "id": {"type": "string"}, "name": {"type": "string"}, "env": {"type": "string"}, "owner": {"type": ["string", "null"]}, "generation": {"type": "integer"},
                 "created_at": {"type": "string", "format": "date-time"}, "secret_issued_at": {"type": "string", "format": "date-time"},
@@ -343,12 +349,25 @@ enum AdminOpenAPI {
               "InventorySummary": {"type": "object", "required": ["env", "keys", "active", "revoked", "stale", "expiring", "over_max_age", "unowned", "spend_usd"], "properties": {
                 "env": {"type": "string"}, "keys": {"type": "integer"}, "active": {"type": "integer"}, "revoked": {"type": "integer"}, "stale": {"type": "integer"},
                 "expiring": {"type": "integer"}, "over_max_age": {"type": "integer"}, "unowned": {"type": "integer"}, "spend_usd": {"type": "number"}}},
-              "Inventory": {"type": "object", "required": ["generated_at", "keys", "credentials", "findings", "summary"], "properties": {
+              "InventoryLocation": {"type": "object", "required": ["path"], "properties": {
+                "hostname": {"type": "string"}, "path": {"type": "string"}, "line": {"type": "integer"}, "reported_at": {"type": "string", "format": "date-time"}}},
+              "InventoryFoundKey": {"type": "object", "required": ["sha256", "rule", "locations"], "properties": {
+                "sha256": {"type": "string", "description": "Fingerprint of the key; never the key"}, "rule": {"type": "string"}, "provider": {"type": "string"},
+                "classification": {"type": "string", "enum": ["managed", "provider_key_held_by_gateway", "provider_key"], "description": "The most serious any report gave it"},
+                "managed_key_id": {"type": "string"},
+                "locations": {"type": "array", "items": {"$ref": "#/components/schemas/InventoryLocation"}}}},
+              "InventoryOwner": {"type": "object", "required": ["owner", "hostnames", "virtual_keys", "keys", "classifications"], "properties": {
+                "owner": {"type": "string"}, "hostnames": {"type": "array", "items": {"type": "string"}},
+                "virtual_keys": {"type": "array", "items": {"type": "string"}, "description": "Ids of the live virtual keys whose owner is this name"},
+                "keys": {"type": "array", "items": {"$ref": "#/components/schemas/InventoryFoundKey"}, "description": "Keys found on their machines, one per secret"},
+                "classifications": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "How many of keys have each classification"}}},
+              "Inventory": {"type": "object", "required": ["generated_at", "keys", "credentials", "findings", "summary", "owners"], "properties": {
                 "generated_at": {"type": "string", "format": "date-time"},
                 "keys": {"type": "array", "items": {"$ref": "#/components/schemas/InventoryKey"}},
                 "credentials": {"type": "array", "items": {"$ref": "#/components/schemas/InventoryCredential"}},
                 "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
                 "summary": {"type": "array", "items": {"$ref": "#/components/schemas/InventorySummary"}, "description": "Per environment"},
+                "owners": {"type": "array", "items": {"$ref": "#/components/schemas/InventoryOwner"}, "description": "Which keys each person has: what scans reported from their machines, and the virtual keys issued to them"},
                 "provider_keys": {"type": "array", "items": {"$ref": "#/components/schemas/ProviderKey"}},
                 "provider_sync": {"type": "array", "items": {"$ref": "#/components/schemas/ProviderSync"}}}},
               "ProviderKey": {"type": "object", "required": ["provider", "id", "kind", "status", "managed", "flags"], "properties": {

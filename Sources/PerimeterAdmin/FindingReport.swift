@@ -13,14 +13,24 @@ struct FindingReport: Decodable {
     var commit: String?
     var sha256: String
     var managedKeyID: String?
+    var owner: String?
+    var hostname: String?
+    var classification: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case rule, provider, path, line, commit, sha256
         case managedKeyID = "managed_key_id"
+        case owner, hostname, classification
     }
 
     static let maximumPathLength = 4096
     static let maximumProviderLength = 64
+    /// As a virtual key's owner.
+    static let maximumOwnerLength = 128
+    /// A DNS name's longest text form.
+    static let maximumHostnameLength = 253
+    /// What `perimeter scan` calls a finding (`Finding.Classification` in the scanner).
+    static let classifications = ["managed", "provider_key_held_by_gateway", "provider_key"]
 
     init(from decoder: any Decoder) throws {
         try decoder.refuseUnknownKeys(of: CodingKeys.self)
@@ -32,6 +42,9 @@ struct FindingReport: Decodable {
         commit = try c.decodeIfPresent(String.self, forKey: .commit)
         sha256 = try c.decode(String.self, forKey: .sha256)
         managedKeyID = try c.decodeIfPresent(String.self, forKey: .managedKeyID)
+        owner = try c.decodeIfPresent(String.self, forKey: .owner)
+        hostname = try c.decodeIfPresent(String.self, forKey: .hostname)
+        classification = try c.decodeIfPresent(String.self, forKey: .classification)
     }
 
     /// The finding to store, or a 400 naming the field of the `index`th finding.
@@ -40,9 +53,17 @@ struct FindingReport: Decodable {
             .invalidRequest("findings[\(index)].\(field) must be \(rule).")
         }
         guard AdminContract.ruleID.matches(rule) else { throw refuse("rule", "a rule id such as openai-api-key") }
-        if let provider {
-            guard (1...Self.maximumProviderLength).contains(provider.unicodeScalars.count), !AdminContract.hasControlCharacter(provider)
-            else { throw refuse("provider", "1 to 64 characters without control characters") }
+        func requireLabel(_ text: String?, _ field: String, maximum: Int) throws(GatewayError) {
+            guard let text else { return }
+            guard (1...maximum).contains(text.unicodeScalars.count), !AdminContract.hasControlCharacter(text) else {
+                throw refuse(field, "1 to \(maximum) characters without control characters")
+            }
+        }
+        try requireLabel(provider, "provider", maximum: Self.maximumProviderLength)
+        try requireLabel(owner, "owner", maximum: Self.maximumOwnerLength)
+        try requireLabel(hostname, "hostname", maximum: Self.maximumHostnameLength)
+        if let classification, !Self.classifications.contains(classification) {
+            throw refuse("classification", "one of " + Self.classifications.joined(separator: ", "))
         }
         guard (1...Self.maximumPathLength).contains(path.unicodeScalars.count) else {
             throw refuse("path", "1 to 4096 characters")
@@ -54,6 +75,7 @@ struct FindingReport: Decodable {
             throw refuse("managed_key_id", "a virtual key id such as key_0123456789abcdef")
         }
         return ReportedFinding(
-            rule: rule, provider: provider, path: path, line: line, commit: commit, sha256: sha256, managedKeyID: managedKeyID)
+            rule: rule, provider: provider, path: path, line: line, commit: commit, sha256: sha256, managedKeyID: managedKeyID,
+            owner: owner, hostname: hostname, classification: classification)
     }
 }

@@ -105,12 +105,14 @@ package struct InventoryReport: Codable, Sendable {
     /// Unmanaged keys reported by `perimeter scan --report`.
     var findings: [ReportedFinding]
     var summary: [Summary]
+    /// Which keys each person has: found on their machines, and issued to them.
+    var owners: [Owner]
     /// Every key the providers with an `admin_key` list, and how the latest read of each went.
     var providerKeys: [ProviderKeyView] = []
     var providerSync: [ProviderSyncView] = []
 
     enum CodingKeys: String, CodingKey {
-        case generatedAt = "generated_at", keys, credentials, findings, summary, providerKeys = "provider_keys",
+        case generatedAt = "generated_at", keys, credentials, findings, summary, owners, providerKeys = "provider_keys",
             providerSync = "provider_sync"
     }
 
@@ -192,6 +194,7 @@ package struct InventoryReport: Codable, Sendable {
                 spendUSD: keys.reduce(Money.zero) { $0 + $1.spendUSD })
         }.sorted { $0.env < $1.env }
         return InventoryReport(
-            generatedAt: Timestamp.format(now), keys: views, credentials: credentialViews, findings: findings, summary: summary)
+            generatedAt: Timestamp.format(now), keys: views, credentials: credentialViews, findings: findings, summary: summary,
+            owners: owners(findings: findings, keys: views))
     }
 }

@@ -239,6 +239,18 @@ enum PostgresSchema {
             // One row per provider: its key list as the provider's admin API gave it, as JSON.
             ["CREATE TABLE provider_key_snapshots (provider TEXT PRIMARY KEY, snapshot TEXT NOT NULL)"]
         ),
+        (
+            "0007-finding-owners",
+            [
+                // The owner and hostname of the machine a finding was on ('' for none: primary key
+                // columns cannot be null) join its key, so one secret on two machines is two rows.
+                "ALTER TABLE findings ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE findings ADD COLUMN hostname TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE findings ADD COLUMN classification TEXT",
+                "ALTER TABLE findings DROP CONSTRAINT findings_pkey",
+                "ALTER TABLE findings ADD PRIMARY KEY (sha256, path, rule, owner, hostname)",
+            ]
+        ),
     ]
 
     /// Applies every migration not yet applied, under the advisory lock, in one transaction.

@@ -126,9 +126,11 @@ extension PostgresStore: FindingStore {
             for finding in findings {
                 let rows = try await connection.query(
                     """
-                    INSERT INTO findings (sha256, path, rule, provider, line, commit_id, managed_key_id, reported_at)
+                    INSERT INTO findings (sha256, path, rule, provider, line, commit_id, managed_key_id, reported_at,
+                                          owner, hostname, classification)
                     VALUES (\(finding.sha256), \(finding.path), \(finding.rule), \(finding.provider), \(finding.line),
-                            \(finding.commit), \(finding.managedKeyID), \(time.milliseconds))
+                            \(finding.commit), \(finding.managedKeyID), \(time.milliseconds), \(finding.owner ?? ""),
+                            \(finding.hostname ?? ""), \(finding.classification))
                     ON CONFLICT DO NOTHING RETURNING sha256
                     """, logger: logger)
                 for try await _ in rows { added += 1 }
@@ -139,13 +141,18 @@ extension PostgresStore: FindingStore {
 
     public func reportedFindings() async throws -> [ReportedFinding] {
         var findings: [ReportedFinding] = []
-        for try await row in try await client.query("SELECT * FROM findings ORDER BY path, line, rule", logger: logger) {
+        let query: PostgresQuery = "SELECT * FROM findings ORDER BY path, line, rule, owner, hostname"
+        for try await row in try await client.query(query, logger: logger) {
             let row = row.makeRandomAccess()
+            let owner: String = try row.value("owner")
+            let hostname: String = try row.value("hostname")
             findings.append(
                 ReportedFinding(
                     rule: try row.value("rule"), provider: try row.value("provider"), path: try row.value("path"),
                     line: try row.value("line"), commit: try row.value("commit_id"), sha256: try row.value("sha256"),
-                    managedKeyID: try row.value("managed_key_id"), reportedAt: Date(milliseconds: try row.value("reported_at"))))
+                    managedKeyID: try row.value("managed_key_id"), owner: owner.isEmpty ? nil : owner,
+                    hostname: hostname.isEmpty ? nil : hostname, classification: try row.value("classification"),
+                    reportedAt: Date(milliseconds: try row.value("reported_at"))))
         }
         return findings
     }

@@ -113,18 +113,44 @@ extension SQLiteStore: AuditLog {
 // MARK: - FindingStore
 
 extension SQLiteStore: FindingStore {
+    /// Findings gain the owner and hostname of the machine they were found on (`''` for none, as a
+    /// primary key column cannot be null) and their classification; the key includes the first two,
+    /// so one secret on two machines is two rows. SQLite cannot change a primary key in place: the
+    /// table is copied.
+    static let findingOwnersMigration = """
+        CREATE TABLE findings_v10 (
+            sha256 TEXT NOT NULL,
+            path TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            provider TEXT,
+            line INTEGER,
+            commit_id TEXT,
+            managed_key_id TEXT,
+            reported_at INTEGER NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',
+            hostname TEXT NOT NULL DEFAULT '',
+            classification TEXT,
+            PRIMARY KEY (sha256, path, rule, owner, hostname)
+        );
+        INSERT INTO findings_v10 (sha256, path, rule, provider, line, commit_id, managed_key_id, reported_at)
+            SELECT sha256, path, rule, provider, line, commit_id, managed_key_id, reported_at FROM findings;
+        DROP TABLE findings;
+        ALTER TABLE findings_v10 RENAME TO findings;
+        """
+
     public func recordFindings(_ findings: [ReportedFinding], at time: Date) async throws -> Int {
         try await pool.write { db in
             var added = 0
             for finding in findings {
                 try db.execute(
                     sql: """
-                        INSERT OR IGNORE INTO findings (sha256, path, rule, provider, line, commit_id, managed_key_id, reported_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT OR IGNORE INTO findings (sha256, path, rule, provider, line, commit_id, managed_key_id, reported_at,
+                                                        owner, hostname, classification)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         finding.sha256, finding.path, finding.rule, finding.provider, finding.line, finding.commit,
-                        finding.managedKeyID, time.milliseconds,
+                        finding.managedKeyID, time.milliseconds, finding.owner ?? "", finding.hostname ?? "", finding.classification,
                     ])
                 added += db.changesCount
             }
@@ -134,10 +160,13 @@ extension SQLiteStore: FindingStore {
 
     public func reportedFindings() async throws -> [ReportedFinding] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM findings ORDER BY path, line, rule").map { row in
-                ReportedFinding(
+            try Row.fetchAll(db, sql: "SELECT * FROM findings ORDER BY path, line, rule, owner, hostname").map { row in
+                let owner: String = row["owner"]
+                let hostname: String = row["hostname"]
+                return ReportedFinding(
                     rule: row["rule"], provider: row["provider"], path: row["path"], line: row["line"], commit: row["commit_id"],
-                    sha256: row["sha256"], managedKeyID: row["managed_key_id"],
+                    sha256: row["sha256"], managedKeyID: row["managed_key_id"], owner: owner.isEmpty ? nil : owner,
+                    hostname: hostname.isEmpty ? nil : hostname, classification: row["classification"],
                     reportedAt: Date(milliseconds: row["reported_at"]))
             }
         }

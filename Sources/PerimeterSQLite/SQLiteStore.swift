@@ -193,6 +193,7 @@ public final class SQLiteStore: Sendable {
                     CREATE INDEX rotation_replays_expiry ON rotation_replays(expires_at);
                     """)
         }
+        migrator.registerMigration("v10-finding-owners") { db in try db.execute(sql: findingOwnersMigration) }
         migrator.registerMigration("v11-provider-keys") { db in
             // One row per provider: its key list as the provider's admin API gave it, as JSON.
             try db.execute(sql: "CREATE TABLE provider_key_snapshots (provider TEXT PRIMARY KEY, snapshot TEXT NOT NULL)")

@@ -12,6 +12,8 @@ public enum JSONReport {
             "findings": findings.map(object),
             "summary": summary.merging(["findings": findings.count]) { _, new in new },
             "gateway": gateway ?? NSNull(),
+            // Without a gateway, `classification` comes from each key's format alone.
+            "classified_by": gateway == nil ? "format" : "gateway",
         ]
         return try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
@@ -35,6 +37,7 @@ public enum JSONReport {
             "sha256": finding.sha256,
             "managed_key_id": finding.managedKeyID ?? NSNull(),
             "credential_reference": finding.credentialReference ?? NSNull(),
+            "classification": finding.classification.rawValue,
         ]
     }
 }

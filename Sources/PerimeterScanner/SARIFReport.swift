@@ -26,7 +26,9 @@ public enum SARIFReport {
             let uri = finding.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? finding.path
             var physical: [String: Any] = ["artifactLocation": ["uri": uri]]
             if finding.line > 0 { physical["region"] = ["startLine": finding.line, "startColumn": max(1, finding.column)] }
-            var properties: [String: Any] = ["source": finding.sourceName, "redacted": finding.redacted]
+            var properties: [String: Any] = [
+                "source": finding.sourceName, "redacted": finding.redacted, "classification": finding.classification.rawValue,
+            ]
             if let commit = finding.commit {
                 properties["commit"] = commit.sha
                 properties["author"] = "\(commit.author) <\(commit.email)>"

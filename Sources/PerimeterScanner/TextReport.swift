@@ -1,7 +1,7 @@
 /// The `--format text` report as table rows: one line per finding, the secret redacted to its first
 /// and last four characters. The CLI aligns the columns.
 public enum TextReport {
-    public static let headers = ["LOCATION", "RULE", "SECRET", "COMMIT", "AUTHOR", "DATE", "MANAGED"]
+    public static let headers = ["LOCATION", "RULE", "SECRET", "COMMIT", "AUTHOR", "DATE", "MANAGED", "CLASS"]
 
     public static func rows(_ findings: [Finding]) -> [[String]] {
         findings.map { finding in
@@ -11,7 +11,7 @@ public enum TextReport {
                 "\(finding.path):\(finding.line)", finding.ruleID + (finding.encoding.map { " (\($0.rawValue))" } ?? ""),
                 finding.redacted,
                 commit?.shortSHA ?? finding.sourceName, commit?.author ?? "-", commit.map { String($0.date.prefix(10)) } ?? "-",
-                managed,
+                managed, finding.classification.rawValue,
             ]
         }
     }

@@ -188,9 +188,9 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
     public func recordFindings(_ findings: [ReportedFinding], at time: Date) async throws -> Int {
         state.withLock { state in
             var added = 0
-            for var finding in findings where state.findings["\(finding.sha256)|\(finding.path)|\(finding.rule)"] == nil {
+            for var finding in findings where state.findings[finding.identity] == nil {
                 finding.reportedAt = time
-                state.findings["\(finding.sha256)|\(finding.path)|\(finding.rule)"] = finding
+                state.findings[finding.identity] = finding
                 added += 1
             }
             return added
@@ -199,7 +199,10 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
 
     public func reportedFindings() async throws -> [ReportedFinding] {
         state.withLock { state in
-            state.findings.values.sorted { ($0.path, $0.line ?? 0, $0.rule) < ($1.path, $1.line ?? 0, $1.rule) }
+            state.findings.values.sorted {
+                ($0.path, $0.line ?? 0, $0.rule, $0.owner ?? "", $0.hostname ?? "")
+                    < ($1.path, $1.line ?? 0, $1.rule, $1.owner ?? "", $1.hostname ?? "")
+            }
         }
     }
 

@@ -96,10 +96,12 @@ struct Inventory: AsyncParsableCommand {
         subcommands: [InventorySync.self])
     @Flag(help: "Print the keys as CSV.") var csv = false
     @Flag(help: "Only the keys the providers themselves list (see provider-keys); with --csv, as CSV.") var providerKeys = false
+    @Option(help: "owner: which keys each person has, found on their machines and issued to them.") var by: InventoryGrouping?
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let data = try await AdminClient.fromEnvironment().sendRaw(.GET, "/inventory")
+        if by == .owner { return InventoryByOwner.show(data, json: output.json) }
         let report = Governance.object(data)
         if providerKeys {
             let keys = report["provider_keys"] as? [[String: Any]] ?? []
@@ -148,7 +150,8 @@ struct Inventory: AsyncParsableCommand {
         for finding in findings {
             print(
                 Display.printable(
-                    "  \(Governance.text(finding["rule"]))  \(Governance.text(finding["path"])):\(Governance.text(finding["line"]))"))
+                    "  \(Governance.text(finding["rule"]))  \(Governance.text(finding["path"])):\(Governance.text(finding["line"]))"
+                        + InventoryByOwner.origin(finding)))
         }
         print("\nSummary")
         print(

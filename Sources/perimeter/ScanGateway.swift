@@ -54,13 +54,19 @@ struct ScanGateway {
     }
 
     /// Sends the findings without their secrets. A gateway without the route (404) is told apart.
-    func report(_ findings: [Finding]) async throws {
+    /// `owner`: whose machine it is (a sweep's `--owner`) and its hostname, sent with every finding.
+    func report(_ findings: [Finding], owner: (name: String, hostname: String)? = nil) async throws {
         let rows: [[String: Any]] = findings.map { finding in
-            [
+            var row: [String: Any] = [
                 "rule": finding.ruleID, "provider": finding.provider, "path": finding.path, "line": finding.line,
                 "commit": finding.commit?.sha ?? NSNull(), "sha256": finding.sha256,
-                "managed_key_id": finding.managedKeyID ?? NSNull(),
+                "managed_key_id": finding.managedKeyID ?? NSNull(), "classification": finding.classification.rawValue,
             ]
+            if let owner {
+                row["owner"] = owner.name
+                row["hostname"] = owner.hostname
+            }
+            return row
         }
         // The gateway takes at most 1000 findings per request (its OpenAPI document's maxItems).
         for start in stride(from: 0, to: max(rows.count, 1), by: 1000) {

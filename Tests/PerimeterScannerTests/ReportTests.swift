@@ -24,18 +24,22 @@ import Testing
         let rows = try #require(document["findings"] as? [[String: Any]])
         let keys: Set = [
             "rule", "provider", "title", "path", "line", "column", "source", "commit", "author", "date", "redacted", "sha256",
-            "managed_key_id", "credential_reference", "encoding",
+            "managed_key_id", "credential_reference", "encoding", "classification",
         ]
         #expect(rows.allSatisfy { Set($0.keys) == keys })
         #expect(rows[0]["commit"] is NSNull && rows[0]["author"] is NSNull && rows[0]["managed_key_id"] is NSNull)
         #expect(rows[0]["source"] as? String == "working-tree")
         #expect(rows[1]["commit"] as? String == commit.sha && rows[1]["author"] as? String == "Ada <ada@example.org>")
         #expect(rows[1]["managed_key_id"] as? String == "key_x")
+        #expect(rows.map { $0["classification"] as? String } == ["provider_key", "managed"])
         let secret = managed.secret.revealed
         #expect(rows[1]["sha256"] as? String == KeyDigestHex.of(secret))
         #expect(!String(decoding: data, as: UTF8.self).contains(secret))
         #expect(
-            TextReport.rows([managed])[0] == ["src/app.py:1", "groq-api-key", managed.redacted, "aaaaaaa", "Ada", "2026-11-29", "key_x"])
+            TextReport.rows([managed])[0] == [
+                "src/app.py:1", "groq-api-key", managed.redacted, "aaaaaaa", "Ada", "2026-11-29", "key_x",
+                "managed",
+            ])
     }
 }
 

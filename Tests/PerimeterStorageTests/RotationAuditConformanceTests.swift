@@ -90,6 +90,38 @@ import Testing
         let stored = try await store.reportedFindings()
         #expect(stored.map(\.path) == ["app/.env", "old/config.py"])
         #expect(stored.first?.reportedAt == t0 && stored.first?.line == 3 && stored.first?.commit == "abc1234")
+        #expect(stored.allSatisfy { $0.owner == nil && $0.hostname == nil && $0.classification == nil })
+    }
+
+    @Test(arguments: Backend.available)
+    func findingsFromPeoplesMachinesKeepTheirOwnerHostnameAndClassification(backend: Backend) async throws {
+        let store = try await backend.makeStore()
+        let fromAlice = ReportedFinding(
+            rule: "openai-api-key", provider: "OpenAI", path: "~/.zsh_history", line: 12, commit: nil, sha256: "cd34",
+            managedKeyID: nil, owner: "alice", hostname: "alice-laptop", classification: "provider_key_held_by_gateway")
+        var fromBob = fromAlice
+        fromBob.owner = "bob"
+        fromBob.hostname = "bob-desktop"
+        fromBob.classification = "provider_key"
+        var aliceElsewhere = fromAlice
+        aliceElsewhere.hostname = "alice-workstation"
+        var anonymous = fromAlice
+        anonymous.owner = nil
+        anonymous.hostname = nil
+        anonymous.classification = nil
+        // The same secret at the same path is one finding per owner and machine; a repeat is nothing new.
+        #expect(try await store.recordFindings([fromAlice, fromBob, aliceElsewhere, anonymous, fromAlice], at: t0) == 4)
+        #expect(try await store.recordFindings([fromBob], at: t0.addingTimeInterval(5)) == 0)
+        let stored = try await store.reportedFindings()
+        #expect(
+            stored.map { [$0.owner ?? "-", $0.hostname ?? "-"] } == [
+                ["-", "-"], ["alice", "alice-laptop"], ["alice", "alice-workstation"], ["bob", "bob-desktop"],
+            ])
+        #expect(
+            stored.map { $0.classification ?? "-" } == [
+                "-", "provider_key_held_by_gateway", "provider_key_held_by_gateway", "provider_key",
+            ])
+        #expect(stored.allSatisfy { $0.reportedAt == t0 && $0.line == 12 && $0.path == "~/.zsh_history" })
     }
 
     @Test(arguments: Backend.available)

@@ -199,7 +199,7 @@ def test_inventory_lists_every_key_and_credential(gateway_factory, marker):
         return report if row["last_client_ip"] else None
 
     report = wait_for(has_ip, 10, "the call to reach the inventory")
-    assert set(report) == {"generated_at", "keys", "credentials", "findings", "summary", "provider_keys", "provider_sync"}
+    assert set(report) == {"generated_at", "keys", "credentials", "findings", "summary", "owners", "provider_keys", "provider_sync"}
     assert report["provider_keys"] == [] and report["provider_sync"] == [], "no provider here has an admin_key"
     by_name = {k["name"]: k for k in report["keys"]}
     assert set(by_name) == {"used", "unowned", "gone"}
