@@ -60,7 +60,11 @@ public enum ProviderKeyHint {
 
     public static func matches(hint: String, secret: Secret) -> Bool {
         guard let parts = parts(of: hint) else { return false }
-        let fixed = fixedPrefixes.first { parts.prefix.hasPrefix($0) }?.count ?? 0
+        // What of the visible start is the vendor's fixed prefix (OpenAI shows `sk-svcac` of `sk-svcacct-`).
+        let fixed =
+            fixedPrefixes.map { fixed in
+                parts.prefix.hasPrefix(fixed) ? fixed.count : (fixed.hasPrefix(parts.prefix) ? parts.prefix.count : 0)
+            }.max() ?? 0
         guard parts.prefix.count - fixed + parts.suffix.count >= 4 else { return false }
         let value = secret.revealed
         if let length = parts.length, value.count != length { return false }
@@ -102,11 +106,15 @@ public struct ProviderKeyAssessment: Codable, Sendable, Hashable {
     /// Flags: `unmanaged` (a live key the gateway does not hold: someone's script or laptop),
     /// `unused_90d` (no use in 90 days, where the provider reports use: never used counts from creation),
     /// `over_max_age` (older than `maxAge`).
-    public static func assess(_ key: ProviderKey, heldAs: String?, maxAge: Duration?, now: Date) -> ProviderKeyAssessment {
+    /// `heldKnown` false: some credential the gateway holds could not be read, so an unmatched key is
+    /// `unverified` (it may be that one), never `unmanaged`.
+    public static func assess(
+        _ key: ProviderKey, heldAs: String?, maxAge: Duration?, now: Date, heldKnown: Bool = true
+    ) -> ProviderKeyAssessment {
         let day = 86400.0
         var flags: [String] = []
         let live = key.status == "active"
-        if live, heldAs == nil { flags.append("unmanaged") }
+        if live, heldAs == nil { flags.append(heldKnown ? "unmanaged" : "unverified") }
         if live, let created = key.createdAt {
             if key.reportsLastUse, now.timeIntervalSince(key.lastUsedAt ?? created) >= 90 * day { flags.append("unused_90d") }
             if let maxAge, now.timeIntervalSince(created) >= Double(maxAge.components.seconds) { flags.append("over_max_age") }
@@ -152,8 +160,19 @@ public struct ShadowUsage: Sendable, Hashable {
 
     /// The buckets of `keyID` in which the provider reports more tokens than `logged` (the gateway's
     /// tokens for that credential in the bucket's time, by bucket start) beyond ``tolerance(logged:)``.
+    /// A key's buckets of the same hour (OpenAI reports completions and embeddings apart) count as one.
     public static func find(buckets: [ProviderUsageBucket], keyID: String, logged: [Date: Int]) -> [ShadowUsage] {
-        buckets.filter { $0.keyID == keyID }.compactMap { bucket in
+        var hours: [Date: ProviderUsageBucket] = [:]
+        for bucket in buckets where bucket.keyID == keyID {
+            if var sum = hours[bucket.start] {
+                sum.inputTokens = sum.inputTokens.addingReportingOverflow(bucket.inputTokens).partialValue
+                sum.outputTokens = sum.outputTokens.addingReportingOverflow(bucket.outputTokens).partialValue
+                hours[bucket.start] = sum
+            } else {
+                hours[bucket.start] = bucket
+            }
+        }
+        return hours.values.sorted { $0.start < $1.start }.compactMap { bucket in
             let ours = logged[bucket.start] ?? 0
             return bucket.tokens > ours + tolerance(logged: ours) ? ShadowUsage(bucket: bucket, loggedTokens: ours) : nil
         }

@@ -76,10 +76,21 @@ struct GatewayParts {
             masterKey: secretSetup.sharedMasterKey)
         authority = AdminAuthority(tokens: adminTokens)
         let center = alertCenter
+        let resolver = secretSetup.resolver
+        // Every credential the gateway calls out with counts as held, whichever provider uses it.
+        var seen = Set<SecretReference>()
+        let allHeld = configuration.providers.compactMap(\.apiKey).filter { seen.insert($0).inserted }.map { reference in
+            ProviderAdminTarget.Held(reference: reference.description) { try await resolver.secret(for: reference) }
+        }
+        let heldKeyIDs = Dictionary(
+            configuration.providers.compactMap { provider in provider.keyID.flatMap { id in provider.apiKey.map { (id, $0.description) } }
+            },
+            uniquingKeysWith: { a, _ in a })
         providerKeys = ProviderKeySync(
             targets: Self.providerAdminTargets(
-                configuration, resolver: secretSetup.resolver, transport: AsyncHTTPSecretTransport(client: webhookClient)),
-            store: store, calls: store, maxAge: configuration.rotation.credentialMaxAge, logger: logger
+                configuration, resolver: resolver, transport: AsyncHTTPSecretTransport(client: webhookClient)),
+            allHeld: allHeld, heldKeyIDs: heldKeyIDs, store: store, calls: store, maxAge: configuration.rotation.credentialMaxAge,
+            logger: logger
         ) { alerts in await center.raise(found: alerts) }
     }
 
@@ -167,6 +178,9 @@ struct GatewayParts {
             connect: TimeAmount(configuration.upstreamConnectTimeout), read: TimeAmount(configuration.upstreamTimeout))
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
         clientConfiguration.decompression = .disabled
+        // Alert webhooks, Entra tokens and provider admin APIs: a redirect would carry a signed body or
+        // an admin key (x-api-key, which AsyncHTTPClient keeps across origins) elsewhere.
+        clientConfiguration.redirectConfiguration = .disallow
         clientConfiguration.tracing.tracer = nil
         return HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: clientConfiguration)
     }

@@ -26,11 +26,11 @@ public struct AnthropicAdminAPI: ProviderAdminAPI {
         var keys: [ProviderKey] = []
         var after: String?
         for _ in 0..<AdminHTTP.maxPages {
-            var query = [("limit", "1000")]
+            var query = [("limit", "100")]
             if let after { query.append(("after_id", after)) }
             let answer = try await http.json("GET", path, query: query)
             for key in try Field.objects(answer, "data", in: path) {
-                guard let id = Field.string(key, "id") else { continue }
+                let id = try Field.id(key, in: path)
                 // Newer answers carry the workspace in `scope`; the default workspace is null in older ones.
                 let scope = key["scope"] as? [String: Any]
                 let workspace = Field.string(key, "workspace_id") ?? scope.flatMap { Field.string($0, "workspace_id") }
@@ -55,7 +55,7 @@ public struct AnthropicAdminAPI: ProviderAdminAPI {
         for _ in 0..<AdminHTTP.maxPages {
             var query = [
                 ("starting_at", Timestamp.format(start)), ("ending_at", Timestamp.format(end)), ("bucket_width", "1h"),
-                ("group_by[]", "api_key_id"), ("limit", "168"),
+                ("group_by[]", "api_key_id"), ("limit", "6"),
             ]
             if let page { query.append(("page", page)) }
             let answer = try await http.json("GET", path, query: query)

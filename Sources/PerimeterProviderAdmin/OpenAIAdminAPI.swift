@@ -25,10 +25,10 @@ public struct OpenAIAdminAPI: ProviderAdminAPI {
     public func listKeys() async throws -> [ProviderKey] {
         var keys: [ProviderKey] = []
         for project in try await list("/organization/projects", query: [("include_archived", "false")]) {
-            guard let projectID = Field.string(project, "id") else { continue }
+            let projectID = try Field.id(project, in: "/organization/projects")
             let path = "/organization/projects/\(AdminHTTP.encode(projectID))/api_keys"
             for key in try await list(path, query: [("owner_project_access", "any")]) {
-                guard let id = Field.string(key, "id") else { continue }
+                let id = try Field.id(key, in: path)
                 let owner = key["owner"] as? [String: Any]
                 let isService = Field.string(owner ?? [:], "type") == "service_account"
                 let holder = (owner?[isService ? "service_account" : "user"] as? [String: Any]) ?? [:]
@@ -38,7 +38,9 @@ public struct OpenAIAdminAPI: ProviderAdminAPI {
                         hint: Field.string(key, "redacted_value"),
                         owner: Field.string(holder, "email") ?? Field.string(holder, "name"), scope: projectID,
                         scopeName: Field.string(project, "name"),
-                        status: Field.string(key, "owner_project_access") == "inactive" ? "inactive" : "active",
+                        // Listed with owner_project_access=any, every key here is enabled; "inactive" access
+                        // means its owner left the project, and the key still authenticates: still a live key.
+                        status: "active",
                         createdAt: Field.date(seconds: key, "created_at"), lastUsedAt: Field.date(seconds: key, "last_used_at"),
                         reportsLastUse: true))
             }
@@ -67,7 +69,9 @@ public struct OpenAIAdminAPI: ProviderAdminAPI {
             for _ in 0..<AdminHTTP.maxPages {
                 var query = [
                     ("start_time", String(Int(start.timeIntervalSince1970))), ("end_time", String(Int(end.timeIntervalSince1970))),
-                    ("bucket_width", "1h"), ("group_by[]", "api_key_id"), ("limit", "168"),
+                    // Six hourly buckets a page keeps each answer well under the transport's 1 MiB,
+                    // however many keys an organization uses in an hour.
+                    ("bucket_width", "1h"), ("group_by[]", "api_key_id"), ("limit", "6"),
                 ]
                 if let page { query.append(("page", page)) }
                 let path = "/organization/usage/\(kind)"

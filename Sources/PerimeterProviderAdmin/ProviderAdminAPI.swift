@@ -111,6 +111,15 @@ enum Field {
         string(object, name).flatMap(Timestamp.parse)
     }
 
+    /// An object's `id`, which later goes into a path (a project's keys, a key to disable): a plain
+    /// name, or the answer is refused.
+    static func id(_ object: [String: Any], in path: String) throws -> String {
+        guard let id = string(object, "id"), PlainName.isValid(id, punctuation: "-_", maxLength: 200) else {
+            throw ProviderAdminError.failed("\(path): an entry without a plain 'id' in the answer")
+        }
+        return id
+    }
+
     static func objects(_ object: [String: Any], _ name: String, in path: String) throws -> [[String: Any]] {
         guard let list = object[name] as? [Any] else { throw ProviderAdminError.failed("\(path): no '\(name)' list in the answer") }
         return list.compactMap { $0 as? [String: Any] }

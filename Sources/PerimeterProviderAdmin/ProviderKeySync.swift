@@ -49,17 +49,32 @@ public actor ProviderKeySync {
     let raise: @Sendable ([Alert]) async -> Void
     let maxAge: Duration?
     let logger: Logger
+    /// Every provider credential the gateway holds, whatever provider calls out with it, and the
+    /// provider key ids config gives for them: a key any of them is counts as held.
+    let allHeld: [ProviderAdminTarget.Held]
+    let heldKeyIDs: [String: String]
+    /// The sync under way: a second caller waits for it rather than starting another that could
+    /// finish first and be overwritten by an older answer.
+    private var running: Task<[ProviderKeySnapshot], Never>?
     /// How far back each sync compares usage: a day of whole hours.
     static let usageWindow: TimeInterval = 24 * 3600
     /// Calls logged this close outside a bucket still count for it (a call's time is its start).
     static let edgeSlack: TimeInterval = 120
     private var lastStatus: [String: String] = [:]
 
+    /// `allHeld` and `heldKeyIDs` (by key id, the reference) default to the targets' own credentials.
     public init(
-        targets: [ProviderAdminTarget], store: any ProviderKeyStore, calls: any CallLog, maxAge: Duration?, logger: Logger,
+        targets: [ProviderAdminTarget], allHeld: [ProviderAdminTarget.Held]? = nil, heldKeyIDs: [String: String]? = nil,
+        store: any ProviderKeyStore, calls: any CallLog, maxAge: Duration?, logger: Logger,
         raise: @escaping @Sendable ([Alert]) async -> Void
     ) {
         self.targets = targets
+        self.allHeld = allHeld ?? targets.compactMap(\.held)
+        self.heldKeyIDs =
+            heldKeyIDs
+            ?? Dictionary(
+                targets.compactMap { target in target.heldKeyID.flatMap { id in target.held.map { (id, $0.reference) } } },
+                uniquingKeysWith: { a, _ in a })
         self.store = store
         self.calls = calls
         self.maxAge = maxAge
@@ -69,9 +84,19 @@ public actor ProviderKeySync {
 
     public var isEmpty: Bool { targets.isEmpty }
 
-    /// Syncs every target; a target that fails keeps its last list and says why in its snapshot.
+    /// Syncs every target; a target that fails keeps its last list and says why in its snapshot. A
+    /// call while a sync runs gets that sync's answer.
     @discardableResult
     public func syncAll(now: Date = Date()) async -> [ProviderKeySnapshot] {
+        if let running { return await running.value }
+        let task = Task { await self.syncEach(now: now) }
+        running = task
+        let snapshots = await task.value
+        running = nil
+        return snapshots
+    }
+
+    private func syncEach(now: Date) async -> [ProviderKeySnapshot] {
         var snapshots: [ProviderKeySnapshot] = []
         let stored = Dictionary((try? await store.providerKeySnapshots())?.map { ($0.provider, $0) } ?? [], uniquingKeysWith: { a, _ in a })
         for target in targets {
@@ -123,20 +148,20 @@ public actor ProviderKeySync {
         return result
     }
 
+    /// Each key matched against every credential the gateway holds (any provider's `api_key` and every
+    /// `admin_key`), by configured id first, then by hint. When one of them cannot be read now, a key
+    /// that matches none is `unverified`, not `unmanaged`: it may be that one.
     func assess(_ keys: [ProviderKey], target: ProviderAdminTarget, now: Date) async -> [ProviderKeyAssessment] {
-        let held = try? await target.held?.secret()
-        let admin = try? await target.admin.secret()
+        var secrets: [(reference: String, secret: Secret)] = []
+        var complete = true
+        for held in allHeld + targets.map(\.admin) {
+            if let secret = try? await held.secret() { secrets.append((held.reference, secret)) } else { complete = false }
+        }
         return keys.map { key in
-            var heldAs: String?
-            if let reference = target.held?.reference,
-                key.id == target.heldKeyID
-                    || (held.map { secret in key.hint.map { ProviderKeyHint.matches(hint: $0, secret: secret) } ?? false } ?? false)
-            {
-                heldAs = reference
-            } else if let admin, let hint = key.hint, ProviderKeyHint.matches(hint: hint, secret: admin) {
-                heldAs = target.admin.reference
-            }
-            return ProviderKeyAssessment.assess(key, heldAs: heldAs, maxAge: maxAge, now: now)
+            let heldAs =
+                heldKeyIDs[key.id]
+                ?? key.hint.flatMap { hint in secrets.first { ProviderKeyHint.matches(hint: hint, secret: $0.secret) }?.reference }
+            return ProviderKeyAssessment.assess(key, heldAs: heldAs, maxAge: maxAge, now: now, heldKnown: complete)
         }
     }
 
@@ -147,7 +172,14 @@ public actor ProviderKeySync {
         let end = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600 + 3600)
         let buckets = try await target.api.usage(from: end.addingTimeInterval(-Self.usageWindow), to: end)
         var alerts: [Alert] = []
-        let heldID = target.held.flatMap { held in assessed.first { $0.heldAs == held.reference }?.key.id }
+        // The held key: an active one first, when a hint matched more than one.
+        let matches = assessed.filter { $0.heldAs != nil && $0.heldAs == target.held?.reference }
+        let heldID = (matches.first { $0.key.status == "active" } ?? matches.first)?.key.id
+        if target.held != nil, heldID == nil, !assessed.isEmpty {
+            logger.warning(
+                "provider \(target.provider): the credential the gateway holds is not in the provider's key list (set key_id?): its shadow usage is not checked"
+            )
+        }
         if let heldID {
             var logged: [Date: Int] = [:]
             for start in Set(buckets.filter { $0.keyID == heldID }.map(\.start)) {
@@ -165,9 +197,16 @@ public actor ProviderKeySync {
         }
         let unmanaged = Dictionary(
             assessed.filter { $0.flags.contains("unmanaged") }.map { ($0.key.id, $0.key) }, uniquingKeysWith: { a, _ in a })
+        let listed = Set(assessed.map(\.key.id))
+        let complete = !assessed.contains { $0.flags.contains("unverified") }
         var used: [String: (key: ProviderKey, tokens: Int, day: Date)] = [:]
         for bucket in buckets where bucket.tokens > 0 {
-            guard let id = bucket.keyID, let key = unmanaged[id] else { continue }
+            guard let id = bucket.keyID, id != heldID else { continue }
+            // A key used but no longer in the list (deleted, or in an archived project) is not held either.
+            let unlisted = complete && !listed.contains(id) && !heldKeyIDs.keys.contains(id)
+            guard let key = unmanaged[id] ?? (unlisted ? ProviderKey(provider: target.provider, id: id, kind: "api_key") : nil) else {
+                continue
+            }
             let day = Date(timeIntervalSince1970: (bucket.start.timeIntervalSince1970 / 86400).rounded(.down) * 86400)
             let key2 = "\(id)|\(day.timeIntervalSince1970)"
             used[key2] = (key, (used[key2]?.tokens ?? 0) + bucket.tokens, day)
@@ -181,7 +220,7 @@ public actor ProviderKeySync {
     static func shadowAlert(_ shadow: ShadowUsage, target: ProviderAdminTarget, keyID: String) -> Alert {
         let hour = Timestamp.format(shadow.bucket.start)
         return Alert(
-            type: .shadowUsage, severity: .critical, time: shadow.bucket.end, keyID: nil, env: nil,
+            type: .shadowUsage, severity: .critical, time: min(shadow.bucket.end, Date()), keyID: nil, env: nil,
             message:
                 "Provider \(target.provider) reports \(shadow.bucket.tokens) tokens for the credential the gateway holds (\(target.held?.reference ?? keyID)) in the hour from \(hour), but only \(shadow.loggedTokens) went through the gateway: the provider key itself is used elsewhere. Rotate it.",
             details: [
@@ -211,14 +250,17 @@ extension ProviderKeySync {
     /// one is rotated, not disabled) or already inactive. `dryRun` checks everything and changes nothing.
     /// Returns the key as it was before.
     public func disable(id: String, dryRun: Bool, now: Date = Date()) async throws -> ProviderKeyAssessment {
-        for var snapshot in try await store.providerKeySnapshots() {
-            guard let index = snapshot.keys.firstIndex(where: { $0.id == id }),
-                let target = targets.first(where: { $0.provider == snapshot.provider })
+        for snapshot in try await store.providerKeySnapshots() {
+            guard let key = snapshot.keys.first(where: { $0.id == id }),
+                let target = targets.first(where: { $0.provider == snapshot.provider }),
+                let assessed = await assess([key], target: target, now: now).first
             else { continue }
-            let key = snapshot.keys[index]
-            let assessed = await assess([key], target: target, now: now)[0]
             if let held = assessed.heldAs {
                 throw GatewayError.conflict("\(id) is the credential the gateway holds (\(held)): rotate it instead of disabling it.")
+            }
+            if assessed.flags.contains("unverified") {
+                throw GatewayError.conflict(
+                    "Not every credential the gateway holds can be read now, so \(id) may be one of them: nothing was disabled.")
             }
             guard key.status == "active" else { throw GatewayError.conflict("\(id) is already \(key.status) at \(key.provider).") }
             if dryRun { return assessed }
@@ -227,8 +269,13 @@ extension ProviderKeySync {
             } catch let error as ProviderAdminError {
                 throw GatewayError.deliveryFailed("\(key.provider) did not disable \(id): \(error)")
             }
-            snapshot.keys[index].status = "inactive"
-            try await store.saveProviderKeys(snapshot)
+            // Read again: a sync may have stored a newer list while the provider answered.
+            if var current = try await store.providerKeySnapshots().first(where: { $0.provider == snapshot.provider }),
+                let position = current.keys.firstIndex(where: { $0.id == id })
+            {
+                current.keys[position].status = "inactive"
+                try await store.saveProviderKeys(current)
+            }
             return assessed
         }
         throw GatewayError.notFound("No provider key \(id) in the last sync; run perimeter inventory sync.")

@@ -188,8 +188,14 @@ enum Governance {
         return String(format: "$%.6f", number.doubleValue)
     }
 
+    /// One CSV field. Text that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or
+    /// carriage return first: a key name anyone in the organization chose) gets a leading `'`.
     static func csvField(_ text: String) -> String {
-        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+        var text = text
+        if text != "-", let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(text) == nil {
+            text = "'" + text
+        }
+        return text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
             ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 }

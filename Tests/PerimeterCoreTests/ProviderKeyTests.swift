@@ -18,6 +18,10 @@ import Testing
         #expect(ProviderKeyHint.matches(hint: redacted, secret: openAI))
         #expect(!ProviderKeyHint.matches(hint: redacted + "*", secret: openAI), "a different length is another key")
         #expect(ProviderKeyHint.matches(hint: "sk-proj-...excA", secret: openAI))
+        // A service account's key shows only part of its fixed prefix: those characters tell nothing apart.
+        let service = Secret("sk-svcacct-" + body)
+        #expect(!ProviderKeyHint.matches(hint: "sk-svcac...A", secret: service))
+        #expect(ProviderKeyHint.matches(hint: "sk-svcac" + String(repeating: "*", count: body.count - 1) + "excA", secret: service))
         // Too little shown to tell keys apart, or nothing at one end: never a match.
         for weak in ["sk-...A", "sk-proj-...", "...excA", "sk-proj-excA", "", "sk-proj-**", "sk-proj-**ex**cA"] {
             #expect(!ProviderKeyHint.matches(hint: weak, secret: openAI), "\(weak)")

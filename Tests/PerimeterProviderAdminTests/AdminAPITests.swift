@@ -115,7 +115,7 @@ extension SecretHTTPRequest {
         #expect(keys.map(\.id) == ["key_a1", "key_b1", "key_adm"])
         #expect(
             keys[0].owner == "ann@example.com" && keys[0].scope == "proj_a" && keys[0].scopeName == "Alpha" && keys[0].lastUsedAt == nil)
-        #expect(keys[1].kind == "service_account_key" && keys[1].owner == "deploy-bot" && keys[1].status == "inactive")
+        #expect(keys[1].kind == "service_account_key" && keys[1].owner == "deploy-bot" && keys[1].status == "active")
         #expect(keys[2].kind == "admin_key" && keys[2].hint == "sk-admin...test")
         #expect(transport.sent.allSatisfy { $0.header("authorization") == "Bearer sk-admin-test" })
         #expect(transport.sent.filter { $0.path.hasSuffix("/api_keys") }.allSatisfy { $0.query("owner_project_access") == "any" })

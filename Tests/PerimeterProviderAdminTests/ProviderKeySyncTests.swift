@@ -32,7 +32,7 @@ final class FakeAdminAPI: ProviderAdminAPI, Sendable {
 }
 
 @Suite struct ProviderKeySyncTests {
-    let now = Date(timeIntervalSince1970: 1_790_003_000)  // 50 minutes into an hour
+    let now = Date(timeIntervalSince1970: 1_790_003_000)  // 200 s into an hour
     var hour: Date { Date(timeIntervalSince1970: Double(1_790_003_000 - 1_790_003_000 % 3600)) }
     static let held = "sk-proj-HELDabcdefghijklmnopqrstuvwxyz0123456789wxyz"
 
@@ -139,5 +139,89 @@ final class FakeAdminAPI: ProviderAdminAPI, Sendable {
         let after = try await sync.assessments(now: now).first { $0.key.id == "key_laptop" }
         #expect(after?.key.status == "inactive" && after?.flags == [])
         await #expect(throws: GatewayError.self) { _ = try await sync.disable(id: "key_laptop", dryRun: false) }
+    }
+}
+
+/// What the second read of the provider key sync found: held credentials of other providers, secrets
+/// that cannot be read, usage split by endpoint, keys gone from the list.
+@Suite struct ProviderKeyMatchingTests {
+    let now = Date(timeIntervalSince1970: 1_790_003_000)
+    var hour: Date { Date(timeIntervalSince1970: Double(1_790_003_000 - 1_790_003_000 % 3600)) }
+    static let held = "sk-proj-HELDabcdefghijklmnopqrstuvwxyz0123456789wxyz"
+    static let other = "sk-proj-OTHERbcdefghijklmnopqrstuvwxyz012345678qrst"
+
+    func sync(_ api: FakeAdminAPI, otherReadable: Bool = true, raised: ProviderKeySyncTests.Raised = .init()) -> ProviderKeySync {
+        let target = ProviderAdminTarget(
+            provider: "openai", api: api, held: .init(reference: "env:OPENAI_API_KEY") { Secret(Self.held) }, heldKeyID: nil,
+            admin: .init(reference: "env:ADMIN") { Secret("sk-admin-ADMINsecretvalue9999") }, loggedProviders: ["openai"])
+        // A second provider of the same organization, without an admin key of its own.
+        let otherHeld = ProviderAdminTarget.Held(reference: "env:OPENAI_BATCH_KEY") {
+            guard otherReadable else { throw CancellationError() }
+            return Secret(Self.other)
+        }
+        return ProviderKeySync(
+            targets: [target], allHeld: [target.held!, otherHeld], heldKeyIDs: ["key_pinned": "env:PINNED"], store: MemoryStore(),
+            calls: MemoryStore(), maxAge: nil, logger: Logger(label: "test")
+        ) { raised.add($0) }
+    }
+
+    func keys() -> [ProviderKey] {
+        [
+            ProviderKey(provider: "openai", id: "key_held", kind: "api_key", hint: "sk-proj-...wxyz", createdAt: now),
+            ProviderKey(provider: "openai", id: "key_batch", kind: "api_key", hint: "sk-proj-...qrst", createdAt: now),
+            ProviderKey(provider: "openai", id: "key_pinned", kind: "api_key", hint: "sk-proj-...zzzz", createdAt: now),
+            ProviderKey(provider: "openai", id: "key_laptop", kind: "api_key", hint: "sk-proj-...0000", createdAt: now),
+        ]
+    }
+
+    @Test func anotherProvidersCredentialAndAPinnedIDAreHeldToo() async throws {
+        let api = FakeAdminAPI()
+        api.state.withLock { $0.keys = keys() }
+        let sync = sync(api)
+        await sync.syncAll(now: now)
+        let held = Dictionary(try await sync.assessments(now: now).map { ($0.key.id, $0.heldAs ?? "-") }, uniquingKeysWith: { a, _ in a })
+        #expect(
+            held == ["key_held": "env:OPENAI_API_KEY", "key_batch": "env:OPENAI_BATCH_KEY", "key_pinned": "env:PINNED", "key_laptop": "-"])
+        await #expect(throws: GatewayError.self) { _ = try await sync.disable(id: "key_batch", dryRun: true) }
+    }
+
+    @Test func whenAHeldSecretCannotBeReadNothingIsCalledUnmanagedOrDisabled() async throws {
+        let api = FakeAdminAPI()
+        api.state.withLock { $0.keys = keys() }
+        let sync = sync(api, otherReadable: false)
+        await sync.syncAll(now: now)
+        let flags = Dictionary(try await sync.assessments(now: now).map { ($0.key.id, $0.flags) }, uniquingKeysWith: { a, _ in a })
+        #expect(flags["key_laptop"] == ["unverified"] && flags["key_batch"] == ["unverified"] && flags["key_held"] == [])
+        await #expect(throws: GatewayError.self) { _ = try await sync.disable(id: "key_laptop", dryRun: false) }
+        #expect(api.state.withLock { $0.disabled }.isEmpty)
+    }
+
+    @Test func anHoursUsageSplitOverEndpointsIsOneHourAndAKeyGoneFromTheListIsStillReported() async throws {
+        let api = FakeAdminAPI()
+        let raised = ProviderKeySyncTests.Raised()
+        api.state.withLock { state in
+            state.keys = keys()
+            // Completions and embeddings, each under the 1,000-token tolerance, together over it.
+            state.buckets = [
+                ProviderUsageBucket(start: hour, end: hour.addingTimeInterval(3600), keyID: "key_held", inputTokens: 700, outputTokens: 0),
+                ProviderUsageBucket(start: hour, end: hour.addingTimeInterval(3600), keyID: "key_held", inputTokens: 700, outputTokens: 0),
+                ProviderUsageBucket(start: hour, end: hour.addingTimeInterval(3600), keyID: "key_deleted", inputTokens: 5, outputTokens: 5),
+            ]
+        }
+        await sync(api, raised: raised).syncAll(now: now)
+        let alerts = raised.all
+        #expect(alerts.filter { $0.type == .shadowUsage }.map { $0.details["reported_tokens"] } == ["1400"])
+        #expect(alerts.filter { $0.type == .unmanagedKeyUsed }.map { $0.details["provider_key_id"] } == ["key_deleted"])
+        #expect(alerts.allSatisfy { $0.time <= Date() })
+    }
+
+    @Test func concurrentSyncsShareOneRead() async throws {
+        let api = FakeAdminAPI()
+        api.state.withLock { $0.keys = keys() }
+        let sync = sync(api)
+        async let first = sync.syncAll(now: now)
+        async let second = sync.syncAll(now: now)
+        let (a, b) = await (first, second)
+        #expect(a == b)
     }
 }
