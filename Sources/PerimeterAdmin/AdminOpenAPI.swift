@@ -379,7 +379,7 @@ enum AdminOpenAPI {
                 "created_at": {"type": ["string", "null"], "format": "date-time"}, "last_used_at": {"type": ["string", "null"], "format": "date-time"},
                 "held_as": {"type": ["string", "null"], "description": "The secret reference of the credential the gateway holds that this key is"},
                 "managed": {"type": "boolean"}, "age_days": {"type": ["integer", "null"]},
-                "flags": {"type": "array", "items": {"type": "string", "enum": ["unmanaged", "unused_90d", "over_max_age"]}}}},
+                "flags": {"type": "array", "items": {"type": "string", "enum": ["unmanaged", "unverified", "unused_90d", "over_max_age"]}}}},
               "ProviderSync": {"type": "object", "required": ["provider", "status", "attempted_at", "keys"], "properties": {
                 "provider": {"type": "string"}, "status": {"type": "string", "enum": ["ok", "refused", "unreachable", "error"]},
                 "message": {"type": ["string", "null"]}, "attempted_at": {"type": "string", "format": "date-time"},
