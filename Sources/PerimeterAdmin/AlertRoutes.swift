@@ -124,6 +124,9 @@ package struct AlertRoutes: Sendable {
             Rule(
                 type: AlertType.unmanagedKeyUsed.rawValue, severity: "warning",
                 rule: "a provider key the gateway does not hold was used, once per key and day, checked at each provider sync"),
+            Rule(
+                type: AlertType.providerSyncFailed.rawValue, severity: "warning",
+                rule: "a provider's admin API could not be read (a refused admin_key, no answer), once when it starts failing"),
         ]
         if let learning = settings.newSourceLearning {
             rules.insert(

@@ -12,6 +12,8 @@ public enum AlertType: String, Codable, Sendable, CaseIterable {
     case shadowUsage = "shadow_usage"
     /// A provider key the gateway does not hold was used.
     case unmanagedKeyUsed = "unmanaged_key_used"
+    /// A provider's admin API could not be read (a refused admin key): its keys and usage go unchecked.
+    case providerSyncFailed = "provider_sync_failed"
 }
 
 public enum AlertSeverity: String, Codable, Sendable, CaseIterable, Comparable {

@@ -129,6 +129,10 @@ public actor ProviderKeySync {
             }
             lastStatus[target.provider] = snapshot.status
         }
+        // Through the alert channels too, once per change of the stored status (so once for a cluster).
+        if snapshot.status != "ok", previous?.status != snapshot.status {
+            await raise([Self.syncFailedAlert(snapshot, now: now)])
+        }
         do {
             try await store.saveProviderKeys(snapshot)
         } catch {
@@ -228,6 +232,15 @@ public actor ProviderKeySync {
                 "logged_tokens": String(shadow.loggedTokens), "excess_tokens": String(shadow.excessTokens),
             ],
             onceKey: "shadow_usage|\(target.provider)|\(keyID)|\(hour)")
+    }
+
+    static func syncFailedAlert(_ snapshot: ProviderKeySnapshot, now: Date) -> Alert {
+        Alert(
+            type: .providerSyncFailed, severity: .warning, time: now, keyID: nil, env: nil,
+            message:
+                "Provider \(snapshot.provider)'s admin API could not be read (\(snapshot.status)): \(snapshot.message ?? "no answer"). Its key list and usage are not checked until it can; the gateway serves calls as before.",
+            details: ["provider": snapshot.provider, "status": snapshot.status, "message": snapshot.message ?? ""],
+            onceKey: "provider_sync_failed|\(snapshot.provider)|\(snapshot.status)|\(Timestamp.format(now).prefix(13))")
     }
 
     static func unmanagedAlert(_ key: ProviderKey, tokens: Int, day: Date, now: Date) -> Alert {

@@ -118,10 +118,13 @@ final class FakeAdminAPI: ProviderAdminAPI, Sendable {
     }
 
     @Test func aRefusedAdminCredentialKeepsTheLastListAndSaysWhy() async throws {
-        let (sync, api, store, _) = setup()
+        let (sync, api, store, raised) = setup()
         await sync.syncAll(now: now)
         api.state.withLock { $0.refuse = true }
         let snapshot = try #require(await sync.syncAll(now: now.addingTimeInterval(900)).first)
+        await sync.syncAll(now: now.addingTimeInterval(1800))
+        // One alert when it starts failing, not one per sync.
+        #expect(raised.all.filter { $0.type == .providerSyncFailed }.map { $0.details["status"] } == ["refused"])
         #expect(snapshot.status == "refused" && snapshot.message?.contains("invalid x-api-key") == true)
         #expect(snapshot.keys.count == 3 && snapshot.syncedAt == now)
         #expect(try await store.providerKeySnapshots().first?.status == "refused")

@@ -150,6 +150,8 @@ def test_a_refused_admin_credential_is_reported_once_and_the_gateway_keeps_servi
     # Said once in the log, whatever the number of syncs (the one at start included).
     assert gateway.stderr_text().count("provider an: key list not read") == 1
     assert "x" * 80 not in gateway.stderr_text()
+    failed = alerts_of(gateway, "provider_sync_failed")
+    assert len(failed) == 1 and failed[0]["details"]["provider"] == "an" and failed[0]["severity"] == "warning"
     key = gateway.create_key("still", "prod")["key"]
     reply = anthropic_client(gateway, key).messages.create(model="inv-claude", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     assert reply.content[0].text == "hi"
