@@ -129,7 +129,19 @@ package struct ProviderKeyRoutes: Sendable {
             let body = try await AdminRoutes.decode(DisableBody.self, from: request, expecting: "optionally 'reason' and 'dry_run'")
             // As a key's revocation reason: recorded as text (the audit log escapes it), first 500 characters.
             let reason = body.reason.map { String($0.prefix(500)) }
-            let before = try await sync.disable(id: id, dryRun: body.dryRun)
+            let before: ProviderKeyAssessment
+            do {
+                before = try await sync.disable(id: id, dryRun: body.dryRun)
+            } catch let error as GatewayError {
+                // A refused or failed attempt (the CLI's dry run first) is on the record too, with why.
+                try await audit.record(
+                    "provider_key.disable_failed", target: id,
+                    details: [
+                        "error": .text(error.code), "dry_run": .json(body.dryRun ? "true" : "false"),
+                        "reason": reason.map(AuditValue.text) ?? .json("null"),
+                    ], request: request, context: context)
+                throw error
+            }
             if !body.dryRun {
                 try await audit.record(
                     "provider_key.disable", target: id,

@@ -135,6 +135,8 @@ def test_an_unmanaged_key_is_disabled_at_the_provider_only_on_request_and_audite
     assert gateway.cli("provider-keys", "disable", "key_nope", "--yes", check=False).returncode != 0
     audit = [e for e in gateway.cli_json("audit")["data"] if e["action"] == "provider_key.disable"]
     assert {e["target"] for e in audit} == {"key_laptop", "apikey_02laptop"}
+    failed = {e["target"] for e in gateway.cli_json("audit")["data"] if e["action"] == "provider_key.disable_failed"}
+    assert failed == {"key_gateway", "key_nope"}
     details = [e["details"] if isinstance(e["details"], dict) else json.loads(e["details"]) for e in audit]
     assert any(d.get("reason") == "found on a laptop" and d.get("owner") == "bob@example.com" for d in details), details
     listed = {k["id"]: k for k in gateway.cli_json("provider-keys", "list")["data"]}
