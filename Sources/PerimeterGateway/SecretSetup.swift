@@ -130,7 +130,9 @@ struct SecretSetup: Sendable {
             guard let aws = try awsConfiguration(configuration, environment: environment) else {
                 throw ConfigurationError(
                     file: configuration.sourceFile, field: "database_password", problem: "aws-sm: needs AWS configured",
-                    fix: "set the AWS variables in the gateway's environment, or secrets.aws in the config")
+                    fix:
+                        "give the gateway AWS credentials as the AWS SDKs find them (environment, web identity, AWS_PROFILE, ECS or EC2 role), and secrets.aws.region or AWS_REGION"
+                )
             }
             client = try makeClient(caFile: nil, configuration: configuration)
             store = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: client))
@@ -196,7 +198,9 @@ struct SecretSetup: Sendable {
             } catch {
                 throw ConfigurationError(
                     file: configuration.sourceFile, field: "secrets.aws", problem: error.description,
-                    fix: "set the AWS variables in the gateway's environment, or secrets.aws in the config")
+                    fix:
+                        "give the gateway AWS credentials as the AWS SDKs find them (environment, web identity, AWS_PROFILE, ECS or EC2 role), and secrets.aws.region or AWS_REGION"
+                )
             }
         }
         guard settings.region != nil || settings.endpoint != nil else { return nil }

@@ -5,46 +5,47 @@ import PerimeterCore
 public struct AWSSecretsManagerConfiguration: Sendable {
     public var region: String
     public var endpoint: URL
-    public var credentials: AWSCredentials
+    /// Fixed credentials (tests); when nil, the default chain over `environment` (``AWSCredentialChain``).
+    public var credentials: AWSCredentials?
+    public var environment: [String: String] = [:]
 
-    public init(region: String, endpoint: URL, credentials: AWSCredentials) {
+    public init(region: String, endpoint: URL, credentials: AWSCredentials?, environment: [String: String] = [:]) {
         self.region = region
         self.endpoint = endpoint
         self.credentials = credentials
+        self.environment = environment
     }
 
-    /// From the variables the AWS SDKs read: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-    /// `AWS_SESSION_TOKEN`, `AWS_REGION` (or `AWS_DEFAULT_REGION`), and the endpoint from
-    /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` or `AWS_ENDPOINT_URL`. `region` and `endpoint` from config win.
+    /// From the variables the AWS SDKs read: the credential chain's (see ``AWSCredentialChain``),
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`), and the endpoint from `AWS_ENDPOINT_URL_SECRETS_MANAGER`
+    /// or `AWS_ENDPOINT_URL`. `region` and `endpoint` from config win.
     public static func from(
         environment: [String: String], region: String? = nil, endpoint: String? = nil
     ) throws(AWSConfigurationError) -> AWSSecretsManagerConfiguration {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        guard let accessKey = value("AWS_ACCESS_KEY_ID"), let secretKey = value("AWS_SECRET_ACCESS_KEY") else {
-            throw .missingCredentials
-        }
         guard let region = region ?? value("AWS_REGION") ?? value("AWS_DEFAULT_REGION") else { throw .missingRegion }
         let endpointText =
             endpoint ?? value("AWS_ENDPOINT_URL_SECRETS_MANAGER") ?? value("AWS_ENDPOINT_URL")
             ?? "https://secretsmanager.\(region).amazonaws.com"
         guard let url = URL(string: endpointText), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil
         else { throw .badEndpoint(endpointText) }
-        return AWSSecretsManagerConfiguration(
-            region: region, endpoint: url,
-            credentials: AWSCredentials(
-                accessKeyID: accessKey, secretAccessKey: Secret(secretKey), sessionToken: value("AWS_SESSION_TOKEN").map(Secret.init)))
+        do {
+            _ = try AWSCredentialChain.source(environment, region: region)
+        } catch {
+            throw .missingCredentials((error as? AWSCredentialError)?.description ?? "\(error)")
+        }
+        return AWSSecretsManagerConfiguration(region: region, endpoint: url, credentials: nil, environment: environment)
     }
 }
 
 public enum AWSConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
-    case missingCredentials
+    case missingCredentials(String)
     case missingRegion
     case badEndpoint(String)
 
     public var description: String {
         switch self {
-        case .missingCredentials:
-            "aws-sm: references need AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) in the gateway's environment"
+        case .missingCredentials(let reason): "aws-sm: references need AWS credentials: \(reason)"
         case .missingRegion: "aws-sm: references need a region: set secrets.aws.region or AWS_REGION"
         case .badEndpoint(let text): "'\(text)' is not an http(s) URL for AWS Secrets Manager"
         }
@@ -57,7 +58,7 @@ public enum AWSConfigurationError: Error, Sendable, Hashable, CustomStringConver
 public struct AWSSecretsManagerStore: WritableSecretStore {
     private let configuration: AWSSecretsManagerConfiguration
     private let transport: any SecretHTTPTransport
-    private let signer: SigV4Signer
+    private let credentials: any AWSCredentialProvider
     private let clock: @Sendable () -> Date
 
     public init(
@@ -66,7 +67,9 @@ public struct AWSSecretsManagerStore: WritableSecretStore {
     ) {
         self.configuration = configuration
         self.transport = transport
-        self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "secretsmanager")
+        credentials =
+            configuration.credentials.map { StaticAWSCredentials($0) as any AWSCredentialProvider }
+            ?? AWSCredentialChain(environment: configuration.environment, region: configuration.region, transport: transport, clock: clock)
         self.clock = clock
     }
 
@@ -133,6 +136,13 @@ public struct AWSSecretsManagerStore: WritableSecretStore {
         let body = JSONValue.encode(parameters)
         let base = configuration.endpoint.absoluteString
         let url = configuration.endpoint.path.isEmpty ? URL(string: base + "/")! : configuration.endpoint
+        let current: AWSCredentials
+        do {
+            current = try await credentials.credentials()
+        } catch {
+            throw SecretStoreError.unreachable(reference, reason: "no AWS credentials to sign with: \(error)")
+        }
+        let signer = SigV4Signer(credentials: current, region: configuration.region, service: "secretsmanager")
         let headers = signer.sign(
             method: "POST", url: url,
             headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "secretsmanager.\(action)")],

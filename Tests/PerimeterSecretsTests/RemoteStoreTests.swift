@@ -219,8 +219,10 @@ final class ManualClock: Sendable {
         #expect(try AWSSecretsManagerConfiguration.from(environment: custom).endpoint.absoluteString == "http://generic:1")
         #expect(try AWSSecretsManagerConfiguration.from(environment: base, region: "eu-north-1").region == "eu-north-1")
         custom["AWS_SESSION_TOKEN"] = "session"
-        #expect(try AWSSecretsManagerConfiguration.from(environment: custom).credentials.sessionToken == Secret("session"))
-        #expect(throws: AWSConfigurationError.missingCredentials) { try AWSSecretsManagerConfiguration.from(environment: [:]) }
+        #expect(try AWSSecretsManagerConfiguration.from(environment: custom).environment["AWS_SESSION_TOKEN"] == "session")
+        // No source in the chain at all (instance metadata turned off, no files): a clear error at start.
+        let nothing = ["AWS_REGION": "us-east-2", "AWS_EC2_METADATA_DISABLED": "true", "HOME": "/nonexistent"]
+        #expect(throws: AWSConfigurationError.self) { try AWSSecretsManagerConfiguration.from(environment: nothing) }
         #expect(throws: AWSConfigurationError.missingRegion) {
             try AWSSecretsManagerConfiguration.from(environment: ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"])
         }

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import json
+import http.server
 import os
 import re
 import secrets
+import threading
 import shutil
 import stat
 import subprocess
@@ -695,6 +697,85 @@ def test_aws_region_and_endpoint_from_environment(moto, secret_gateway_factory, 
     gw = secret_gateway_factory("aws-env", config, extra_env=env)
     assert openai_call(gw, recorder.virtual_key(gw), upstream) == value
     stop_and_check_leaks([gw], recorder, {"key": value})
+
+
+class IMDSv2Double:
+    """EC2 instance metadata as IMDSv2 answers it: a session token from PUT /latest/api/token (with
+    X-aws-ec2-metadata-token-ttl-seconds), then the role and its credentials for requests carrying
+    X-aws-ec2-metadata-token. A request without the token (IMDSv1) gets 401."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, str, bool]] = []
+        self.token = "imds-" + secrets.token_hex(8)
+        double = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, status: int, body: str) -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_PUT(self):  # noqa: N802
+                double.requests.append(("PUT", self.path, bool(self.headers.get("x-aws-ec2-metadata-token-ttl-seconds"))))
+                if self.path == "/latest/api/token" and self.headers.get("x-aws-ec2-metadata-token-ttl-seconds"):
+                    return self._answer(200, double.token)
+                self._answer(400, "")
+
+            def do_GET(self):  # noqa: N802
+                has_token = self.headers.get("x-aws-ec2-metadata-token") == double.token
+                double.requests.append(("GET", self.path, has_token))
+                if not has_token:
+                    return self._answer(401, "")
+                if self.path == "/latest/meta-data/iam/security-credentials/":
+                    return self._answer(200, "perimeter-gateway")
+                if self.path == "/latest/meta-data/iam/security-credentials/perimeter-gateway":
+                    return self._answer(200, json.dumps({
+                        "Code": "Success", "LastUpdated": "2026-12-06T00:00:00Z", "Type": "AWS-HMAC",
+                        "AccessKeyId": "ASIAIMDSEXAMPLE", "SecretAccessKey": "imds-" + secrets.token_hex(16),
+                        "Token": "imds-session-" + secrets.token_hex(16), "Expiration": "2099-01-01T00:00:00Z"}))
+                self._answer(404, "")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_aws_credentials_from_a_web_identity_through_sts(moto, secret_gateway_factory, upstream, recorder, tmp_path):
+    """As on EKS: no static key anywhere, a projected service-account token exchanged at STS
+    (moto's AssumeRoleWithWebIdentity) for temporary credentials that sign Secrets Manager calls."""
+    name = "perimeter/" + unique("webid")
+    value = new_value("aws-webid")
+    moto.create_secret(name, value)
+    token_file = tmp_path / "token"
+    token_file.write_text("eyJhbGciOiJSUzI1NiJ9." + secrets.token_hex(20) + ".sig\n")
+    config = gateway_config(upstream, [("aws-openai", "openai", f"aws-sm:{name}", ["gpt-*"])])
+    env = {"AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file), "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/perimeter",
+           "AWS_REGION": AWS_REGION, "AWS_ENDPOINT_URL": moto.endpoint, "AWS_EC2_METADATA_DISABLED": "true"}
+    gw = secret_gateway_factory("aws-webid", config, extra_env=env)
+    assert openai_call(gw, recorder.virtual_key(gw), upstream) == value
+    stop_and_check_leaks([gw], recorder, {"key": value})
+
+
+def test_aws_credentials_from_instance_metadata_v2_only(moto, secret_gateway_factory, upstream, recorder):
+    """As on EC2: no key in the environment or in files; IMDSv2 (session token first) gives the role's."""
+    imds = IMDSv2Double()
+    name = "perimeter/" + unique("imds")
+    value = new_value("aws-imds")
+    moto.create_secret(name, value)
+    config = gateway_config(upstream, [("aws-openai", "openai", f"aws-sm:{name}", ["gpt-*"])])
+    env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "AWS_REGION": AWS_REGION, "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto.endpoint}
+    gw = secret_gateway_factory("aws-imds", config, extra_env=env)
+    assert openai_call(gw, recorder.virtual_key(gw), upstream) == value
+    assert imds.requests[0] == ("PUT", "/latest/api/token", True)
+    assert all(has_token for method, _, has_token in imds.requests), imds.requests
+    assert ("GET", "/latest/meta-data/iam/security-credentials/perimeter-gateway", True) in imds.requests
+    stop_and_check_leaks([gw], recorder, {"key": value})
+    imds.server.shutdown()
 
 
 def test_grace_keeps_the_last_value_while_the_store_is_down(moto_factory, secret_gateway_factory, upstream, recorder):
