@@ -4,7 +4,9 @@ import PerimeterSecrets
 import Yams
 
 extension ConfigurationLoader {
-    static let bedrockFields = ["region", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "anthropic_models"]
+    static let bedrockFields = [
+        "region", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_credentials", "anthropic_models",
+    ]
 
     /// `anthropic_models` of a Bedrock provider: the Anthropic model names (as the Anthropic SDK sends
     /// them to `/v1/messages`) this provider serves, each with the Bedrock model id it calls.
@@ -46,12 +48,24 @@ extension ConfigurationLoader {
         let keyID = fields["aws_access_key_id"]
         let secret = fields["aws_secret_access_key"]
         let token = fields["aws_session_token"]
+        // `aws_credentials: default`: the AWS default credential chain (a web identity on EKS, an ECS or EC2 role).
+        if let chainNode = fields["aws_credentials"] {
+            guard try reader.string(chainNode, field: "\(path).aws_credentials") == "default" else {
+                throw reader.error(chainNode, "\(path).aws_credentials", "must be default", fix: "write aws_credentials: default")
+            }
+            if let other = fields["api_key"] ?? keyID ?? secret ?? token {
+                throw reader.error(
+                    other, "\(path).aws_credentials", "is set beside other credentials",
+                    fix: "keep one: the default chain or the references")
+            }
+            return (region, .defaultChain(region: region, service: "bedrock"))
+        }
         if keyID == nil, secret == nil, token == nil {
             guard fields["api_key"] != nil else {
                 throw reader.error(
                     item, "\(path).api_key", "is missing",
                     fix:
-                        "write a Bedrock API key reference (api_key: env:AWS_BEARER_TOKEN_BEDROCK), or aws_access_key_id and aws_secret_access_key"
+                        "write a Bedrock API key reference (api_key: env:AWS_BEARER_TOKEN_BEDROCK), aws_access_key_id and aws_secret_access_key, or aws_credentials: default"
                 )
             }
             return (region, nil)

@@ -153,6 +153,12 @@ struct GatewayParts {
                 },
                 aws: provider.aws, anthropicModels: provider.bedrockAnthropicModels)
         }
+        for index in routes.indices {
+            if let aws = routes[index].aws, aws.usesDefaultChain {
+                routes[index].awsChain = AWSCredentialChain(
+                    environment: ProcessInfo.processInfo.environment, region: aws.region, transport: tokens)
+            }
+        }
         if configuration.demo {
             for kind in ProviderKind.allCases {
                 routes.append(

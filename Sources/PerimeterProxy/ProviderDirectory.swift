@@ -19,6 +19,8 @@ package struct ProviderRoute: Sendable {
     package var bearer: (any BearerTokenSource)?
     /// AWS credentials to sign each call with (Bedrock), in place of `credential`.
     package var aws: AWSSigningSettings?
+    /// The AWS default credential chain, when `aws` names no references (`aws_credentials: default`).
+    package var awsChain: (any AWSCredentialProvider)?
     /// Anthropic model names a Bedrock provider serves on Anthropic's Messages route, with their Bedrock ids.
     package var anthropicModels: [String: String]
 

@@ -8,14 +8,19 @@ extension ProxyHandler {
     /// `headers` with an AWS SigV4 signature for the call, made with the provider's credentials as they
     /// are now. The client's own signature headers never reach here (see ``UpstreamHeaders``).
     func signed(
-        _ headers: HTTPFields, method: HTTPRequest.Method, url: String, body: [UInt8], with aws: AWSSigningSettings, provider: String
+        _ headers: HTTPFields, method: HTTPRequest.Method, url: String, body: [UInt8], with aws: AWSSigningSettings,
+        provider: ProviderRoute
     ) async throws -> HTTPFields {
-        guard let parsed = URL(string: url) else { throw GatewayError.upstreamUnreachable(provider: provider) }
+        guard let parsed = URL(string: url) else { throw GatewayError.upstreamUnreachable(provider: provider.name) }
         let signer: SigV4Signer
         do {
-            signer = try await aws.signer(resolver: secrets)
+            if let chain = provider.awsChain {
+                signer = SigV4Signer(credentials: try await chain.credentials(), region: aws.region, service: aws.service)
+            } else {
+                signer = try await aws.signer(resolver: secrets)
+            }
         } catch {
-            throw GatewayError.secretUnavailable(provider: provider)
+            throw GatewayError.secretUnavailable(provider: provider.name)
         }
         // Only headers Bedrock reads are signed; the others go along unsigned, so no value a client chose
         // can make AWS compute another signature (and echo its canonical request in the error).
@@ -42,6 +47,10 @@ extension ProxyHandler {
             for reference in [aws.accessKeyID, aws.sessionToken].compactMap({ $0 }) {
                 if let secret = try? await secrets.secret(for: reference) { body = Redaction.redact(secret, in: body) }
             }
+        }
+        if let chain = provider.awsChain, let credentials = try? await chain.credentials() {
+            body = Redaction.redact(Secret(credentials.accessKeyID), in: body)
+            if let token = credentials.sessionToken { body = Redaction.redact(token, in: body) }
         }
         var text = String(decoding: body, as: UTF8.self)
         for pattern in [#"arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[^\s"',]*"#, #"\b[0-9]{12}\b"#] {

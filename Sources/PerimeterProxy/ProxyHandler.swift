@@ -176,7 +176,7 @@ package struct ProxyHandler: Sendable {
             from: request.headers, kind: provider.kind, credential: credential, hasBody: endpoint.hasBody,
             azure: provider.azure != nil && provider.bearer == nil)
         if let aws = provider.aws {
-            headers = try await signed(headers, method: request.method, url: target, body: body, with: aws, provider: provider.name)
+            headers = try await signed(headers, method: request.method, url: target, body: body, with: aws, provider: provider)
         }
         let upstreamRequest = UpstreamRequest(
             method: request.method, url: target, headers: headers,

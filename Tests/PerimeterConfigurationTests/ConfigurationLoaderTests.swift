@@ -218,6 +218,17 @@ import Testing
                 == "providers[0].anthropic_models.m")
         // Every credential is a reference the secret checks and the scanner's fingerprints know.
         #expect(configuration.secretReferences.map(\.usedBy).flatMap { $0 }.contains("provider:signed (aws_secret_access_key)"))
+        // The AWS default chain instead of references, and only instead of them.
+        let role = try load("providers:\n  - {name: r, kind: bedrock, region: us-east-1, aws_credentials: default}")
+        #expect(role.providers.first?.aws?.usesDefaultChain == true && role.secretReferences.isEmpty)
+        #expect(
+            failure("providers:\n  - {name: r, kind: bedrock, region: us-east-1, aws_credentials: env}")?.field
+                == "providers[0].aws_credentials")
+        #expect(
+            failure("providers:\n  - {name: r, kind: bedrock, region: us-east-1, aws_credentials: default, api_key: 'env:K'}")?.field
+                == "providers[0].aws_credentials")
+        #expect(
+            failure("providers:\n  - {name: r, kind: openai, base_url: 'https://x', api_key: 'env:K', aws_credentials: default}") != nil)
     }
 
     @Test func readsTheDocumentedExample() throws {

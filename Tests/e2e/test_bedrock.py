@@ -385,6 +385,30 @@ def test_model_arns_are_served_as_their_models_and_account_resources_only_where_
     assert double.find(marker + "-held") == [] and double.find(marker + "-priced") == []
 
 
+def test_bedrock_signs_with_the_instance_role_when_aws_credentials_is_default(gateway_factory, marker):
+    """`aws_credentials: default`: no key in config, the AWS default chain's credentials (here an EC2
+    role from IMDSv2) sign each call, and Bedrock's double verifies the signature."""
+    from test_secret_stores import IMDSv2Double
+
+    double = bd.BedrockDouble(API_KEY).start()
+    imds = IMDSv2Double(bd.ACCESS_KEY_ID, bd.SECRET_ACCESS_KEY)
+    providers = (f"  - {{ name: bedrock-role, kind: bedrock, region: {bd.REGION}, base_url: \"{double.base}\", aws_credentials: default,"
+                 " models: [\"amazon.*\"] }\n")
+    gateway = gateway_factory("bedrock-role", config={"extra_providers": providers}, extra_env={"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url})
+    try:
+        key = gateway.cli_json("keys", "create", "--name", "role", "--env", "test")["key"]
+        status, _, data = gateway.http(
+            "POST", "/model/amazon.nova-lite-v1%3A0/converse", json.dumps({"messages": messages(marker)}).encode(),
+            {"authorization": f"Bearer {key}", "content-type": "application/json"})
+        assert status == 200, data
+        assert double.only(marker)["auth"] == "sigv4"
+        assert imds.requests[0] == ("PUT", "/latest/api/token", True) and all(has for _, _, has in imds.requests)
+        assert bd.SECRET_ACCESS_KEY not in gateway.stderr_text()
+    finally:
+        double.stop()
+        imds.server.shutdown()
+
+
 def test_a_budget_runs_out_on_bedrock_too(bedrock, monkeypatch, marker):
     gateway = bedrock[0]
     key = gateway.cli_json("keys", "create", "--name", "br-tiny", "--env", "test", "--budget", "0.000001")

@@ -704,9 +704,11 @@ class IMDSv2Double:
     X-aws-ec2-metadata-token-ttl-seconds), then the role and its credentials for requests carrying
     X-aws-ec2-metadata-token. A request without the token (IMDSv1) gets 401."""
 
-    def __init__(self):
+    def __init__(self, access_key_id: str = "ASIAIMDSEXAMPLE", secret_access_key: str | None = None):
         self.requests: list[tuple[str, str, bool]] = []
         self.token = "imds-" + secrets.token_hex(8)
+        self.access_key_id = access_key_id
+        self.secret_access_key = secret_access_key or "imds-" + secrets.token_hex(16)
         double = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -736,7 +738,7 @@ class IMDSv2Double:
                 if self.path == "/latest/meta-data/iam/security-credentials/perimeter-gateway":
                     return self._answer(200, json.dumps({
                         "Code": "Success", "LastUpdated": "2026-12-06T00:00:00Z", "Type": "AWS-HMAC",
-                        "AccessKeyId": "ASIAIMDSEXAMPLE", "SecretAccessKey": "imds-" + secrets.token_hex(16),
+                        "AccessKeyId": double.access_key_id, "SecretAccessKey": double.secret_access_key,
                         "Token": "imds-session-" + secrets.token_hex(16), "Expiration": "2099-01-01T00:00:00Z"}))
                 self._answer(404, "")
 
