@@ -133,10 +133,40 @@ class EntraDouble(_Server):
         return 200, {"token_type": "Bearer", "expires_in": self.expires_in, "ext_expires_in": self.expires_in, "access_token": token}
 
 
-class KeyVaultDouble(_Server):
-    """The secrets of one vault, each a list of versions; only tokens `entra` issued are accepted."""
+class InstanceMetadataDouble(_Server):
+    """The managed identity endpoint of Azure's instance metadata service:
+    `GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=...[&client_id=...]` with
+    `Metadata: true`; numbers in the answer are strings, as IMDS sends them."""
 
-    def __init__(self, entra: EntraDouble):
+    def __init__(self, client_id: str | None = None):
+        self.client_id = client_id
+        self.issued: list[str] = []
+        super().__init__("imds-double")
+
+    def handle(self, method, path, query, headers, body):
+        with self.lock:
+            self.requests.append({"method": method, "path": path, "query": query, "metadata": headers.get("metadata")})
+        if headers.get("metadata") != "true":
+            return 400, {"error": "invalid_request", "error_description": "Required metadata header not specified"}
+        if method != "GET" or path != "/metadata/identity/oauth2/token" or query.get("api-version") != ["2018-02-01"]:
+            return 400, {"error": "invalid_request", "error_description": "bad path or api-version"}
+        if query.get("resource") != ["https://vault.azure.net"]:
+            return 400, {"error": "invalid_resource", "error_description": "AADSTS500011: resource not found"}
+        if self.client_id is not None and query.get("client_id") != [self.client_id]:
+            return 400, {"error": "invalid_request", "error_description": "Identity not found"}
+        token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.mi-" + secrets.token_hex(16)
+        with self.lock:
+            self.issued.append(token)
+        expires_on = int(time.time()) + 86399
+        return 200, {"access_token": token, "expires_in": "86399", "expires_on": str(expires_on), "ext_expires_in": "86399",
+                     "not_before": str(expires_on - 86399), "resource": "https://vault.azure.net", "token_type": "Bearer"}
+
+
+class KeyVaultDouble(_Server):
+    """The secrets of one vault, each a list of versions; only tokens `entra` (an Entra ID or instance
+    metadata double) issued are accepted."""
+
+    def __init__(self, entra):
         self.entra = entra
         self.secrets: dict[str, list[dict]] = {}
         super().__init__("key-vault-double")

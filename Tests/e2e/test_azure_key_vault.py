@@ -14,7 +14,7 @@ import os
 import secrets
 import time
 
-from azure_doubles import EntraDouble, KeyVaultDouble
+from azure_doubles import EntraDouble, InstanceMetadataDouble, KeyVaultDouble
 from perimeter_harness import Gateway
 from test_secret_stores import (  # noqa: F401 - recorder is a fixture
     Recorder, anthropic_call, assert_grace_then_fail_closed, gateway_config, new_value, openai_call, recorder, run_serve, secrets_section,
@@ -132,6 +132,11 @@ def test_client_credentials_check_pinned_version_and_delivery(secret_gateway_fac
         vault.set_secret("openai-key", openai_v2)
         wait_for_new_value({"openai": lambda: openai_call(gw, vkey, upstream)}, {"openai": openai_v2}, within=1 + 4)
         assert anthropic_call(gw, vkey, upstream) == anthropic_value, "a pinned version must not move"
+        # The inventory shows the version in use and its date, for credential_max_age.
+        inventory = {c["reference"]: c for c in recorder.cli_json(gw, "inventory")["credentials"]}
+        entry = inventory[openai_reference]
+        assert entry["store"] == "azure-kv" and entry["version"] == vault.latest("openai-key")["version"], entry
+        assert entry["version_date"] and entry["age_days"] == 0, entry
 
         # A rotated virtual key is delivered as a new version of a Key Vault secret.
         created = recorder.cli_json(gw, "keys", "create", "--name", "akv-app", "--env", "prod",
@@ -148,3 +153,25 @@ def test_client_credentials_check_pinned_version_and_delivery(secret_gateway_fac
     finally:
         vault.stop()
         entra.stop()
+
+
+def test_managed_identity_through_the_instance_metadata_endpoint(secret_gateway_factory, upstream, recorder):
+    imds = InstanceMetadataDouble(client_id="mi-client-e2e")
+    vault = KeyVaultDouble(imds)
+    try:
+        value = new_value("akv-managed")
+        vault.set_secret("openai-key", value)
+        config = gateway_config(
+            upstream, [("kv-openai", "openai", f"azure-kv:{VAULT}/openai-key", ["gpt-*"])],
+            secrets_section(azure_kv={
+                "managed_identity": True, "client_id": "mi-client-e2e", "metadata_endpoint": imds.base, "endpoint": vault.base,
+            }),
+        )
+        gw = secret_gateway_factory("akv-managed", config)
+        assert openai_call(gw, recorder.virtual_key(gw), upstream) == value
+        request = imds.requests[0]
+        assert request["metadata"] == "true" and request["query"]["resource"] == ["https://vault.azure.net"], request
+        stop_and_check_leaks([gw], recorder, {"key": value, **{f"token {i}": t for i, t in enumerate(imds.issued)}})
+    finally:
+        vault.stop()
+        imds.stop()
