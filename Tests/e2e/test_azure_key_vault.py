@@ -17,7 +17,7 @@ import time
 from azure_doubles import EntraDouble, InstanceMetadataDouble, KeyVaultDouble
 from perimeter_harness import Gateway
 from test_secret_stores import (  # noqa: F401 - recorder is a fixture
-    Recorder, anthropic_call, assert_grace_then_fail_closed, gateway_config, new_value, openai_call, recorder, run_serve, secrets_section,
+    Recorder, anthropic_call, assert_grace_then_fail_closed, gateway_config, serve_expecting_failure, new_value, openai_call, recorder, run_serve, secrets_section,
     stop_and_check_leaks, wait_for_new_value,
 )
 
@@ -175,3 +175,13 @@ def test_managed_identity_through_the_instance_metadata_endpoint(secret_gateway_
     finally:
         vault.stop()
         imds.stop()
+
+
+def test_a_missing_identity_stops_startup_saying_what_to_set(upstream, recorder, tmp_path):
+    reference = f"azure-kv:{VAULT}/openai-key"
+    without = gateway_config(upstream, [("kv-openai", "openai", reference, ["gpt-*"])])
+    output = serve_expecting_failure(Gateway(tmp_path / "none", config_text=without, admin_token="e2e-admin-x"), recorder)
+    assert "secrets.azure_kv" in output and "workload_identity" in output, output
+    workload = without + secrets_section(azure_kv={"workload_identity": True})
+    output = serve_expecting_failure(Gateway(tmp_path / "workload", config_text=workload, admin_token="e2e-admin-y"), recorder)
+    assert "AZURE_FEDERATED_TOKEN_FILE" in output and "AZURE_TENANT_ID" in output, output
