@@ -17,7 +17,8 @@ extension RotationView {
         if let deliverTo {
             guard AdminContract.deliveryTarget.matches(deliverTo) else {
                 throw GatewayError.invalidRequest(
-                    "'rotation.deliver_to' must be store:NAME, file:/PATH, vault:MOUNT/PATH#FIELD or aws-sm:ID[#FIELD].")
+                    "'rotation.deliver_to' must be store:NAME, file:/PATH, vault:MOUNT/PATH#FIELD, aws-sm:ID[#FIELD] or azure-kv:VAULT/SECRET."
+                )
             }
             _ = try targets.validate(deliverTo)
         }

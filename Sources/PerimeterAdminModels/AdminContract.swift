@@ -20,10 +20,10 @@ package enum AdminContract {
         + "|[A-Za-qs-z0-9_-][A-Za-z0-9._-]{5}|r[A-Za-df-z0-9._-][A-Za-z0-9._-]{4}|re[A-Za-km-z0-9._-][A-Za-z0-9._-]{3}"
         + "|rel[A-Za-np-z0-9._-][A-Za-z0-9._-]{2}|relo[A-Zb-z0-9._-][A-Za-z0-9._-]|reloa[A-Za-ce-z0-9._-]"
         + "|\\.[A-Za-z0-9_-][A-Za-z0-9._-]{0,126}|\\.\\.[A-Za-z0-9._-]{1,126})"
-    /// `rotation.deliver_to`: a built-in store secret, or a file, Vault or AWS target (which the
+    /// `rotation.deliver_to`: a built-in store secret, or a file, Vault, AWS or Azure Key Vault target (which the
     /// gateway may not be set up for: then 409).
     package static let deliveryTarget = TextPattern(
-        "^(store:" + secretNameBody + "|(file:/|vault:|aws-sm:)[^\\x00-\\x1f\\x7f]+)$")
+        "^(store:" + secretNameBody + "|(file:/|vault:|aws-sm:|azure-kv:)[^\\x00-\\x1f\\x7f]+)$")
     /// `since`: a whole number of seconds, minutes, hours, days or weeks back from now.
     package static let window = TextPattern("^[0-9]{1,18}[smhdw]$")
     /// `rotation.every`: 1 second to 100 years.

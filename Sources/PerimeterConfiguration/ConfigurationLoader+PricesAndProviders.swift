@@ -100,35 +100,16 @@ extension ConfigurationLoader {
         let field = path + ".entra"
         guard isAzure else { throw reader.error(node, field, "applies to kind: azure-openai only", fix: "remove it") }
         let entries = try reader.mapping(node, field: field, allowed: ["tenant_id", "client_id", "client_secret", "authority"])
-        func text(_ name: String) throws -> String {
-            guard let value = entries[name] else {
-                throw reader.error(node, "\(field).\(name)", "is missing", fix: "give the app registration's \(name)")
-            }
-            let text = try reader.string(value, field: "\(field).\(name)")
-            guard PlainName.isValid(text, punctuation: "-._", maxLength: 200) else {
-                throw reader.error(value, "\(field).\(name)", "'\(text)' is not an id", fix: "copy it from the app registration")
-            }
-            return text
-        }
         guard let secretNode = entries["client_secret"] else {
             throw reader.error(
                 node, "\(field).client_secret", "is missing", fix: "write a secret reference such as vault:secret/entra#secret")
         }
         var settings = EntraClientCredentials.Settings(
-            tenantID: try text("tenant_id"), clientID: try text("client_id"),
+            tenantID: try entraID(entries, "tenant_id", in: node, field: field, reader: &reader),
+            clientID: try entraID(entries, "client_id", in: node, field: field, reader: &reader),
             clientSecret: try reader.secretReference(secretNode, field: "\(field).client_secret"))
         if let authorityNode = entries["authority"] {
-            let authority = try reader.string(authorityNode, field: "\(field).authority")
-            // The client secret goes to the authority: in the clear only to this machine itself.
-            let isLoopback = ["127.0.0.1", "localhost", "::1"].contains(URL(string: authority)?.host ?? "")
-            guard let url = URL(string: authority), url.scheme == "https" || (url.scheme == "http" && isLoopback),
-                url.host?.isEmpty == false
-            else {
-                throw reader.error(
-                    authorityNode, "\(field).authority", "'\(authority)' is not an https URL (http only to this machine)",
-                    fix: "write e.g. https://login.microsoftonline.us")
-            }
-            settings.authority = url
+            settings.authority = try entraAuthority(authorityNode, field: "\(field).authority", reader: &reader)
         }
         return settings
     }

@@ -81,7 +81,7 @@ extension ConfigurationLoader {
 
     static func secrets(_ node: Node, reader: inout NodeReader) throws -> SecretsSettings {
         var settings = SecretsSettings()
-        let fields = try reader.mapping(node, field: "secrets", allowed: ["cache_ttl", "grace", "vault", "aws"])
+        let fields = try reader.mapping(node, field: "secrets", allowed: ["cache_ttl", "grace", "vault", "aws", "azure_kv"])
         for (name, value) in fields {
             switch name {
             case "cache_ttl":
@@ -119,6 +119,8 @@ extension ConfigurationLoader {
                 if settings.vault.token != nil, settings.vault.appRole != nil {
                     throw reader.error(value, "secrets.vault", "sets both token and approle", fix: "keep one of them")
                 }
+            case "azure_kv":
+                settings.azureKeyVault = try azureKeyVault(value, reader: &reader)
             default:
                 let aws = try reader.mapping(value, field: "secrets.aws", allowed: ["region", "endpoint"])
                 for (field, item) in aws {

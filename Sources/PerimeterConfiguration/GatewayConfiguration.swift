@@ -183,6 +183,8 @@ public struct SecretsSettings: Sendable {
     public var vault = VaultSettings()
     /// `aws`.
     public var aws = AWSSettings()
+    /// `azure_kv`.
+    public var azureKeyVault = AzureKeyVaultSettings()
 
     public init() {}
 }
@@ -223,6 +225,28 @@ public struct AWSSettings: Sendable {
     public var region: String?
     /// `endpoint` / `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL`.
     public var endpoint: String?
+
+    public init() {}
+}
+
+/// `secrets.azure_kv`: who the gateway is to Microsoft Entra ID when it reads Azure Key Vault.
+public struct AzureKeyVaultSettings: Sendable {
+    public enum Identity: Sendable, Hashable {
+        /// `tenant_id`, `client_id`, `client_secret` (an env: or file: reference), optional `authority`.
+        case clientSecret(tenantID: String, clientID: String, secret: SecretReference, authority: URL?)
+        /// `workload_identity: true`: `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`
+        /// and `AZURE_AUTHORITY_HOST`, as the Azure Workload Identity webhook sets them.
+        case workloadIdentity
+        /// `managed_identity: true`, with `client_id` for a user-assigned identity.
+        case managedIdentity(clientID: String?)
+    }
+
+    /// Nil when the section is absent.
+    public var identity: Identity?
+    /// `endpoint`: replaces `https://VAULT.vault.azure.net` (a private endpoint's proxy, a test double).
+    public var endpoint: URL?
+    /// `metadata_endpoint`: the instance metadata service for `managed_identity`. Default `http://169.254.169.254`.
+    public var metadataEndpoint: URL?
 
     public init() {}
 }

@@ -9,8 +9,8 @@ import PerimeterSecrets
 import PerimeterStorage
 
 /// The secret stores a configuration needs, behind one resolver: `env:` and `file:` always, the
-/// built-in store on the gateway's database, and Vault and AWS Secrets Manager when a reference or
-/// the `secrets:` section asks for them.
+/// built-in store on the gateway's database, and Vault, AWS Secrets Manager and Azure Key Vault when
+/// a reference or the `secrets:` section asks for them.
 struct SecretSetup: Sendable {
     let resolver: SecretResolver
     let builtIn: BuiltInSecretStore
@@ -41,6 +41,7 @@ struct SecretSetup: Sendable {
         let bootstrap = SecretResolver(stores: stores, logger: logger)
         let vault = try await vaultConfiguration(configuration, environment: environment, bootstrap: bootstrap)
         let aws = try awsConfiguration(configuration, environment: environment)
+        let azure = try azureKeyVaultIdentity(configuration, environment: environment, logger: logger)
         // Vault gets a client of its own: its CA file replaces the trusted roots, which must not apply to AWS.
         var clients: [HTTPClient] = []
         if let vault {
@@ -50,7 +51,8 @@ struct SecretSetup: Sendable {
             clients.append(http)
             stores["vault"] = VaultSecretStore(configuration: vault, transport: AsyncHTTPSecretTransport(client: http))
         }
-        if let aws {
+        if aws != nil || azure != nil {
+            // AWS and Azure share a client with the system's trusted roots.
             let http: HTTPClient
             do {
                 http = try makeClient(caFile: nil, configuration: configuration)
@@ -59,12 +61,17 @@ struct SecretSetup: Sendable {
                 throw error
             }
             clients.append(http)
-            stores["aws-sm"] = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: http))
+            if let aws {
+                stores["aws-sm"] = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: http))
+            }
+            if let azure {
+                stores["azure-kv"] = azure.store(transport: AsyncHTTPSecretTransport(client: http))
+            }
         }
         let settings = configuration.secrets
         let resolver = SecretResolver(stores: stores, timeToLive: settings.cacheTTL, grace: settings.grace, logger: logger)
         var writers: [String: any WritableSecretStore] = [:]
-        for scheme in ["vault", "aws-sm"] {
+        for scheme in ["vault", "aws-sm", "azure-kv"] {
             if let writable = stores[scheme] as? any WritableSecretStore { writers[scheme] = writable }
         }
         return SecretSetup(
@@ -239,7 +246,7 @@ struct SecretSetup: Sendable {
         }
     }
 
-    private static func makeClient(caFile: String?, configuration: GatewayConfiguration) throws -> HTTPClient {
+    static func makeClient(caFile: String?, configuration: GatewayConfiguration) throws -> HTTPClient {
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(15))
         clientConfiguration.connectionPool.retryConnectionEstablishment = false

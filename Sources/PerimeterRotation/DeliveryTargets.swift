@@ -3,8 +3,9 @@ import PerimeterCore
 import PerimeterSecrets
 
 /// Where rotated virtual keys can be delivered: the built-in store (`store:NAME`), a file
-/// (`file:/ABSOLUTE/PATH`, replaced atomically with mode 0600), and Vault (`vault:MOUNT/PATH#FIELD`) or
-/// AWS Secrets Manager (`aws-sm:ID[#FIELD]`) when the gateway is configured to reach them.
+/// (`file:/ABSOLUTE/PATH`, replaced atomically with mode 0600), and Vault (`vault:MOUNT/PATH#FIELD`),
+/// AWS Secrets Manager (`aws-sm:ID[#FIELD]`) or Azure Key Vault (`azure-kv:VAULT/SECRET`, a new version)
+/// when the gateway is configured to reach them.
 package struct DeliveryTargets: Sendable {
     let builtIn: BuiltInSecretStore
     /// Writable remote stores by scheme.
@@ -42,7 +43,8 @@ package struct DeliveryTargets: Sendable {
     /// A target this gateway is not set up for (file delivery off or outside its directories, Vault or
     /// AWS not configured) is a conflict with its configuration (409); a malformed one is a 400.
     package func validate(_ text: String) throws -> SecretReference {
-        let scheme = text.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+        // A Key Vault secret identifier URL is an azure-kv: reference.
+        let scheme = text.hasPrefix("https://") ? "azure-kv" : text.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
         switch scheme {
         case "file":
             guard !fileDirectories.isEmpty else {
@@ -50,9 +52,14 @@ package struct DeliveryTargets: Sendable {
                     "'deliver_to' \(text): file delivery is off on this gateway; list the directories it may write to in rotation.delivery_directories."
                 )
             }
-        case "vault", "aws-sm":
+        case "vault", "aws-sm", "azure-kv":
             guard remote[scheme] != nil else {
-                let how = scheme == "vault" ? "secrets.vault (or VAULT_ADDR and VAULT_TOKEN)" : "AWS credentials and region"
+                let how =
+                    switch scheme {
+                    case "vault": "secrets.vault (or VAULT_ADDR and VAULT_TOKEN)"
+                    case "aws-sm": "AWS credentials and region"
+                    default: "secrets.azure_kv"
+                    }
                 throw GatewayError.conflict("'deliver_to' \(text): this gateway is not configured for \(scheme): (set \(how)).")
             }
         default: break
@@ -73,14 +80,18 @@ package struct DeliveryTargets: Sendable {
                 )
             }
             return reference
-        case "vault", "aws-sm":
+        case "vault", "aws-sm", "azure-kv":
             if reference.scheme == "vault", reference.field == nil {
                 throw GatewayError.invalidRequest("'deliver_to' \(text): name the field to write, vault:MOUNT/PATH#FIELD.")
+            }
+            if reference.azureKeyVault?.version != nil {
+                throw GatewayError.invalidRequest("'deliver_to' \(text): name no version; each delivery adds one, azure-kv:VAULT/SECRET.")
             }
             return reference
         default:
             throw GatewayError.invalidRequest(
-                "'deliver_to' \(text): a key cannot be delivered into \(reference.scheme):; use store:, file:, vault: or aws-sm:.")
+                "'deliver_to' \(text): a key cannot be delivered into \(reference.scheme):; use store:, file:, vault:, aws-sm: or azure-kv:."
+            )
         }
     }
 

@@ -8,8 +8,9 @@ public protocol BearerTokenSource: Sendable {
 
 /// Microsoft Entra ID's client credentials flow: a token for Azure OpenAI (scope
 /// `https://cognitiveservices.azure.com/.default`) from the tenant's token endpoint, with the client
-/// secret read from a secret reference. The token is kept until five minutes before it expires (or
-/// half its life, for a short one); callers waiting while it is renewed share one request.
+/// secret read from a secret reference; or, through ``EntraGrant``, workload identity federation or a
+/// managed identity, for any scope. The token is kept until five minutes before it expires (or half
+/// its life, for a short one); callers waiting while it is renewed share one request.
 public actor EntraClientCredentials: BearerTokenSource {
     public struct Settings: Sendable, Hashable {
         /// `https://login.microsoftonline.com` unless configured (a sovereign cloud, a test double).
@@ -30,84 +31,83 @@ public actor EntraClientCredentials: BearerTokenSource {
             self.scope = scope
         }
 
-        public var tokenURL: URL {
-            authority.appendingPathComponent(tenantID).appendingPathComponent("oauth2/v2.0/token")
-        }
+        public var tokenURL: URL { EntraGrant.tokenURL(authority: authority, tenantID: tenantID) }
     }
 
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
+    public typealias Failure = EntraTokenFailure
 
-    private let settings: Settings
-    private let resolver: SecretResolver
+    private let grant: EntraGrant
+    private let scope: String
     private let transport: any SecretHTTPTransport
     private let now: @Sendable () -> Date
-    private var cached: (token: Secret, renewAt: Date, expiresAt: Date)?
-    private var renewing: Task<(Secret, Date, Date), any Error>?
-    /// After a refused or failed grant, no new request before this (Entra throttles a client that retries at once).
-    private var failedUntil: (Date, any Error)?
-    static let retryAfterFailure: TimeInterval = 5
+    private var state = EntraTokenState()
+    private var renewing: Task<(Secret, TimeInterval), any Error>?
 
     public init(
         settings: Settings, resolver: SecretResolver, transport: any SecretHTTPTransport, now: @escaping @Sendable () -> Date = Date.init
     ) {
-        self.settings = settings
-        self.resolver = resolver
+        self.init(
+            grant: .clientSecret(
+                tokenURL: settings.tokenURL, clientID: settings.clientID, secret: settings.clientSecret, resolver: resolver),
+            scope: settings.scope, transport: transport, now: now)
+    }
+
+    /// A token for `scope` (`https://vault.azure.net/.default` for Key Vault) through any grant.
+    public init(
+        grant: EntraGrant, scope: String, transport: any SecretHTTPTransport, now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.grant = grant
+        self.scope = scope
         self.transport = transport
         self.now = now
     }
 
-    /// The cached token until it is due for renewal; then a new one. While the renewal fails, a token
-    /// not yet expired still serves; a failure is not retried for five seconds.
+    /// The cached token until it is due for renewal; then a new one (see ``EntraTokenState`` for
+    /// when, and what serves while renewal fails).
     public func token() async throws -> Secret {
         let now = now()
-        if let cached, cached.renewAt > now { return cached.token }
-        if let (until, error) = failedUntil, until > now {
-            if let cached, cached.expiresAt > now { return cached.token }
-            throw error
+        switch state.next(at: now) {
+        case .use(let token): return token
+        case .fail(let error): throw error
+        case .fetch: break
         }
-        if let renewing { return try await renewing.value.0 }
-        let task = Task { try await self.fetch() }
+        if let renewing {
+            do {
+                return try await renewing.value.0
+            } catch {
+                // The shared renewal failed: a token not yet expired still serves this caller too.
+                if let token = state.token, token.isValid(at: now) { return token.value }
+                throw error
+            }
+        }
+        let task = Task { try await self.fetch(requestedAt: now) }
         renewing = task
         defer { renewing = nil }
         do {
-            let (token, renewAt, expiresAt) = try await task.value
-            cached = (token, renewAt, expiresAt)
-            failedUntil = nil
+            let (token, lifetime) = try await task.value
+            state.received(token, lifetime: lifetime, requestedAt: now)
             return token
         } catch {
-            failedUntil = (now.addingTimeInterval(Self.retryAfterFailure), error)
-            if let cached, cached.expiresAt > now { return cached.token }
+            state.failed(error as? EntraTokenFailure ?? EntraTokenFailure(description: "\(error)", isTransient: true), at: now)
+            if case .use(let token) = state.next(at: now) { return token }
             throw error
         }
     }
 
-    private func fetch() async throws -> (Secret, Date, Date) {
-        let secret = try await resolver.secret(for: settings.clientSecret)
-        func encoded(_ text: String) -> String {
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._~")
-            return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-        }
-        let form = [
-            ("grant_type", "client_credentials"), ("client_id", settings.clientID), ("client_secret", secret.revealed),
-            ("scope", settings.scope),
-        ].map { "\($0.0)=\(encoded($0.1))" }.joined(separator: "&")
-        let started = now()
-        let response = try await transport.send(
-            SecretHTTPRequest(
-                method: "POST", url: settings.tokenURL, headers: [("Content-Type", "application/x-www-form-urlencoded")],
-                body: Array(form.utf8)))
-        let object = JSONValue.object(response.body)
-        guard response.status == 200, let token = object?["access_token"] as? String, !token.isEmpty else {
-            // Entra's error and its description name the problem; neither holds the secret.
-            let error = object?["error"] as? String ?? "status \(response.status)"
-            let detail = (object?["error_description"] as? String).map { ": " + $0.prefix(300) } ?? ""
-            throw Failure(description: "Entra ID refused the token request (\(error)\(detail))")
-        }
-        let lifetime = (object?["expires_in"] as? Double) ?? Double(object?["expires_in"] as? String ?? "") ?? 3600
-        let margin = min(300, lifetime / 2)
-        return (Secret(token), started.addingTimeInterval(max(0, lifetime - margin)), started.addingTimeInterval(lifetime))
+    /// Keeps the client secret of a grant with a resolver of its own fresh (Key Vault's); the
+    /// gateway's own resolver is refreshed by its refresher.
+    public func refreshClientSecret() async {
+        if case .clientSecret(_, _, _, let resolver) = grant { await resolver.refreshDue() }
+    }
+
+    /// The resource answered 401 to `token`: the next call asks for a new one.
+    public func refused(_ token: Secret) {
+        state.refused(token)
+    }
+
+    private func fetch(requestedAt: Date) async throws -> (Secret, TimeInterval) {
+        let request = try await grant.request(scope: scope)
+        let response = try await transport.send(request)
+        return try EntraGrant.token(from: response, requestedAt: requestedAt)
     }
 }

@@ -6,6 +6,8 @@
 /// - `store:NAME`: Perimeter's built-in encrypted store
 /// - `vault:MOUNT/PATH#FIELD`: HashiCorp Vault (or OpenBao) KV version 2
 /// - `aws-sm:SECRET_ID[#JSON_FIELD]`: AWS Secrets Manager
+/// - `azure-kv:VAULT/SECRET[/VERSION]`, or the secret's `https://VAULT.vault.azure.net/secrets/...` URL:
+///   Azure Key Vault
 public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     public var scheme: String
     public var path: String
@@ -16,10 +18,14 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Schemes this build resolves.
-    public static let knownSchemes = ["env", "file", "store", "vault", "aws-sm"]
+    public static let knownSchemes = ["env", "file", "store", "vault", "aws-sm", "azure-kv"]
 
     /// Parses a reference; throws a message that says what to write instead.
     public init(parsing text: String) throws(SecretReferenceError) {
+        if text.hasPrefix("https://") {
+            self = try Self.azureKeyVault(url: text)
+            return
+        }
         guard let colon = text.firstIndex(of: ":") else { throw .notAReference }
         let scheme = String(text[..<colon])
         let path = String(text[text.index(after: colon)...])
@@ -40,6 +46,12 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
         case "aws-sm":
             guard !location.isEmpty, field.map({ !$0.isEmpty }) ?? true else {
                 throw .malformed(text, expected: "aws-sm:SECRET_ID or aws-sm:SECRET_ID#JSON_FIELD")
+            }
+        case "azure-kv":
+            do {
+                _ = try Self.azureKeyVaultSecret(path)
+            } catch {
+                throw .malformed(text, expected: "azure-kv:VAULT_NAME/SECRET_NAME[/VERSION] (\(error))")
             }
         default:
             break
@@ -81,7 +93,7 @@ public enum SecretReferenceError: Error, Sendable, Hashable, CustomStringConvert
         switch self {
         case .notAReference:
             "a literal secret is not allowed here; write a reference instead, such as store:openai, "
-                + "vault:secret/perimeter/openai#api_key, aws-sm:perimeter/openai, env:OPENAI_API_KEY or file:/run/secrets/openai"
+                + "vault:secret/perimeter/openai#api_key, aws-sm:perimeter/openai, azure-kv:my-vault/openai, env:OPENAI_API_KEY or file:/run/secrets/openai"
         case .unknownScheme(let scheme):
             "unknown secret store '\(scheme):'; use one of \(SecretReference.knownSchemes.map { $0 + ":" }.joined(separator: ", "))"
         case .emptyPath(let scheme):

@@ -230,6 +230,40 @@ def serve_expecting_failure(gw: Gateway, recorder: Recorder) -> str:
     return output
 
 
+def assert_grace_then_fail_closed(gw: Gateway, vkey: str, reference: str, stop_store, grace: float = 3) -> None:
+    """Stops the store with `stop_store()` and calls until calls have failed for a second: the last
+    value serves for about `grace` seconds, then every call fails with 502 secret_unavailable, and
+    stderr reports the incident in at most two lines naming `reference`."""
+    stderr_before = len(gw.stderr_text())
+    stop_store()
+    stopped = time.monotonic()
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "grace"}]}).encode()
+    headers = {"Authorization": f"Bearer {vkey}", "Content-Type": "application/json"}
+    outcomes = []  # (seconds since the store stopped, status, error code or None)
+    first_failure = None
+    while True:
+        elapsed = time.monotonic() - stopped
+        status, _, data = gw.http("POST", "/v1/chat/completions", body, headers, timeout=10)
+        outcomes.append((round(elapsed, 2), status, None if status == 200 else openai_error_shape(data)["code"]))
+        if status != 200 and first_failure is None:
+            first_failure = elapsed
+        if (first_failure is not None and elapsed > first_failure + 1.0) or elapsed > 3 * grace:
+            break
+        time.sleep(0.1)
+
+    summary = f"outcomes (seconds after the store stopped, status, code): {outcomes}"
+    assert first_failure is not None, f"calls still succeeded {3 * grace} s after the store stopped (grace is {grace} s)\n{summary}"
+    assert first_failure >= grace / 2, f"calls failed {first_failure:.2f}s after the store stopped: no grace\n{summary}"
+    assert first_failure <= grace + 4, summary
+    after = [o for o in outcomes if o[0] >= first_failure]
+    assert all(o[1:] == (502, "secret_unavailable") for o in after), summary
+    assert len(outcomes) >= 15, summary
+
+    incident = gw.stderr_text()[stderr_before:]
+    mentions = [line for line in incident.splitlines() if reference in line]
+    assert 1 <= len(mentions) <= 2, f"{len(mentions)} stderr lines name {reference} for one incident:\n" + "\n".join(mentions[:20])
+
+
 def assert_no_leaks(gateways: list[Gateway], recorder: Recorder, values: dict[str, str]) -> None:
     """None of `values` (label -> secret) is in any gateway's SQLite files, stdout or stderr, nor in
     any CLI output the test saw."""
@@ -800,36 +834,7 @@ def test_grace_keeps_the_last_value_while_the_store_is_down(moto_factory, secret
         assert openai_call(gw, vkey, upstream) == value
         time.sleep(0.1)
 
-    stderr_before = len(gw.stderr_text())
-    store.kill()
-    killed = time.monotonic()
-    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "grace"}]}).encode()
-    headers = {"Authorization": f"Bearer {vkey}", "Content-Type": "application/json"}
-    outcomes = []  # (seconds since the kill, status, error code or None)
-    first_failure = None
-    while True:
-        elapsed = time.monotonic() - killed
-        status, _, data = gw.http("POST", "/v1/chat/completions", body, headers, timeout=10)
-        outcomes.append((round(elapsed, 2), status, None if status == 200 else openai_error_shape(data)["code"]))
-        if status != 200 and first_failure is None:
-            first_failure = elapsed
-        if first_failure is not None and elapsed > first_failure + 1.0:
-            break
-        if elapsed > 9:
-            break
-        time.sleep(0.1)
-
-    summary = f"outcomes (seconds after the kill, status, code): {outcomes}"
-    assert first_failure is not None, f"calls still succeeded 9 s after the store died (grace is 3 s)\n{summary}"
-    assert first_failure >= 1.5, f"calls failed {first_failure:.2f}s after the store died: no grace\n{summary}"
-    assert first_failure <= 7.0, summary
-    after = [o for o in outcomes if o[0] >= first_failure]
-    assert all(o[1:] == (502, "secret_unavailable") for o in after), summary
-    assert len(outcomes) >= 15, summary
-
-    incident = gw.stderr_text()[stderr_before:]
-    mentions = [line for line in incident.splitlines() if reference in line]
-    assert 1 <= len(mentions) <= 2, f"{len(mentions)} stderr lines name {reference} for one incident:\n" + "\n".join(mentions[:20])
+    assert_grace_then_fail_closed(gw, vkey, reference, store.kill)
     stop_and_check_leaks([gw], recorder, {"key": value})
 
 
