@@ -90,7 +90,7 @@ extension ConfigurationLoader {
                 settings.grace = .seconds(try reader.nonNegativeInt(value, field: "secrets.grace"))
             case "vault":
                 let vault = try reader.mapping(
-                    value, field: "secrets.vault", allowed: ["address", "namespace", "ca_file", "token", "approle"])
+                    value, field: "secrets.vault", allowed: ["address", "namespace", "ca_file", "token", "approle", "kubernetes", "jwt"])
                 for (field, item) in vault {
                     let path = "secrets.vault.\(field)"
                     switch field {
@@ -103,6 +103,24 @@ extension ConfigurationLoader {
                     case "namespace": settings.vault.namespace = try reader.string(item, field: path)
                     case "ca_file": settings.vault.caFile = try reader.string(item, field: path)
                     case "token": settings.vault.token = try reader.secretReference(item, field: path)
+                    case "kubernetes", "jwt":
+                        let login = try reader.mapping(item, field: path, allowed: ["role", "mount", "token_file"])
+                        guard let role = login["role"] else {
+                            throw reader.error(
+                                item, path + ".role", "is missing", fix: "write the Vault role to log in as, e.g. role: perimeter")
+                        }
+                        let defaultFile = field == "kubernetes" ? "/var/run/secrets/kubernetes.io/serviceaccount/token" : nil
+                        guard
+                            let tokenFile = try login["token_file"].map({ try reader.string($0, field: path + ".token_file") })
+                                ?? defaultFile
+                        else {
+                            throw reader.error(
+                                item, path + ".token_file", "is missing", fix: "write the path of the file that holds the JWT")
+                        }
+                        settings.vault.jwtLogin = (
+                            mount: try login["mount"].map { try reader.string($0, field: path + ".mount") } ?? field,
+                            role: try reader.string(role, field: path + ".role"), tokenFile: tokenFile
+                        )
                     default:
                         let approle = try reader.mapping(item, field: path, allowed: ["role_id", "secret_id", "mount"])
                         guard let roleID = approle["role_id"], let secretID = approle["secret_id"] else {
@@ -116,8 +134,10 @@ extension ConfigurationLoader {
                             mount: try approle["mount"].map { try reader.string($0, field: path + ".mount") } ?? "approle")
                     }
                 }
-                if settings.vault.token != nil, settings.vault.appRole != nil {
-                    throw reader.error(value, "secrets.vault", "sets both token and approle", fix: "keep one of them")
+                let methods = [settings.vault.token != nil, settings.vault.appRole != nil, settings.vault.jwtLogin != nil]
+                if methods.filter({ $0 }).count > 1 {
+                    throw reader.error(
+                        value, "secrets.vault", "sets more than one way to log in", fix: "keep one of token, approle, kubernetes and jwt")
                 }
             case "azure_kv":
                 settings.azureKeyVault = try azureKeyVault(value, reader: &reader)

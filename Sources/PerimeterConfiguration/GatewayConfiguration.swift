@@ -201,6 +201,9 @@ public struct VaultSettings: Sendable {
     public var token: SecretReference?
     /// `approle: { role_id, secret_id, mount }`: log in with AppRole instead of a token.
     public var appRole: AppRoleSettings?
+    /// `kubernetes: { role, mount, token_file }` or `jwt: { role, mount, token_file }`: log in with a
+    /// service-account or other JWT read from a file.
+    public var jwtLogin: (mount: String, role: String, tokenFile: String)?
 
     public init() {}
 }

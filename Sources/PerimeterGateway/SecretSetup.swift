@@ -167,7 +167,9 @@ struct SecretSetup: Sendable {
         let settings = configuration.secrets
         let schemes = Set(configuration.secretReferences.map(\.reference.scheme))
         let vaultAddress = settings.vault.address ?? environment["VAULT_ADDR"].flatMap { $0.isEmpty ? nil : $0 }
-        let vaultToken = settings.vault.token != nil || settings.vault.appRole != nil || !(environment["VAULT_TOKEN"] ?? "").isEmpty
+        let vaultToken =
+            settings.vault.token != nil || settings.vault.appRole != nil || settings.vault.jwtLogin != nil
+            || !(environment["VAULT_TOKEN"] ?? "").isEmpty
         guard schemes.contains("vault") || (vaultAddress != nil && vaultToken) else { return nil }
         guard let vaultAddress, let address = URL(string: vaultAddress) else {
             throw ConfigurationError(
@@ -178,6 +180,8 @@ struct SecretSetup: Sendable {
         if let appRole = settings.vault.appRole {
             let secretID = try await resolve(appRole.secretID, with: bootstrap, configuration, field: "secrets.vault.approle.secret_id")
             auth = .appRole(mount: appRole.mount, roleID: appRole.roleID, secretID: secretID)
+        } else if let login = settings.vault.jwtLogin {
+            auth = .jwt(mount: login.mount, role: login.role, tokenFile: login.tokenFile)
         } else if let reference = settings.vault.token {
             auth = .token(try await resolve(reference, with: bootstrap, configuration, field: "secrets.vault.token"))
         } else if let token = environment["VAULT_TOKEN"], !token.isEmpty {
@@ -186,7 +190,9 @@ struct SecretSetup: Sendable {
             throw ConfigurationError(
                 file: configuration.sourceFile, field: "secrets.vault",
                 problem: "vault: references need a way to log in to Vault",
-                fix: "set VAULT_TOKEN, secrets.vault.token (a reference such as env:VAULT_TOKEN) or secrets.vault.approle")
+                fix:
+                    "set VAULT_TOKEN, secrets.vault.token (a reference such as env:VAULT_TOKEN), secrets.vault.approle, secrets.vault.kubernetes or secrets.vault.jwt"
+            )
         }
         let namespace = settings.vault.namespace ?? environment["VAULT_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 }
         return VaultConfiguration(address: address, namespace: namespace, auth: auth)

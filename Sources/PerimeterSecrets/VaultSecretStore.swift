@@ -9,6 +9,16 @@ public struct VaultConfiguration: Sendable {
         /// AppRole: the gateway logs in with `role_id` and `secret_id` and renews its token before
         /// the token's lease ends.
         case appRole(mount: String, roleID: String, secretID: Secret)
+        /// The JWT/OIDC or Kubernetes auth method: the gateway logs in with `role` and the JWT read
+        /// from `tokenFile` (a Kubernetes service-account token, which the kubelet rotates, so it is
+        /// read again at each login), and renews its token as with AppRole.
+        case jwt(mount: String, role: String, tokenFile: String)
+
+        /// Whether the gateway logs in (and so can log in again) rather than holding a fixed token.
+        var logsIn: Bool {
+            if case .token = self { return false }
+            return true
+        }
     }
 
     /// For example `https://vault.internal:8200`.
@@ -66,7 +76,7 @@ public actor VaultSecretStore: WritableSecretStore {
         let url = endpoint("v1/\(mount)/data/\(path)")
         let used = try await token(for: reference)
         var response = try await send(reference, method: "GET", url: url, token: used)
-        if response.status == 403, case .appRole = configuration.auth,
+        if response.status == 403, configuration.auth.logsIn,
             lastForcedLogin.map({ now() >= $0 + .seconds(60) }) ?? true
         {
             // The token may have been revoked or expired early: log in again, once, unless another
@@ -156,7 +166,8 @@ public actor VaultSecretStore: WritableSecretStore {
     /// Renews the AppRole token when two thirds of its lease have passed; logs in again when renewal
     /// fails or is not allowed.
     public func maintain() async {
-        guard case .appRole = configuration.auth, let current = login, current.lease > .zero else { return }
+        if case .token = configuration.auth { return }
+        guard let current = login, current.lease > .zero else { return }
         guard now() >= current.obtained + current.lease * 2 / 3 else { return }
         if current.renewable,
             let response = try? await transport.send(
@@ -181,7 +192,7 @@ public actor VaultSecretStore: WritableSecretStore {
         switch configuration.auth {
         case .token(let token):
             return token
-        case .appRole:
+        case .appRole, .jwt:
             if let login, login.lease == .zero || now() < login.obtained + login.lease {
                 return login.token
             }
@@ -198,7 +209,7 @@ public actor VaultSecretStore: WritableSecretStore {
     /// One AppRole login at a time; callers that arrive meanwhile share its result.
     private func freshLogin() async throws -> Login {
         if let loggingIn { return try await loggingIn.value }
-        let task = Task { try await self.appRoleLogin() }
+        let task = Task { try await self.methodLogin() }
         loggingIn = task
         defer { loggingIn = nil }
         let fresh = try await task.value
@@ -206,16 +217,32 @@ public actor VaultSecretStore: WritableSecretStore {
         return fresh
     }
 
-    private func appRoleLogin() async throws -> Login {
-        guard case .appRole(let mount, let roleID, let secretID) = configuration.auth else { preconditionFailure() }
+    /// A login with the configured method: AppRole's `role_id` and `secret_id`, or a role and a JWT.
+    private func methodLogin() async throws -> Login {
+        let mount: String
+        let body: [UInt8]
+        let check: String
+        switch configuration.auth {
+        case .token: preconditionFailure("a fixed token does not log in")
+        case .appRole(let appRoleMount, let roleID, let secretID):
+            (mount, check) = (appRoleMount, "AppRole login")
+            body = JSONValue.encode(["role_id": roleID, "secret_id": secretID.revealed])
+        case .jwt(let jwtMount, let role, let tokenFile):
+            (mount, check) = (jwtMount, "\(jwtMount) login as role \(role)")
+            guard let data = FileManager.default.contents(atPath: tokenFile), !data.isEmpty else {
+                throw SecretStoreError.unreachable(
+                    SecretReference(scheme: "vault", path: "auth/\(jwtMount)/login"), reason: "cannot read the JWT file \(tokenFile)")
+            }
+            let jwt = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            body = JSONValue.encode(["role": role, "jwt": jwt])
+        }
         let reference = SecretReference(scheme: "vault", path: "auth/\(mount)/login")
-        let body = JSONValue.encode(["role_id": roleID, "secret_id": secretID.revealed])
         let response = try await send(
             reference, method: "POST", url: endpoint("v1/auth/\(mount)/login"), token: nil, body: body)
         guard response.status == 200 else {
             if response.status == 400 || response.status == 403 {
                 throw SecretStoreError.unreadable(
-                    reference, reason: "Vault refused the AppRole login (\(response.status)): check role_id and secret_id")
+                    reference, reason: "Vault refused the \(check) (\(response.status)): check its role and credentials")
             }
             throw Self.failure(reference, response)
         }

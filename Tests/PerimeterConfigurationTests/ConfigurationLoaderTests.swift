@@ -95,11 +95,22 @@ import Testing
         #expect(failure("alerts: { channels: [ { name: a, kind: webhook } ] }")?.field == "alerts.channels[0]")
     }
 
+    @Test func readsVaultKubernetesAndJWTLogins() throws {
+        let kubernetes = try load("secrets: { vault: { address: 'https://v:8200', kubernetes: { role: perimeter } } }")
+        #expect(kubernetes.secrets.vault.jwtLogin?.mount == "kubernetes" && kubernetes.secrets.vault.jwtLogin?.role == "perimeter")
+        #expect(kubernetes.secrets.vault.jwtLogin?.tokenFile == "/var/run/secrets/kubernetes.io/serviceaccount/token")
+        let jwt = try load("secrets: { vault: { jwt: { role: r, mount: oidc, token_file: /run/token } } }")
+        #expect(jwt.secrets.vault.jwtLogin?.mount == "oidc" && jwt.secrets.vault.jwtLogin?.tokenFile == "/run/token")
+    }
+
     @Test func refusesBadSecretsSettings() {
         #expect(failure("secrets: { cache_ttl: 0 }")?.field == "secrets.cache_ttl")
         #expect(failure("secrets: { vault: { address: vault } }")?.field == "secrets.vault.address")
         #expect(failure("secrets: { vault: { token: hvs.literal } }")?.field == "secrets.vault.token")
         #expect(failure("secrets: { vault: { approle: { role_id: r } } }")?.field == "secrets.vault.approle")
+        #expect(failure("secrets: { vault: { kubernetes: { mount: k } } }")?.field == "secrets.vault.kubernetes.role")
+        #expect(failure("secrets: { vault: { jwt: { role: r } } }")?.field == "secrets.vault.jwt.token_file")
+        #expect(failure("secrets: { vault: { token: 'env:T', kubernetes: { role: r } } }")?.field == "secrets.vault")
         #expect(failure("secrets: { aws: { profile: x } }")?.field == "secrets.aws.profile")
         #expect(
             failure(

@@ -93,6 +93,40 @@ final class ManualClock: Sendable {
         }
     }
 
+    @Test func logsInWithAServiceAccountJWTReadAgainAtEachLogin() async throws {
+        let clock = ManualClock()
+        let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("sa-\(UUID().uuidString)").path
+        try "jwt-one\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let transport = ScriptedTransport { request in
+            switch request.url.path {
+            case "/v1/auth/kubernetes/login":
+                let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
+                guard body["role"] as? String == "perimeter", let jwt = body["jwt"] as? String, jwt.hasPrefix("jwt-") else {
+                    return response(400, #"{"errors":["invalid role or JWT"]}"#)
+                }
+                return response(200, #"{"auth":{"client_token":"tok-\#(jwt)","lease_duration":10,"renewable":false}}"#)
+            default:
+                return response(200, kv)
+            }
+        }
+        let store = VaultSecretStore(
+            configuration: VaultConfiguration(
+                address: address, namespace: nil, auth: .jwt(mount: "kubernetes", role: "perimeter", tokenFile: tokenFile)),
+            transport: transport, now: { clock.now })
+        let reference = try SecretReference(parsing: "vault:secret/app#api_key")
+        _ = try await store.fetch(reference)
+        #expect(transport.requests.last?.header("X-Vault-Token") == "tok-jwt-one")
+        // The kubelet rotates the file; the next login (the lease is not renewable) sends the new token.
+        try "jwt-two".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        clock.advance(.seconds(7))
+        await store.maintain()
+        _ = try await store.fetch(reference)
+        #expect(transport.requests.last?.header("X-Vault-Token") == "tok-jwt-two")
+        try FileManager.default.removeItem(atPath: tokenFile)
+        clock.advance(.seconds(11))
+        await #expect(throws: SecretStoreError.self) { _ = try await store.fetch(reference) }
+    }
+
     @Test func logsInWithAppRoleAndRenewsBeforeTheLeaseEnds() async throws {
         let clock = ManualClock()
         let logins = Mutex(0)

@@ -523,6 +523,63 @@ def test_vault_namespace(openbao, secret_gateway_factory, tmp_path, upstream, re
     stop_and_check_leaks([in_config, from_env], recorder, {"namespaced key": namespaced_value, "Vault token": token})
 
 
+def service_account_jwt(key, audience: str, lifetime: float = 3600) -> str:
+    """A Kubernetes service-account-style token (RS256), signed by the test's own key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def part(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    now = int(time.time())
+    claims = {"iss": "https://kubernetes.default.svc.cluster.local", "sub": "system:serviceaccount:perimeter:gateway",
+              "aud": [audience], "iat": now, "nbf": now - 5, "exp": now + int(lifetime)}
+    signing_input = part(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "test"}).encode()) + b"." + part(json.dumps(claims).encode())
+    return (signing_input + b"." + part(key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256()))).decode()
+
+
+def test_vault_jwt_login_with_a_rotating_service_account_token(openbao, vault_reader, secret_gateway_factory, upstream, recorder,
+                                                               tmp_path):
+    """Vault's JWT auth method as Kubernetes workloads use it: the gateway logs in with a service
+    account token from a file (validated by OpenBao against the test's public key), renews its short
+    Vault token, and logs in again with the file's new token after the kubelet-style rotation."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    mount = unique("jwt")
+    openbao.api("POST", f"sys/auth/{mount}", {"type": "jwt"})
+    openbao.api("POST", f"auth/{mount}/config", {"jwt_validation_pubkeys": [public]})
+    openbao.api("POST", f"auth/{mount}/role/perimeter", {
+        "role_type": "jwt", "bound_audiences": ["perimeter"], "user_claim": "sub", "token_policies": [vault_reader],
+        "token_ttl": "4s", "token_max_ttl": "8s"})
+    token_file = tmp_path / "sa-token"
+    token_file.write_text(service_account_jwt(key, "perimeter"))
+    path = "perimeter/" + unique("jwt")
+    value_v1 = new_value("jwt")
+    openbao.kv_put(path, {"api_key": value_v1})
+    config = gateway_config(
+        upstream, [("vault-openai", "openai", f"vault:secret/{path}#api_key", ["gpt-*"])],
+        secrets_section(cache_ttl=1, grace=1, vault={
+            "address": openbao.address, "jwt": {"role": "perimeter", "mount": mount, "token_file": str(token_file)}}))
+    gw = secret_gateway_factory("vault-jwt", config)
+    vkey = recorder.virtual_key(gw)
+    assert openai_call(gw, vkey, upstream) == value_v1
+    # The kubelet replaces the token; past the Vault token's maximum life the gateway logs in with the new one.
+    token_file.write_text(service_account_jwt(key, "perimeter"))
+    value_v2 = new_value("jwt-2")
+    openbao.kv_put(path, {"api_key": value_v2})
+    time.sleep(9)
+    wait_for_new_value({"openai": lambda: openai_call(gw, vkey, upstream)}, {"openai": value_v2}, within=4)
+    stop_and_check_leaks([gw], recorder, {"v1": value_v1, "v2": value_v2})
+    # A token for another audience is refused, and the gateway says so at start, never printing the JWT.
+    wrong = service_account_jwt(key, "someone-else")
+    token_file.write_text(wrong)
+    output = serve_expecting_failure(Gateway(tmp_path / "refused", config_text=config, admin_token="e2e-admin-refused"), recorder)
+    assert "login" in output and wrong not in output, output
+
+
 def test_vault_approle_outlives_its_token(openbao, vault_reader, secret_gateway_factory, upstream, recorder):
     """AppRole tokens live 4 s (renewable up to 60 s): after more than 10 s of calls the gateway
     still reads Vault (it renewed or logged in again), shown by a new version it picks up."""
