@@ -163,10 +163,19 @@ public actor VaultSecretStore: WritableSecretStore {
         return (written?["version"] as? NSNumber)?.stringValue
     }
 
-    /// Renews the AppRole token when two thirds of its lease have passed; logs in again when renewal
-    /// fails or is not allowed.
+    /// Renews the token when two thirds of its lease have passed; with AppRole or a JWT, logs in again
+    /// when renewal fails or is not allowed. A fixed token (`VAULT_TOKEN`) is looked up once
+    /// (`lookup-self`) and renewed the same way while Vault lets it; it cannot log in again.
     public func maintain() async {
-        if case .token = configuration.auth { return }
+        if case .token(let token) = configuration.auth, login == nil {
+            guard
+                let response = try? await transport.send(
+                    SecretHTTPRequest(method: "GET", url: endpoint("v1/auth/token/lookup-self"), headers: headers(token: token))),
+                response.status == 200, let data = JSONValue.object(response.body)?["data"] as? [String: Any]
+            else { return }
+            let ttl = (data["ttl"] as? NSNumber)?.int64Value ?? 0
+            login = Login(token: token, obtained: now(), lease: .seconds(ttl), renewable: (data["renewable"] as? Bool) ?? false)
+        }
         guard let current = login, current.lease > .zero else { return }
         guard now() >= current.obtained + current.lease * 2 / 3 else { return }
         if current.renewable,
@@ -183,6 +192,11 @@ public actor VaultSecretStore: WritableSecretStore {
                 }
                 return
             }
+        }
+        // A fixed token cannot log in: once Vault stops extending it (its max TTL), it serves until it expires.
+        guard configuration.auth.logsIn else {
+            login = Login(token: current.token, obtained: current.obtained, lease: .zero, renewable: false)
+            return
         }
         // The current token stays in use until the new login succeeds.
         _ = try? await freshLogin()

@@ -93,6 +93,41 @@ final class ManualClock: Sendable {
         }
     }
 
+    @Test func aFixedTokenIsRenewedWhileVaultLetsIt() async throws {
+        let clock = ManualClock()
+        let renewals = Mutex(0)
+        let transport = ScriptedTransport { request in
+            #expect(request.header("X-Vault-Token") == "hvs.fixed")
+            switch request.url.path {
+            case "/v1/auth/token/lookup-self":
+                return response(200, #"{"data":{"ttl":60,"renewable":true}}"#)
+            case "/v1/auth/token/renew-self":
+                let count = renewals.withLock {
+                    $0 += 1; return $0
+                }
+                // The second renewal meets the token's max TTL: 10 s left, no further renewal.
+                return response(200, #"{"auth":{"client_token":"hvs.fixed","lease_duration":\#(count == 1 ? 60 : 10),"renewable":true}}"#)
+            default:
+                return response(200, kv)
+            }
+        }
+        let store = VaultSecretStore(
+            configuration: VaultConfiguration(address: address, namespace: nil, auth: .token(Secret("hvs.fixed"))), transport: transport,
+            now: { clock.now })
+        await store.maintain()
+        #expect(transport.requests.map(\.url.path) == ["/v1/auth/token/lookup-self"])
+        clock.advance(.seconds(41))
+        await store.maintain()
+        clock.advance(.seconds(41))
+        await store.maintain()
+        #expect(renewals.withLock { $0 } == 2)
+        clock.advance(.seconds(41))
+        await store.maintain()
+        #expect(renewals.withLock { $0 } == 2, "a token at its max TTL is not renewed again")
+        _ = try await store.fetch(try SecretReference(parsing: "vault:secret/app#api_key"))
+        #expect(transport.requests.last?.header("X-Vault-Token") == "hvs.fixed")
+    }
+
     @Test func logsInWithAServiceAccountJWTReadAgainAtEachLogin() async throws {
         let clock = ManualClock()
         let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("sa-\(UUID().uuidString)").path

@@ -580,6 +580,26 @@ def test_vault_jwt_login_with_a_rotating_service_account_token(openbao, vault_re
     assert "login" in output and wrong not in output, output
 
 
+def test_a_short_lived_vault_token_is_renewed(openbao, vault_reader, secret_gateway_factory, upstream, recorder):
+    """A VAULT_TOKEN that lives 4 s but is renewable: past two of its lifetimes the gateway still reads
+    Vault (it renewed the token with renew-self), shown by a new version it picks up."""
+    path = "perimeter/" + unique("renewed")
+    value_v1 = new_value("renewed")
+    openbao.kv_put(path, {"api_key": value_v1})
+    token = openbao.create_token([vault_reader], ttl="4s")
+    config = gateway_config(
+        upstream, [("vault-openai", "openai", f"vault:secret/{path}#api_key", ["gpt-*"])],
+        secrets_section(cache_ttl=1, grace=1, vault={"address": openbao.address, "token": "env:VAULT_TOKEN"}))
+    gw = secret_gateway_factory("vault-renewed", config, extra_env={"VAULT_TOKEN": token})
+    vkey = recorder.virtual_key(gw)
+    assert openai_call(gw, vkey, upstream) == value_v1
+    time.sleep(9)
+    value_v2 = new_value("renewed-2")
+    openbao.kv_put(path, {"api_key": value_v2})
+    wait_for_new_value({"openai": lambda: openai_call(gw, vkey, upstream)}, {"openai": value_v2}, within=4)
+    stop_and_check_leaks([gw], recorder, {"v1": value_v1, "v2": value_v2, "token": token})
+
+
 def test_vault_approle_outlives_its_token(openbao, vault_reader, secret_gateway_factory, upstream, recorder):
     """AppRole tokens live 4 s (renewable up to 60 s): after more than 10 s of calls the gateway
     still reads Vault (it renewed or logged in again), shown by a new version it picks up."""
