@@ -153,7 +153,7 @@ package struct ProviderKeyRoutes: Sendable {
             }
             var view = ProviderKeyView(before)
             if !body.dryRun { view.status = "inactive" }
-            return try AdminRoutes.json(["key": AnyEncodable(view), "dry_run": AnyEncodable(body.dryRun)])
+            return try AdminRoutes.json(DisableAnswer(key: view, dryRun: body.dryRun))
         }
         router.post("inventory/sync") { request, context in
             let snapshots = await sync.syncAll()
@@ -174,9 +174,10 @@ package struct ProviderKeyRoutes: Sendable {
     }
 }
 
-/// Any encodable value, for a small answer object of mixed members.
-struct AnyEncodable: Encodable {
-    let value: any Encodable
-    init(_ value: any Encodable) { self.value = value }
-    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+/// The answer to `POST /provider-keys/{id}/disable`: the key as it was, and whether this was a dry run.
+struct DisableAnswer: Encodable {
+    var key: ProviderKeyView
+    var dryRun: Bool
+
+    enum CodingKeys: String, CodingKey { case key, dryRun = "dry_run" }
 }

@@ -85,12 +85,8 @@ struct AdminHTTP: Sendable {
         return object
     }
 
-    /// RFC 3986 query encoding (`[` and `]` of `group_by[]` included).
-    static func encode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
-    }
-
-    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    /// RFC 3986 encoding (`[` and `]` of `group_by[]` included).
+    static func encode(_ text: String) -> String { PercentEncoding.encode(text) }
 }
 
 /// Reading the fields of a JSON object strictly enough that a malformed answer is an error, not a crash.

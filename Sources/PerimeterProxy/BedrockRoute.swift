@@ -22,11 +22,8 @@ package enum BedrockRoute {
     /// The upstream path for `model` (a plain name, checked before) and the endpoint's action. The id is
     /// percent-encoded as AWS's SDKs send it (`:` as `%3A`), so the signature matches what AWS computes.
     static func upstreamPath(model: String, action: String) -> String {
-        "/model/\(model.addingPercentEncoding(withAllowedCharacters: unreserved) ?? model)/\(action)"
+        "/model/\(PercentEncoding.encode(model))/\(action)"
     }
-
-    /// RFC 3986's unreserved characters, ASCII only (Foundation's `.alphanumerics` has every script's letters).
-    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// Usage in Bedrock's `x-amzn-bedrock-*-token-count` headers, which InvokeModel sets for every model.
     static func headerUsage(_ headers: HTTPFields) -> Usage? {

@@ -112,10 +112,7 @@ enum AWSCredentialSources {
         Timestamp.parse(text) ?? ISO8601DateFormatter().date(from: text)
     }
 
-    static func formEncode(_ text: String) -> String {
-        text.addingPercentEncoding(
-            withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")) ?? text
-    }
+    static func formEncode(_ text: String) -> String { PercentEncoding.encode(text) }
 }
 
 /// `~/.aws/credentials` and `~/.aws/config`: INI sections of `key = value` lines; a profile is

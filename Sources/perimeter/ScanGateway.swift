@@ -47,7 +47,7 @@ struct ScanGateway {
         for finding in findings {
             guard let id = finding.managedKeyID, done.insert(id).inserted else { continue }
             let reason = "leaked: \(finding.location)"
-            let query = "reason=" + (reason.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "")
+            let query = "reason=" + PercentEncoding.encode(reason)
             _ = try await client.sendRaw(.DELETE, "/keys/\(try Keys.pathSegment(id))?\(query)")
             FileHandle.standardError.write(Data("Revoked key \(id) (\(reason)).\n".utf8))
         }
@@ -83,7 +83,4 @@ struct ScanGateway {
         }
         FileHandle.standardError.write(Data("Reported \(findings.count) finding(s) to the gateway.\n".utf8))
     }
-
-    /// RFC 3986 unreserved characters: everything else in a query value is percent-encoded.
-    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 }
