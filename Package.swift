@@ -36,7 +36,7 @@ let package = Package(
         //   2  PerimeterSecrets, PerimeterAdminModels, PerimeterSQLite, PerimeterPostgres
         //   3  PerimeterProxy
         //   4  PerimeterAlerts, PerimeterRotation
-        //   5  PerimeterAdmin, PerimeterConfiguration
+        //   5  PerimeterAdmin, PerimeterConfiguration, PerimeterConsole
         //   6  PerimeterGateway
         //   7  perimeter (the CLI)
 
@@ -187,12 +187,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The web console at /console/: its page, scripts and styles embedded in the binary, served with a
+        // strict Content-Security-Policy. It speaks only the admin API.
+        .target(
+            name: "PerimeterConsole",
+            dependencies: [
+                "PerimeterCore", "PerimeterProxy",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.embedInCode("Assets")],
+            swiftSettings: swiftSettings
+        ),
         // YAML, environment and flags to a typed GatewayConfiguration, with the loader's error messages.
         .target(
             name: "PerimeterConfiguration",
             dependencies: [
                 "PerimeterCore", "PerimeterProviders", "PerimeterSecrets", "PerimeterAlerts", "PerimeterRotation",
-                "PerimeterPostgres",
+                "PerimeterPostgres", "PerimeterAdminModels",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -203,7 +216,7 @@ let package = Package(
             dependencies: [
                 "PerimeterCore", "PerimeterProviders", "PerimeterStorage", "PerimeterSQLite", "PerimeterPostgres", "PerimeterSecrets",
                 "PerimeterUpstream", "PerimeterProxy", "PerimeterAlerts", "PerimeterRotation", "PerimeterAdmin",
-                "PerimeterConfiguration", "PerimeterProviderAdmin",
+                "PerimeterConfiguration", "PerimeterProviderAdmin", "PerimeterConsole",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -272,7 +285,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PerimeterConfigurationTests",
-            dependencies: ["PerimeterConfiguration", "PerimeterAlerts", "PerimeterCore", "PerimeterProviders", "PerimeterSecrets"],
+            dependencies: [
+                "PerimeterConfiguration", "PerimeterAlerts", "PerimeterCore", "PerimeterProviders", "PerimeterSecrets",
+                "PerimeterAdminModels",
+            ],
             swiftSettings: swiftSettings
         ),
         // Test support, never shipped: a gateway built on the memory store with a scripted upstream, for the
@@ -300,7 +316,7 @@ let package = Package(
         .testTarget(
             name: "PerimeterAdminTests",
             dependencies: [
-                "PerimeterAdmin", "PerimeterGateway", "PerimeterGatewayTesting", "PerimeterProxy", "PerimeterRotation",
+                "PerimeterAdmin", "PerimeterGateway", "PerimeterGatewayTesting", "PerimeterProxy", "PerimeterRotation", "PerimeterConsole",
                 "PerimeterSecrets", "PerimeterCore", "PerimeterAdminModels", "PerimeterStorage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -21,6 +21,8 @@ package struct AdminAudit: Sendable {
         _ action: String, target: String?, details: [String: AuditValue] = [:], request: Request, context: GatewayContext
     ) async throws {
         let address = clientAddress.resolve(socket: context.clientIP, headers: request.headers)
+        var details = details
+        if context.viaConsole { details["via"] = .text("console") }
         try await record(
             action, target: target, details: details, actor: context.admin?.name ?? "unknown", actorID: context.admin?.id,
             address: address, logger: context.logger)

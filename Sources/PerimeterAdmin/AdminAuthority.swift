@@ -19,6 +19,12 @@ package final class AdminAuthority: Sendable {
         return token
     }
 
+    /// The active identity whose token has `digest` (a console session's), or `nil` once revoked.
+    package func authenticate(digest: KeyDigest) -> AdminToken? {
+        guard let token = tokens.withLock({ $0[digest] }), token.revokedAt == nil else { return nil }
+        return token
+    }
+
     package func add(_ token: AdminToken) {
         tokens.withLock { $0[token.digest] = token }
     }

@@ -12,7 +12,7 @@ enum AdminOpenAPI {
     static let owner =
         #"{"type": ["string", "null"], "maxLength": 128, "not": {"type": "string", "pattern": \#(TextPattern.jsonString(AdminContract.controlCharacter))}}"#
 
-    static let document = #"""
+    static let core = #"""
         {
           "openapi": "3.1.0",
           "info": {
@@ -224,7 +224,7 @@ enum AdminOpenAPI {
             }
           },
           "components": {
-            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}, "consoleSession": {"type": "apiKey", "in": "cookie", "name": "perimeter_session"}},
             "responses": {"Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
             "schemas": {
               "Alert": {"type": "object", "required": ["id", "type", "severity", "time", "message", "details", "deliveries"], "properties": {

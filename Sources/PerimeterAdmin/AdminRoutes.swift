@@ -24,6 +24,8 @@ package struct AdminRoutes: Sendable {
     let audit: AdminAudit
     let targets: DeliveryTargets
     let alerts: AlertRoutes
+    /// The console's sessions, when the console is on: its cookie then signs admin requests in too.
+    package var sessions: ConsoleSessions?
 
     package init(
         keys: any KeyStore, cache: KeyCache, calls: any CallLog, authority: AdminAuthority, budgets: BudgetBook, writer: CallLogWriter,
@@ -48,7 +50,10 @@ package struct AdminRoutes: Sendable {
         group.get("openapi.json") { _, _ in
             Self.json(status: .ok, bytes: Array(AdminOpenAPI.document.utf8))
         }
-        let authenticated = group.group().add(middleware: AdminAuthMiddleware(authority: authority))
+        let authenticated = group.group().add(middleware: AdminAuthMiddleware(authority: authority, sessions: sessions))
+        if let sessions {
+            SessionRoutes(sessions: sessions, authority: authority, audit: audit).register(open: group, authenticated: authenticated)
+        }
         secrets.register(on: authenticated)
         governance.register(on: authenticated)
         alerts.register(on: authenticated)
@@ -264,26 +269,6 @@ package struct AdminRoutes: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-    }
-}
-
-/// Lets through requests with a valid admin token; a `viewer` may only read.
-struct AdminAuthMiddleware: RouterMiddleware {
-    typealias Context = GatewayContext
-    let authority: AdminAuthority
-
-    func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws
-        -> Response
-    {
-        var context = context
-        let presented = request.headers[.authorization].flatMap(BearerToken.parse)
-        guard let admin = authority.authenticate(presented) else { throw GatewayError.unauthorizedAdmin }
-        if admin.role == .viewer, request.method != .get {
-            throw GatewayError.forbidden("This admin token has the viewer role and may only read.")
-        }
-        context.admin = admin
-        context.logger[metadataKey: "perimeter.admin"] = .string(admin.name)
-        return try await next(request, context)
     }
 }
 

@@ -12,7 +12,7 @@ public enum ConfigurationLoader {
         "listen", "database", "database_password", "admin_token", "providers", "prices", "max_body_bytes", "upstream_timeout",
         "upstream_connect_timeout", "call_log_flush_interval", "environments", "trusted_proxies", "upstream_max_connections",
         "secrets", "rotation", "alerts", "metrics", "streams", "budget_lease", "shutdown_timeout", "call_log_backlog",
-        "inventory",
+        "inventory", "console",
     ]
     static let providerFields = Set(
         [
@@ -130,6 +130,7 @@ public enum ConfigurationLoader {
         if let node = top["rotation"] {
             configuration.rotation = try rotation(node, reader: &reader)
         }
+        if let node = top["console"] { configuration.console = try console(node, reader: &reader) }
         if let node = top["inventory"] {
             configuration.providerSyncInterval = try inventory(node, reader: &reader)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import PerimeterAdminModels
 import PerimeterAlerts
 import PerimeterCore
 import PerimeterPostgres
@@ -72,6 +73,8 @@ public struct GatewayConfiguration: Sendable {
     public var rotation = RotationPolicy()
     /// `inventory.provider_sync`: how often providers with an `admin_key` are read. Default 15 minutes.
     public var providerSyncInterval: Duration = .seconds(900)
+    /// `console`: the web console and its sessions.
+    public var console = ConsoleSettings()
     /// The file this configuration came from, for messages.
     public var sourceFile: String?
 

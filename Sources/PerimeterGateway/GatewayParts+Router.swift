@@ -1,6 +1,7 @@
 import Hummingbird
 import PerimeterAdmin
 import PerimeterAlerts
+import PerimeterConsole
 import PerimeterCore
 import PerimeterProxy
 import PerimeterStorage
@@ -14,6 +15,7 @@ extension GatewayParts {
         router.add(middleware: GatewayMiddleware(routes: index))
         makeProxy().register(on: router)
         makeAdminRoutes().register(on: router)
+        if sessions != nil { ConsoleRoutes().register(on: router) }
         MetricsRoute(
             metrics: metrics, cache: cache, budgets: budgets, perKeyLabels: configuration.metricsPerKeyLabels, writer: writer
         )
@@ -46,10 +48,12 @@ extension GatewayParts {
             rotator: rotator, cache: cache, budgets: budgets, resolver: secrets, references: references,
             policy: configuration.rotation, findings: store)
         governance.providerKeys = ProviderKeyRoutes(sync: providerKeys, store: store, audit: audit)
-        return AdminRoutes(
+        var routes = AdminRoutes(
             keys: store, cache: cache, calls: store, authority: authority, budgets: budgets, writer: writer,
             secrets: SecretRoutes(builtIn: secretSetup.builtIn, resolver: secrets, references: references, audit: audit),
             governance: governance,
             audit: audit, targets: targets, alerts: AlertRoutes(store: store, settings: configuration.alerts))
+        routes.sessions = sessions
+        return routes
     }
 }

@@ -40,6 +40,8 @@ struct GatewayParts {
     let rotator: KeyRotator
     let targets: DeliveryTargets
     let authority: AdminAuthority
+    /// The web console's sign-in sessions; `nil` with `console.enabled: false`.
+    let sessions: ConsoleSessions?
     /// The providers' own key lists and usage, for providers with an `admin_key`.
     let providerKeys: ProviderKeySync
 
@@ -75,6 +77,7 @@ struct GatewayParts {
             keys: store, cache: cache, targets: targets, policy: configuration.rotation, replays: store,
             masterKey: secretSetup.sharedMasterKey)
         authority = AdminAuthority(tokens: adminTokens)
+        sessions = configuration.console.enabled ? ConsoleSessions(settings: configuration.console, authority: authority) : nil
         let center = alertCenter
         let resolver = secretSetup.resolver
         // Every credential the gateway calls out with counts as held, whichever provider uses it.

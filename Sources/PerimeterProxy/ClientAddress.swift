@@ -25,6 +25,15 @@ package struct ClientAddress: Sendable {
         return client
     }
 
+    /// Whether the client reached a trusted proxy over TLS: the socket is a trusted proxy's and its
+    /// `X-Forwarded-Proto` (the last one, which that proxy set) is `https`.
+    package func cameOverTLS(socket: String?, headers: HTTPFields) -> Bool {
+        guard let socket, isTrusted(socket) else { return false }
+        let proto = headers[values: HTTPField.Name("x-forwarded-proto")!]
+            .flatMap { $0.split(separator: ",") }.last
+        return proto.map { $0.trimmingCharacters(in: .whitespaces).lowercased() == "https" } ?? false
+    }
+
     private func isTrusted(_ address: String) -> Bool {
         guard let ip = IPAddress(address) else { return false }
         return trustedProxies.contains { $0.contains(ip) }

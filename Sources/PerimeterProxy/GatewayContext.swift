@@ -11,6 +11,8 @@ package struct GatewayContext: RequestContext, RemoteAddressRequestContext {
     package let requestID: String
     package let remoteAddress: SocketAddress?
     package var admin: AdminToken?
+    /// The admin was let in by a console session cookie rather than a Bearer token.
+    package var viaConsole = false
 
     package init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
