@@ -94,12 +94,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // SecretStore: env and file references, the built-in encrypted store, Vault, AWS Secrets Manager.
+        // SecretStore: env and file references, the built-in encrypted store, Vault, AWS Secrets Manager,
+        // Azure Key Vault, Google Secret Manager.
         .target(
             name: "PerimeterSecrets",
             dependencies: [
                 "PerimeterCore", "PerimeterStorage",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -271,7 +273,11 @@ let package = Package(
             dependencies: ["PerimeterRotation", "PerimeterStorage", "PerimeterSecrets", "PerimeterProxy", "PerimeterCore"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "PerimeterSecretsTests", dependencies: ["PerimeterSecrets", "PerimeterStorage", "PerimeterSQLite", "PerimeterCore"],
+            name: "PerimeterSecretsTests",
+            dependencies: [
+                "PerimeterSecrets", "PerimeterStorage", "PerimeterSQLite", "PerimeterCore",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PerimeterUpstreamTests",

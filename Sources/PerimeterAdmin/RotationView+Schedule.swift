@@ -17,7 +17,7 @@ extension RotationView {
         if let deliverTo {
             guard AdminContract.deliveryTarget.matches(deliverTo) else {
                 throw GatewayError.invalidRequest(
-                    "'rotation.deliver_to' must be store:NAME, file:/PATH, vault:MOUNT/PATH#FIELD, aws-sm:ID[#FIELD] or azure-kv:VAULT/SECRET."
+                    "'rotation.deliver_to' must be store:NAME, file:/PATH, vault:MOUNT/PATH#FIELD, aws-sm:ID[#FIELD], azure-kv:VAULT/SECRET or gcp-sm:projects/PROJECT/secrets/SECRET."
                 )
             }
             _ = try targets.validate(deliverTo)

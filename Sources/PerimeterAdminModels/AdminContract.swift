@@ -23,7 +23,7 @@ package enum AdminContract {
     /// `rotation.deliver_to`: a built-in store secret, or a file, Vault, AWS or Azure Key Vault target (which the
     /// gateway may not be set up for: then 409).
     package static let deliveryTarget = TextPattern(
-        "^(store:" + secretNameBody + "|(file:/|vault:|aws-sm:|azure-kv:)[^\\x00-\\x1f\\x7f]+)$")
+        "^(store:" + secretNameBody + "|(file:/|vault:|aws-sm:|azure-kv:|gcp-sm:)[^\\x00-\\x1f\\x7f]+)$")
     /// `since`: a whole number of seconds, minutes, hours, days or weeks back from now.
     package static let window = TextPattern("^[0-9]{1,18}[smhdw]$")
     /// `rotation.every`: 1 second to 100 years.

@@ -81,7 +81,7 @@ extension ConfigurationLoader {
 
     static func secrets(_ node: Node, reader: inout NodeReader) throws -> SecretsSettings {
         var settings = SecretsSettings()
-        let fields = try reader.mapping(node, field: "secrets", allowed: ["cache_ttl", "grace", "vault", "aws", "azure_kv"])
+        let fields = try reader.mapping(node, field: "secrets", allowed: ["cache_ttl", "grace", "vault", "aws", "azure_kv", "gcp_sm"])
         for (name, value) in fields {
             switch name {
             case "cache_ttl":
@@ -141,6 +141,8 @@ extension ConfigurationLoader {
                 }
             case "azure_kv":
                 settings.azureKeyVault = try azureKeyVault(value, reader: &reader)
+            case "gcp_sm":
+                settings.googleSecretManager = try googleSecretManager(value, reader: &reader)
             default:
                 let aws = try reader.mapping(value, field: "secrets.aws", allowed: ["region", "endpoint"])
                 for (field, item) in aws {

@@ -188,6 +188,8 @@ public struct SecretsSettings: Sendable {
     public var aws = AWSSettings()
     /// `azure_kv`.
     public var azureKeyVault = AzureKeyVaultSettings()
+    /// `gcp_sm`.
+    public var googleSecretManager = GoogleSecretManagerSettings()
 
     public init() {}
 }
@@ -253,6 +255,22 @@ public struct AzureKeyVaultSettings: Sendable {
     public var endpoint: URL?
     /// `metadata_endpoint`: the instance metadata service for `managed_identity`. Default `http://169.254.169.254`.
     public var metadataEndpoint: URL?
+
+    public init() {}
+}
+
+/// `secrets.gcp_sm`: who the gateway is to Google Cloud when it reads Secret Manager. Every field is
+/// optional: without a credentials file, `GOOGLE_APPLICATION_CREDENTIALS`, then the metadata server.
+public struct GoogleSecretManagerSettings: Sendable {
+    /// Whether the section is there (then the store is set up even with no `gcp-sm:` reference, for delivery).
+    public var isConfigured = false
+    /// `credentials_file`: a service-account key or an external account (workload identity federation)
+    /// JSON file. Default `GOOGLE_APPLICATION_CREDENTIALS`.
+    public var credentialsFile: String?
+    /// `endpoint`: replaces `https://secretmanager.googleapis.com` (Private Service Connect, a test double).
+    public var endpoint: URL?
+    /// `metadata_host`: the metadata server's HOST[:PORT]. Default `GCE_METADATA_HOST`, else `metadata.google.internal`.
+    public var metadataHost: String?
 
     public init() {}
 }

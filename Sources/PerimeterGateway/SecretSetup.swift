@@ -9,8 +9,8 @@ import PerimeterSecrets
 import PerimeterStorage
 
 /// The secret stores a configuration needs, behind one resolver: `env:` and `file:` always, the
-/// built-in store on the gateway's database, and Vault, AWS Secrets Manager and Azure Key Vault when
-/// a reference or the `secrets:` section asks for them.
+/// built-in store on the gateway's database, and Vault, AWS Secrets Manager, Azure Key Vault and
+/// Google Secret Manager when a reference or the `secrets:` section asks for them.
 struct SecretSetup: Sendable {
     let resolver: SecretResolver
     let builtIn: BuiltInSecretStore
@@ -42,6 +42,7 @@ struct SecretSetup: Sendable {
         let vault = try await vaultConfiguration(configuration, environment: environment, bootstrap: bootstrap)
         let aws = try awsConfiguration(configuration, environment: environment)
         let azure = try azureKeyVaultIdentity(configuration, environment: environment, logger: logger)
+        let google = try googleCredentials(configuration, environment: environment)
         // Vault gets a client of its own: its CA file replaces the trusted roots, which must not apply to AWS.
         var clients: [HTTPClient] = []
         if let vault {
@@ -51,8 +52,8 @@ struct SecretSetup: Sendable {
             clients.append(http)
             stores["vault"] = VaultSecretStore(configuration: vault, transport: AsyncHTTPSecretTransport(client: http))
         }
-        if aws != nil || azure != nil {
-            // AWS and Azure share a client with the system's trusted roots.
+        if aws != nil || azure != nil || google != nil {
+            // AWS, Azure and Google share a client with the system's trusted roots.
             let http: HTTPClient
             do {
                 http = try makeClient(caFile: nil, configuration: configuration)
@@ -67,11 +68,16 @@ struct SecretSetup: Sendable {
             if let azure {
                 stores["azure-kv"] = azure.store(transport: AsyncHTTPSecretTransport(client: http))
             }
+            if let google {
+                stores["gcp-sm"] = GoogleSecretManagerStore(
+                    credentials: google, transport: AsyncHTTPSecretTransport(client: http),
+                    endpoint: configuration.secrets.googleSecretManager.endpoint)
+            }
         }
         let settings = configuration.secrets
         let resolver = SecretResolver(stores: stores, timeToLive: settings.cacheTTL, grace: settings.grace, logger: logger)
         var writers: [String: any WritableSecretStore] = [:]
-        for scheme in ["vault", "aws-sm", "azure-kv"] {
+        for scheme in ["vault", "aws-sm", "azure-kv", "gcp-sm"] {
             if let writable = stores[scheme] as? any WritableSecretStore { writers[scheme] = writable }
         }
         return SecretSetup(

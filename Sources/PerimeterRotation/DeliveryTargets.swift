@@ -4,8 +4,9 @@ import PerimeterSecrets
 
 /// Where rotated virtual keys can be delivered: the built-in store (`store:NAME`), a file
 /// (`file:/ABSOLUTE/PATH`, replaced atomically with mode 0600), and Vault (`vault:MOUNT/PATH#FIELD`),
-/// AWS Secrets Manager (`aws-sm:ID[#FIELD]`) or Azure Key Vault (`azure-kv:VAULT/SECRET`, a new version)
-/// when the gateway is configured to reach them.
+/// AWS Secrets Manager (`aws-sm:ID[#FIELD]`), Azure Key Vault (`azure-kv:VAULT/SECRET`, a new version) or
+/// Google Secret Manager (`gcp-sm:projects/P/secrets/S`, a new version) when the gateway is configured to
+/// reach them.
 package struct DeliveryTargets: Sendable {
     let builtIn: BuiltInSecretStore
     /// Writable remote stores by scheme.
@@ -52,12 +53,13 @@ package struct DeliveryTargets: Sendable {
                     "'deliver_to' \(text): file delivery is off on this gateway; list the directories it may write to in rotation.delivery_directories."
                 )
             }
-        case "vault", "aws-sm", "azure-kv":
+        case "vault", "aws-sm", "azure-kv", "gcp-sm":
             guard remote[scheme] != nil else {
                 let how =
                     switch scheme {
                     case "vault": "secrets.vault (or VAULT_ADDR and VAULT_TOKEN)"
                     case "aws-sm": "AWS credentials and region"
+                    case "gcp-sm": "secrets.gcp_sm"
                     default: "secrets.azure_kv"
                     }
                 throw GatewayError.conflict("'deliver_to' \(text): this gateway is not configured for \(scheme): (set \(how)).")
@@ -80,17 +82,21 @@ package struct DeliveryTargets: Sendable {
                 )
             }
             return reference
-        case "vault", "aws-sm", "azure-kv":
+        case "vault", "aws-sm", "azure-kv", "gcp-sm":
             if reference.scheme == "vault", reference.field == nil {
                 throw GatewayError.invalidRequest("'deliver_to' \(text): name the field to write, vault:MOUNT/PATH#FIELD.")
             }
             if reference.azureKeyVault?.version != nil {
                 throw GatewayError.invalidRequest("'deliver_to' \(text): name no version; each delivery adds one, azure-kv:VAULT/SECRET.")
             }
+            if reference.googleSecret?.pinnedVersion != nil {
+                throw GatewayError.invalidRequest(
+                    "'deliver_to' \(text): name no version; each delivery adds one, gcp-sm:projects/PROJECT/secrets/SECRET.")
+            }
             return reference
         default:
             throw GatewayError.invalidRequest(
-                "'deliver_to' \(text): a key cannot be delivered into \(reference.scheme):; use store:, file:, vault:, aws-sm: or azure-kv:."
+                "'deliver_to' \(text): a key cannot be delivered into \(reference.scheme):; use store:, file:, vault:, aws-sm:, azure-kv: or gcp-sm:."
             )
         }
     }

@@ -85,22 +85,9 @@ public struct AzureKeyVaultStore: WritableSecretStore {
         var base = (endpoint ?? URL(string: "https://\(location.vaultHost)")!).absoluteString
         while base.hasSuffix("/") { base.removeLast() }
         let url = URL(string: "\(base)/\(path)?api-version=\(Self.apiVersion)")!
-        func attempt(_ token: Secret) async throws -> SecretHTTPResponse {
-            var headers: [(name: String, value: String)] = [("Authorization", "Bearer \(token.revealed)"), ("Accept", "application/json")]
-            if !body.isEmpty { headers.append(("Content-Type", "application/json")) }
-            do {
-                return try await transport.send(SecretHTTPRequest(method: method, url: url, headers: headers, body: body))
-            } catch {
-                throw SecretStoreError.unreachable(reference, reason: "cannot reach Key Vault at \(base) (\(error))")
-            }
-        }
-        let token = try await bearer(reference)
-        let response = try await attempt(token)
-        guard response.status == 401 else { return response }
-        await tokens.refused(token)
-        let renewed = try await bearer(reference)
-        if renewed == token { return response }
-        return try await attempt(renewed)
+        return try await transport.sendWithBearer(
+            method, url, body: body, bearer: { try await bearer(reference) }, refused: { await tokens.refused($0) },
+            unreachable: { SecretStoreError.unreachable(reference, reason: "cannot reach Key Vault at \(base) (\($0))") })
     }
 
     private func bearer(_ reference: SecretReference) async throws -> Secret {

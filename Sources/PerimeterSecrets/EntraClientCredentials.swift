@@ -37,11 +37,7 @@ public actor EntraClientCredentials: BearerTokenSource {
     public typealias Failure = EntraTokenFailure
 
     private let grant: EntraGrant
-    private let scope: String
-    private let transport: any SecretHTTPTransport
-    private let now: @Sendable () -> Date
-    private var state = EntraTokenState()
-    private var renewing: Task<(Secret, TimeInterval), any Error>?
+    private let renewing: RenewingToken
 
     public init(
         settings: Settings, resolver: SecretResolver, transport: any SecretHTTPTransport, now: @escaping @Sendable () -> Date = Date.init
@@ -57,41 +53,16 @@ public actor EntraClientCredentials: BearerTokenSource {
         grant: EntraGrant, scope: String, transport: any SecretHTTPTransport, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.grant = grant
-        self.scope = scope
-        self.transport = transport
-        self.now = now
+        renewing = RenewingToken(now: now) { requestedAt in
+            let response = try await transport.send(try await grant.request(scope: scope))
+            return try EntraGrant.token(from: response, requestedAt: requestedAt)
+        }
     }
 
-    /// The cached token until it is due for renewal; then a new one (see ``EntraTokenState`` for
+    /// The cached token until it is due for renewal; then a new one (see ``AccessTokenState`` for
     /// when, and what serves while renewal fails).
     public func token() async throws -> Secret {
-        let now = now()
-        switch state.next(at: now) {
-        case .use(let token): return token
-        case .fail(let error): throw error
-        case .fetch: break
-        }
-        if let renewing {
-            do {
-                return try await renewing.value.0
-            } catch {
-                // The shared renewal failed: a token not yet expired still serves this caller too.
-                if let token = state.token, token.isValid(at: now) { return token.value }
-                throw error
-            }
-        }
-        let task = Task { try await self.fetch(requestedAt: now) }
-        renewing = task
-        defer { renewing = nil }
-        do {
-            let (token, lifetime) = try await task.value
-            state.received(token, lifetime: lifetime, requestedAt: now)
-            return token
-        } catch {
-            state.failed(error as? EntraTokenFailure ?? EntraTokenFailure(description: "\(error)", isTransient: true), at: now)
-            if case .use(let token) = state.next(at: now) { return token }
-            throw error
-        }
+        try await renewing.token()
     }
 
     /// Keeps the client secret of a grant with a resolver of its own fresh (Key Vault's); the
@@ -101,13 +72,7 @@ public actor EntraClientCredentials: BearerTokenSource {
     }
 
     /// The resource answered 401 to `token`: the next call asks for a new one.
-    public func refused(_ token: Secret) {
-        state.refused(token)
-    }
-
-    private func fetch(requestedAt: Date) async throws -> (Secret, TimeInterval) {
-        let request = try await grant.request(scope: scope)
-        let response = try await transport.send(request)
-        return try EntraGrant.token(from: response, requestedAt: requestedAt)
+    public func refused(_ token: Secret) async {
+        await renewing.refused(token)
     }
 }

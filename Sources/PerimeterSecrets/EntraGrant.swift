@@ -108,9 +108,7 @@ public enum EntraGrant: Sendable {
     }
 
     static func formEncoded(_ pairs: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        FormEncoding.encode(pairs)
     }
 }
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PerimeterCore
 
 /// One HTTP exchange with a secrets manager. Small on purpose: the Vault and AWS stores speak through
 /// it, and their tests replace it with a scripted double.
@@ -60,6 +61,41 @@ public struct AsyncHTTPSecretTransport: SecretHTTPTransport {
         let response = try await client.execute(outgoing, timeout: timeout)
         let body = try await response.body.collect(upTo: 1 << 20)
         return SecretHTTPResponse(status: Int(response.status.code), body: Array(body.readableBytesView))
+    }
+}
+
+extension SecretHTTPTransport {
+    /// One JSON call to a cloud's secrets API with a bearer token from `bearer`; a 401 (a token revoked
+    /// early, or clocks that disagree) is reported to `refused` and tried once more with a new token.
+    /// No answer at all is `unreachable`, a store outage.
+    func sendWithBearer(
+        _ method: String, _ url: URL, body: [UInt8], bearer: () async throws -> Secret, refused: (Secret) async -> Void,
+        unreachable: (any Error) -> SecretStoreError
+    ) async throws -> SecretHTTPResponse {
+        func attempt(_ token: Secret) async throws -> SecretHTTPResponse {
+            var headers: [(name: String, value: String)] = [("Authorization", "Bearer \(token.revealed)"), ("Accept", "application/json")]
+            if !body.isEmpty { headers.append(("Content-Type", "application/json")) }
+            do {
+                return try await send(SecretHTTPRequest(method: method, url: url, headers: headers, body: body))
+            } catch {
+                throw unreachable(error)
+            }
+        }
+        let token = try await bearer()
+        let response = try await attempt(token)
+        guard response.status == 401 else { return response }
+        await refused(token)
+        let renewed = try await bearer()
+        if renewed == token { return response }
+        return try await attempt(renewed)
+    }
+}
+
+/// `application/x-www-form-urlencoded` bodies of token requests, every value percent-encoded but the
+/// unreserved characters.
+enum FormEncoding {
+    static func encode(_ pairs: [(String, String)]) -> String {
+        pairs.map { "\($0.0)=\(PercentEncoding.encode($0.1))" }.joined(separator: "&")
     }
 }
 

@@ -8,6 +8,7 @@
 /// - `aws-sm:SECRET_ID[#JSON_FIELD]`: AWS Secrets Manager
 /// - `azure-kv:VAULT/SECRET[/VERSION]`, or the secret's `https://VAULT.vault.azure.net/secrets/...` URL:
 ///   Azure Key Vault
+/// - `gcp-sm:projects/PROJECT/secrets/SECRET[/versions/VERSION]`: Google Cloud Secret Manager
 public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     public var scheme: String
     public var path: String
@@ -18,7 +19,7 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Schemes this build resolves.
-    public static let knownSchemes = ["env", "file", "store", "vault", "aws-sm", "azure-kv"]
+    public static let knownSchemes = ["env", "file", "store", "vault", "aws-sm", "azure-kv", "gcp-sm"]
 
     /// Parses a reference; throws a message that says what to write instead.
     public init(parsing text: String) throws(SecretReferenceError) {
@@ -52,6 +53,12 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
                 _ = try Self.azureKeyVaultSecret(path)
             } catch {
                 throw .malformed(text, expected: "azure-kv:VAULT_NAME/SECRET_NAME[/VERSION] (\(error))")
+            }
+        case "gcp-sm":
+            do {
+                _ = try Self.googleSecret(path)
+            } catch {
+                throw .malformed(text, expected: "gcp-sm:projects/PROJECT/secrets/SECRET[/versions/VERSION] (\(error))")
             }
         default:
             break
@@ -93,7 +100,7 @@ public enum SecretReferenceError: Error, Sendable, Hashable, CustomStringConvert
         switch self {
         case .notAReference:
             "a literal secret is not allowed here; write a reference instead, such as store:openai, "
-                + "vault:secret/perimeter/openai#api_key, aws-sm:perimeter/openai, azure-kv:my-vault/openai, env:OPENAI_API_KEY or file:/run/secrets/openai"
+                + "vault:secret/perimeter/openai#api_key, aws-sm:perimeter/openai, azure-kv:my-vault/openai, gcp-sm:projects/my-project/secrets/openai, env:OPENAI_API_KEY or file:/run/secrets/openai"
         case .unknownScheme(let scheme):
             "unknown secret store '\(scheme):'; use one of \(SecretReference.knownSchemes.map { $0 + ":" }.joined(separator: ", "))"
         case .emptyPath(let scheme):

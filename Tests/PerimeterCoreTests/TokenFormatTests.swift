@@ -74,4 +74,13 @@ import Testing
     @Test func crc32MatchesTheStandardCheckValue() {
         #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
     }
+
+    /// CRC32C's check value and the vectors of RFC 3720 (iSCSI), appendix B.4.
+    @Test func crc32cMatchesTheCastagnoliVectors() {
+        #expect(CRC32.castagnoli.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32.castagnoli.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        #expect(CRC32.castagnoli.checksum([UInt8](repeating: 0xFF, count: 32)) == 0x62A8_AB43)
+        #expect(CRC32.castagnoli.checksum((0..<32).map(UInt8.init)) == 0x46DD_794E)
+        #expect(CRC32.castagnoli.checksum([UInt8]()) == 0)
+    }
 }

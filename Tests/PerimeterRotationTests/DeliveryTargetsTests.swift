@@ -38,4 +38,14 @@ import Testing
         #expect(outcome(configured, "azure-kv:my-vault/app-key/4387e9f3d6e14c459867679a90fd0f79") == "invalid")
         #expect(outcome(configured, "azure-kv:my_vault/app-key") == "invalid")
     }
+
+    @Test func secretManagerTargetsNeedTheStoreAndNoVersion() {
+        let target = "gcp-sm:projects/my-project/secrets/app-key"
+        #expect(outcome(DeliveryTargets(builtIn: builtIn, remote: [:]), target) == "conflict")
+        let configured = DeliveryTargets(builtIn: builtIn, remote: ["gcp-sm": Writable()])
+        #expect(outcome(configured, target) == "ok " + target)
+        #expect(outcome(configured, target + "/versions/3") == "invalid")
+        #expect(outcome(configured, target + "/versions/latest") == "invalid")
+        #expect(outcome(configured, "gcp-sm:projects/My-Project/secrets/app-key") == "invalid")
+    }
 }

@@ -28,7 +28,7 @@ VIRTUAL_KEY_PATTERN = re.compile(r"prm_[a-z0-9][a-z0-9-]*_[0-9A-Za-z]{38}")
 
 # Environment variables that would change how the binary or the SDKs behave if inherited.
 _SCRUBBED_PREFIXES = ("PERIMETER_", "OPENAI_", "ANTHROPIC_")
-_SCRUBBED = {"XDG_CONFIG_HOME", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"}
+_SCRUBBED = {"XDG_CONFIG_HOME", "GOOGLE_APPLICATION_CREDENTIALS", "GCE_METADATA_HOST", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"}
 
 
 def perimeter_bin() -> str:

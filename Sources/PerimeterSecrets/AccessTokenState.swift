@@ -1,18 +1,19 @@
 import Foundation
 import PerimeterCore
 
-/// When an Entra ID token serves and when a new one is asked for, as a value: events in (a token
-/// received, a request failed, the resource refused the token), a decision out. The actor around it
-/// (``EntraClientCredentials``) only does the I/O and shares one request among concurrent callers.
+/// When a bearer token of a cloud's identity service (Microsoft Entra ID, Google's OAuth, STS or
+/// metadata server) serves and when a new one is asked for, as a value: events in (a token received,
+/// a request failed, the resource refused the token), a decision out. The actor around it
+/// (``RenewingToken``) only does the I/O and shares one request among concurrent callers.
 ///
 /// - A token is renewed ahead of its expiry: five minutes before, or halfway for a short one.
 /// - Its lifetime counts from when the request was sent, from the relative `expires_in`, so a slow
 ///   answer or a local clock that is off does not stretch it.
 /// - After a failed request no new one goes out before a backoff (5 s, doubling, at most 60 s: Entra
-///   throttles a client that retries at once); meanwhile a token not yet expired still serves.
+///   and Google throttle a client that retries at once); meanwhile a token not yet expired still serves.
 /// - A clock that moved back by more than a minute since the token was obtained makes its age
 ///   unknown: it is renewed, and not served once a renewal has failed.
-struct EntraTokenState: Sendable {
+struct AccessTokenState: Sendable {
     struct Token: Sendable {
         var value: Secret
         var obtainedAt: Date
@@ -20,7 +21,7 @@ struct EntraTokenState: Sendable {
         var expiresAt: Date
 
         func isValid(at now: Date) -> Bool {
-            now < expiresAt && now >= obtainedAt.addingTimeInterval(-EntraTokenState.allowedClockStepBack)
+            now < expiresAt && now >= obtainedAt.addingTimeInterval(-AccessTokenState.allowedClockStepBack)
         }
     }
 

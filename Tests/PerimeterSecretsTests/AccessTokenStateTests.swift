@@ -5,27 +5,27 @@ import Testing
 @testable import PerimeterSecrets
 
 /// The token renewal state machine, on a clock that is only ever a value.
-@Suite struct EntraTokenStateTests {
+@Suite struct AccessTokenStateTests {
     let start = Date(timeIntervalSince1970: 1_790_000_000)
     struct Boom: Error, Sendable {}
 
-    func used(_ action: EntraTokenState.Action) -> String? {
+    func used(_ action: AccessTokenState.Action) -> String? {
         if case .use(let token) = action { return token.revealed }
         return nil
     }
 
-    func fetches(_ action: EntraTokenState.Action) -> Bool {
+    func fetches(_ action: AccessTokenState.Action) -> Bool {
         if case .fetch = action { return true }
         return false
     }
 
-    func fails(_ action: EntraTokenState.Action) -> Bool {
+    func fails(_ action: AccessTokenState.Action) -> Bool {
         if case .fail = action { return true }
         return false
     }
 
     @Test func aNewStateFetchesAndATokenServesUntilFiveMinutesBeforeExpiry() {
-        var state = EntraTokenState()
+        var state = AccessTokenState()
         #expect(fetches(state.next(at: start)))
         state.received(Secret("t1"), lifetime: 3600, requestedAt: start)
         #expect(used(state.next(at: start.addingTimeInterval(3299))) == "t1")
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func aShortTokenIsRenewedHalfwayAndAZeroLifetimeAtOnce() {
-        var state = EntraTokenState()
+        var state = AccessTokenState()
         state.received(Secret("t1"), lifetime: 60, requestedAt: start)
         #expect(used(state.next(at: start.addingTimeInterval(29))) == "t1")
         #expect(fetches(state.next(at: start.addingTimeInterval(30))))
@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func aFailedRenewalServesTheValidTokenAndBacksOffDoublingUpToAMinute() {
-        var state = EntraTokenState()
+        var state = AccessTokenState()
         state.received(Secret("t1"), lifetime: 3600, requestedAt: start)
         var now = start.addingTimeInterval(3400)
         state.failed(Boom(), at: now)
@@ -66,14 +66,14 @@ import Testing
     }
 
     @Test func withNoTokenARefusalFailsUntilTheBackoffEnds() {
-        var state = EntraTokenState()
+        var state = AccessTokenState()
         state.failed(Boom(), at: start)
         #expect(fails(state.next(at: start.addingTimeInterval(1))))
         #expect(fetches(state.next(at: start.addingTimeInterval(5))))
     }
 
     @Test func aClockThatStepsBackMakesTheTokensAgeUnknown() {
-        var state = EntraTokenState()
+        var state = AccessTokenState()
         state.received(Secret("t1"), lifetime: 3600, requestedAt: start)
         // A small step back (NTP slewing) changes nothing.
         #expect(used(state.next(at: start.addingTimeInterval(-30))) == "t1")
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func aRefusedTokenIsDroppedUnlessAlreadyReplaced() {
-        var state = EntraTokenState()
+        var state = AccessTokenState()
         state.received(Secret("t1"), lifetime: 3600, requestedAt: start)
         state.refused(Secret("t0"))
         #expect(used(state.next(at: start)) == "t1")
