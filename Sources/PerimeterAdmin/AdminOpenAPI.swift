@@ -67,18 +67,7 @@ enum AdminOpenAPI {
                 }
               }
             },
-            "/calls": {
-              "get": {
-                "summary": "The call log, newest first",
-                "parameters": [
-                  {"name": "key_id", "in": "query", "schema": {"type": "string"}},
-                  {"name": "env", "in": "query", "schema": {"type": "string"}},
-                  {"name": "since", "in": "query", "schema": \#(since), "description": "A duration back from now (90s, 15m, 1h, 30d, 4w) or an RFC 3339 time"},
-                  {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}}
-                ],
-                "responses": {"200": {"description": "Calls", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallList"}}}}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}
-              }
-            },
+            \#(callPaths)
             "/spend": {
               "get": {
                 "summary": "Spend totals per key, environment, model or owner",
@@ -279,7 +268,7 @@ enum AdminOpenAPI {
                 "input_tokens": {"type": "integer"}, "cached_input_tokens": {"type": "integer"}, "cache_write_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
                 "usage_source": {"type": ["string", "null"], "enum": ["provider", "estimated", "reserved", null], "description": "provider: the provider reported the usage; estimated: the call ended without that report (the client left, the stream was cut) and is charged the request's input ceiling and the output tokens relayed; reserved: the worst case reserved before the call went upstream (in_flight and interrupted calls); null: the call never reached a provider"},
                 "cost_usd": {"type": ["number", "null"], "description": "null when the model has no known price"}, "latency_ms": {"type": "integer"}, "error_code": {"type": ["string", "null"]}}},
-              "CallList": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Call"}}}},
+              \#(callSchemas)
               "SpendRow": {"type": "object", "properties": {"group": {"type": "string"}, "calls": {"type": "integer"}, "input_tokens": {"type": "integer"}, "cached_input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "cost_usd": {"type": "number"}, "unpriced_calls": {"type": "integer"}}},
               "Spend": {"type": "object", "properties": {"group_by": {"type": "string"}, "since": {"type": ["string", "null"]}, "until": {"type": ["string", "null"]}, "data": {"type": "array", "items": {"$ref": "#/components/schemas/SpendRow"}}, "total": {"$ref": "#/components/schemas/SpendRow"}}},
               "SecretValue": {"type": "object", "additionalProperties": false, "required": ["value"], "properties": {"value": {"type": "string", "minLength": 1, "pattern": \#(TextPattern.jsonString(AdminContract.notBlank)), "description": "The secret: not blank, at most 64 KiB of UTF-8. No response ever contains it"}}},

@@ -85,28 +85,8 @@ package struct AdminRoutes: Sendable {
             }
             return try Self.json(await view(key))
         }
-        authenticated.get("calls") { request, _ in
-            let query = request.uri.queryParameters
-            var callQuery = CallQuery(keyID: query.get("key_id"), env: query.get("env"))
-            if let since = query.get("since") { callQuery.since = try Self.since(since) }
-            callQuery.limit = try Self.limit(query.get("limit"), default: callQuery.limit, maximum: 10_000)
-            return try Self.json(ListEnvelope(data: try await calls.calls(matching: callQuery)))
-        }
-        authenticated.get("spend") { request, _ in
-            let query = request.uri.queryParameters
-            var spendQuery = SpendQuery()
-            if let group = query.get("group_by") {
-                guard let grouping = SpendGrouping(rawValue: group) else {
-                    throw GatewayError.invalidRequest("'group_by' must be one of key, env, model, owner, provider.")
-                }
-                spendQuery.groupBy = grouping
-            }
-            if let since = query.get("since") { spendQuery.since = try Self.since(since) }
-            if let until = query.get("until") { spendQuery.until = try AdminContract.since(until, parameter: "until") }
-            let rows = try await calls.spend(spendQuery)
-            return try Self.json(
-                SpendReport(groupBy: spendQuery.groupBy, since: spendQuery.since, until: spendQuery.until, rows: rows))
-        }
+        CallRoutes(calls: calls).register(on: authenticated)
+        CallStreamRoute(feed: writer.feed).register(on: authenticated)
     }
 
     private func createKey(_ request: Request, context: GatewayContext) async throws -> Response {

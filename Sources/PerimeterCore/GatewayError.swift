@@ -35,6 +35,8 @@ public enum GatewayError: Error, Sendable, Hashable {
     case ledgerUnavailable
     /// The call log cannot be written and its backlog in memory is full: no call is served unlogged.
     case callLogUnavailable
+    /// As many admin event streams are open as the gateway serves at once.
+    case tooManyStreams(maximum: Int)
     case unauthorizedAdmin
     case forbidden(String)
     case conflict(String)
@@ -55,7 +57,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .bodyTooLarge: 413
         case .upstreamUnreachable, .secretUnavailable, .deliveryFailed: 502
         case .upstreamTimeout: 504
-        case .ledgerUnavailable, .callLogUnavailable: 503
+        case .ledgerUnavailable, .callLogUnavailable, .tooManyStreams: 503
         case .internalError: 500
         }
     }
@@ -87,6 +89,7 @@ public enum GatewayError: Error, Sendable, Hashable {
         case .secretUnavailable: "secret_unavailable"
         case .ledgerUnavailable: "ledger_unavailable"
         case .callLogUnavailable: "call_log_unavailable"
+        case .tooManyStreams: "too_many_streams"
         case .unauthorizedAdmin: "unauthorized"
         case .forbidden: "forbidden"
         case .conflict: "conflict"
@@ -137,6 +140,8 @@ public enum GatewayError: Error, Sendable, Hashable {
             "This key has a budget and the gateway cannot reach its shared budget store, so it cannot tell whether the call fits; retry shortly."
         case .callLogUnavailable:
             "The gateway cannot write its call log and will not serve calls it cannot record; retry shortly."
+        case .tooManyStreams(let maximum):
+            "This gateway already serves \(maximum) call streams, its most at once; close one or retry later."
         case .unauthorizedAdmin: "Missing or invalid admin token."
         case .forbidden(let detail): detail
         case .conflict(let detail): detail

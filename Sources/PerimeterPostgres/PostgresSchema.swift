@@ -251,6 +251,7 @@ enum PostgresSchema {
                 "ALTER TABLE findings ADD PRIMARY KEY (sha256, path, rule, owner, hostname)",
             ]
         ),
+        ("0008-console-reads", SpendRollup.deniedMigration),
     ]
 
     /// Applies every migration not yet applied, under the advisory lock, in one transaction.

@@ -104,18 +104,13 @@ extension PostgresStore: CallLog {
 
     public func calls(matching query: CallQuery) async throws -> [CallRecord] {
         var bindings = PostgresBindings()
-        var conditions: [String] = []
-        if let keyID = query.keyID {
-            bindings.append(keyID)
-            conditions.append("key_id = $\(bindings.count)")
-        }
-        if let env = query.env {
-            bindings.append(env)
-            conditions.append("env = $\(bindings.count)")
-        }
-        if let since = query.since {
-            bindings.append(since.milliseconds)
-            conditions.append("time >= $\(bindings.count)")
+        var conditions = Self.callConditions(
+            equal: [("key_id", query.keyID), ("env", query.env), ("model", query.model), ("outcome", query.outcome?.rawValue)],
+            since: query.since, until: query.until, bindings: &bindings)
+        if let after = query.after {
+            bindings.append(after.time)
+            bindings.append(after.id)
+            conditions.append("(time, id) < ($\(bindings.count - 1), $\(bindings.count))")
         }
         bindings.append(query.limit)
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
@@ -125,6 +120,24 @@ extension PostgresStore: CallLog {
             records.append(try Self.callRecord(row.makeRandomAccess()))
         }
         return records
+    }
+
+    /// `column = value` for each value given and the window's bounds on `time`, bound in `bindings`.
+    static func callConditions(
+        equal: [(column: String, value: String?)], since: Date?, until: Date?, bindings: inout PostgresBindings
+    ) -> [String] {
+        var conditions: [String] = []
+        for (column, value) in equal {
+            guard let value else { continue }
+            bindings.append(value)
+            conditions.append("\(column) = $\(bindings.count)")
+        }
+        for (operation, value) in [(">=", since), ("<", until)] {
+            guard let value else { continue }
+            bindings.append(value.milliseconds)
+            conditions.append("time \(operation) $\(bindings.count)")
+        }
+        return conditions
     }
 
     /// Whole hours come from the rollup the triggers keep (``SpendRollup``), the window's cut hours from the log.

@@ -36,13 +36,7 @@ enum SpendRollup {
         "CREATE INDEX spend_hourly_env ON spend_hourly (env, hour)",
         function("spend_hourly_add", sign: "", rows: "new_rows"),
         function("spend_hourly_remove", sign: "-", rows: "old_rows"),
-        """
-        CREATE FUNCTION spend_hourly_change() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            \(upsert(from: "SELECT * FROM (\(aggregate(sign: "-", rows: "old_rows")) UNION ALL \(aggregate(sign: "", rows: "new_rows"))) d"))
-            RETURN NULL;
-        END $$
-        """,
+        changeFunction(),
         """
         CREATE TRIGGER calls_rollup_insert AFTER INSERT ON calls REFERENCING NEW TABLE AS new_rows
         FOR EACH STATEMENT EXECUTE FUNCTION spend_hourly_add()
@@ -58,34 +52,49 @@ enum SpendRollup {
         upsert(from: aggregate(sign: "", rows: "calls")),
     ]
 
-    /// A trigger function adding (`sign` "") or taking back ("-") the finished calls of `rows`.
-    static func function(_ name: String, sign: String, rows: String) -> String {
+    /// The same triggers' functions counting denied calls too (``deniedMigration``); the 0005 migration
+    /// keeps the text it was applied with.
+    static func function(_ name: String, sign: String, rows: String, denied: Bool = false) -> String {
         """
-        CREATE FUNCTION \(name)() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE \(denied ? "OR REPLACE " : "")FUNCTION \(name)() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            \(upsert(from: aggregate(sign: sign, rows: rows)))
+            \(upsert(from: aggregate(sign: sign, rows: rows, denied: denied), denied: denied))
             RETURN NULL;
         END $$
         """
     }
 
+    /// The update trigger's function: takes back the old rows and adds the new ones.
+    static func changeFunction(denied: Bool = false) -> String {
+        let both =
+            "SELECT * FROM (\(aggregate(sign: "-", rows: "old_rows", denied: denied)) UNION ALL \(aggregate(sign: "", rows: "new_rows", denied: denied))) d"
+        return """
+            CREATE \(denied ? "OR REPLACE " : "")FUNCTION spend_hourly_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                \(upsert(from: both, denied: denied))
+                RETURN NULL;
+            END $$
+            """
+    }
+
     /// The finished calls of `rows` per hour and group, signed.
-    static func aggregate(sign: String, rows: String) -> String {
+    static func aggregate(sign: String, rows: String, denied: Bool = false) -> String {
         """
         SELECT (time / \(hour)) * \(hour) AS hour, COALESCE(key_id, '') AS key_id, COALESCE(env, '') AS env,
                COALESCE(model, '') AS model, COALESCE(owner, '') AS owner, COALESCE(provider, '') AS provider,
                \(sign)COUNT(*) AS calls,
                \(sign)SUM(input_tokens) AS input_tokens, \(sign)SUM(cached_input_tokens) AS cached_input_tokens,
                \(sign)SUM(output_tokens) AS output_tokens, \(sign)COALESCE(SUM(cost_nanos), 0) AS cost_nanos,
-               \(sign)COUNT(*) FILTER (WHERE cost_nanos IS NULL) AS unpriced
+               \(sign)COUNT(*) FILTER (WHERE cost_nanos IS NULL) AS unpriced\(denied ? ",\n       \(sign)COUNT(*) FILTER (WHERE outcome = 'denied') AS denied" : "")
         FROM \(rows) WHERE outcome <> 'in_flight' GROUP BY 1, 2, 3, 4, 5, 6
         """
     }
 
     /// Adds the rows of `source` (grouped again, so one statement touches each rollup row once) in a
     /// fixed order, so two writers updating the same hours lock them in the same order.
-    static func upsert(from source: String) -> String {
-        let totals = ["calls", "input_tokens", "cached_input_tokens", "output_tokens", "cost_nanos", "unpriced"]
+    static func upsert(from source: String, denied: Bool = false) -> String {
+        let totals =
+            ["calls", "input_tokens", "cached_input_tokens", "output_tokens", "cost_nanos", "unpriced"] + (denied ? ["denied"] : [])
         return """
             INSERT INTO spend_hourly AS s (hour, key_id, env, model, owner, provider, \(totals.joined(separator: ", ")))
             SELECT hour, key_id, env, model, owner, provider, \(totals.map { "SUM(\($0))" }.joined(separator: ", "))

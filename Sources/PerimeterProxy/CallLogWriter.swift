@@ -44,11 +44,15 @@ package final class CallLogWriter: Service, Sendable {
     /// Keys' last use not yet written to the store, and when it last was: written at most once a
     /// second, so the next batch does not wait behind it.
     private let pendingUse = Mutex<(uses: [String: Date], written: ContinuousClock.Instant?)>(([:], nil))
+    /// Live tails: every final record queued (not `in_flight` placeholders), as it is queued.
+    package let feed: CallFeed
 
     package init(
-        log: any CallLog, keys: any KeyStore, cache: KeyCache, interval: Duration, maximumBacklog: Int = 200_000, logger: Logger
+        log: any CallLog, keys: any KeyStore, cache: KeyCache, interval: Duration, maximumBacklog: Int = 200_000,
+        feed: CallFeed = CallFeed(), logger: Logger
     ) {
         self.log = log
+        self.feed = feed
         self.keys = keys
         self.cache = cache
         self.interval = interval
@@ -74,6 +78,7 @@ package final class CallLogWriter: Service, Sendable {
         }
         if let count {
             backlog.store(count, ordering: .relaxed)
+            if record.outcome != .inFlight { feed.publish(record) }
         } else {
             dropped.add(1, ordering: .relaxed)
         }
@@ -81,6 +86,7 @@ package final class CallLogWriter: Service, Sendable {
 
     /// Queues a record and returns once a commit holds it.
     package func recordDurably(_ record: CallRecord) async {
+        if record.outcome != .inFlight { feed.publish(record) }
         let isClosed = queue.withLock { $0.isClosed }
         if isClosed {
             try? await log.append([record])

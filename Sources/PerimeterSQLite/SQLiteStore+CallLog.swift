@@ -45,17 +45,23 @@ extension SQLiteStore: CallLog {
     public func calls(matching query: CallQuery) async throws -> [CallRecord] {
         var conditions: [String] = []
         var arguments: StatementArguments = []
-        if let keyID = query.keyID {
-            conditions.append("key_id = ?")
-            arguments += [keyID]
-        }
-        if let env = query.env {
-            conditions.append("env = ?")
-            arguments += [env]
+        for (column, value) in [("key_id", query.keyID), ("env", query.env), ("model", query.model), ("outcome", query.outcome?.rawValue)] {
+            guard let value else { continue }
+            conditions.append("\(column) = ?")
+            arguments += [value]
         }
         if let since = query.since {
             conditions.append("time >= ?")
             arguments += [since.milliseconds]
+        }
+        if let until = query.until {
+            conditions.append("time < ?")
+            arguments += [until.milliseconds]
+        }
+        if let after = query.after {
+            // The first term bounds the index range; the second skips the page's own millisecond.
+            conditions.append("time <= ? AND (time < ? OR id < ?)")
+            arguments += [after.time, after.time, after.id]
         }
         arguments += [query.limit]
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")

@@ -198,6 +198,7 @@ public final class SQLiteStore: Sendable {
             // One row per provider: its key list as the provider's admin API gave it, as JSON.
             try db.execute(sql: "CREATE TABLE provider_key_snapshots (provider TEXT PRIMARY KEY, snapshot TEXT NOT NULL)")
         }
+        migrator.registerMigration("v12-call-pages") { db in try db.execute(sql: callPageIndexes) }
         return migrator
     }
 }

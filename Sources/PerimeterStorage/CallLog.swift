@@ -15,6 +15,10 @@ public protocol CallLog: Sendable {
     func calls(matching query: CallQuery) async throws -> [CallRecord]
     /// Spend totals per group, largest cost first.
     func spend(_ query: SpendQuery) async throws -> [SpendRow]
+    /// Spend per bucket of time and group, by start then group; empty buckets left out.
+    func spendSeries(_ query: SpendSeriesQuery) async throws -> [SpendPoint]
+    /// Calls counted by one column's values, most calls first, at most `query.limit` rows.
+    func callBreakdown(_ query: BreakdownQuery) async throws -> [BreakdownRow]
     /// The client address of each key's latest call, by key id.
     func lastClientAddresses() async throws -> [String: String]
     /// Every (key, client address) pair seen, with its first call's time: what the new-source alert learns from.
@@ -31,19 +35,35 @@ extension CallRecord {
 public struct CallQuery: Sendable, Hashable {
     public var keyID: String?
     public var env: String?
+    public var model: String?
+    public var outcome: Outcome?
     public var since: Date?
+    /// Calls before this time only.
+    public var until: Date?
+    /// Calls strictly after this one in the log's order (newest first), for the next page.
+    public var after: CallCursor?
     public var limit: Int
 
-    public init(keyID: String? = nil, env: String? = nil, since: Date? = nil, limit: Int = 100) {
+    public init(
+        keyID: String? = nil, env: String? = nil, model: String? = nil, outcome: Outcome? = nil, since: Date? = nil,
+        until: Date? = nil, after: CallCursor? = nil, limit: Int = 100
+    ) {
         self.keyID = keyID
         self.env = env
+        self.model = model
+        self.outcome = outcome
         self.since = since
+        self.until = until
+        self.after = after
         self.limit = limit
     }
 
     public func matches(_ record: CallRecord) -> Bool {
-        (keyID == nil || record.keyID == keyID) && (env == nil || record.env == env)
-            && (since.map { record.time >= $0 } ?? true)
+        let time = record.time.milliseconds
+        return (keyID == nil || record.keyID == keyID) && (env == nil || record.env == env)
+            && (model == nil || record.model == model) && (outcome == nil || record.outcome == outcome)
+            && (since.map { time >= $0.milliseconds } ?? true) && (until.map { time < $0.milliseconds } ?? true)
+            && (after.map { CallCursor(record) < $0 } ?? true)
     }
 }
 

@@ -278,7 +278,15 @@ public final class MemoryStore: KeyStore, CallLog, AdminTokenStore, SealedSecret
 
     public func calls(matching query: CallQuery) async throws -> [CallRecord] {
         let matching = state.withLock { $0.calls.filter(query.matches) }
-        return Array(matching.sorted { ($0.time, $0.id) > ($1.time, $1.id) }.prefix(query.limit))
+        return Array(matching.sorted { CallCursor($0) > CallCursor($1) }.prefix(query.limit))
+    }
+
+    public func spendSeries(_ query: SpendSeriesQuery) async throws -> [SpendPoint] {
+        query.series(of: state.withLock { $0.calls })
+    }
+
+    public func callBreakdown(_ query: BreakdownQuery) async throws -> [BreakdownRow] {
+        query.breakdown(of: state.withLock { $0.calls })
     }
 
     public func keySources() async throws -> [(keyID: String, address: String, firstSeen: Date)] {

@@ -31,6 +31,8 @@ final class FlakyCallLog: CallLog, Sendable {
 
     func calls(matching query: CallQuery) async throws -> [CallRecord] { try await store.calls(matching: query) }
     func spend(_ query: SpendQuery) async throws -> [SpendRow] { try await store.spend(query) }
+    func spendSeries(_ query: SpendSeriesQuery) async throws -> [SpendPoint] { try await store.spendSeries(query) }
+    func callBreakdown(_ query: BreakdownQuery) async throws -> [BreakdownRow] { try await store.callBreakdown(query) }
     func lastClientAddresses() async throws -> [String: String] { try await store.lastClientAddresses() }
     func keySources() async throws -> [(keyID: String, address: String, firstSeen: Date)] { try await store.keySources() }
     func closeInFlight() async throws -> Int { try await store.closeInFlight() }

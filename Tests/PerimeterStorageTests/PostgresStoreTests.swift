@@ -19,7 +19,7 @@ struct PostgresStoreTests {
         #expect(
             try await stores[0].appliedMigrations() == [
                 "0001-initial", "0002-budget-leases", "0003-rotation-replays", "0004-shared-limits",
-                "0005-spend-rollup", "0006-provider-keys", "0007-finding-owners",
+                "0005-spend-rollup", "0006-provider-keys", "0007-finding-owners", "0008-console-reads",
             ])
         for store in stores { await store.close() }
     }

@@ -17,15 +17,29 @@ SEED = int(os.environ.get("PERIMETER_SCHEMATHESIS_SEED", "20261205"))  # another
 # One check is left out, on purpose: DELETE /keys/{id} revokes a key and keeps its record (the
 # document says so), so GET /keys/{id} still answers 200 with status "revoked" after it.
 EXCLUDED_CHECKS = ["use_after_free"]
+# GET /calls/stream is left out: an event stream never ends, so schemathesis would wait on its body
+# until its timeout. test_call_stream.py tests it (events, filters, roles, shutdown) instead.
+EXCLUDED_PATHS = ["/calls/stream"]
+# GET /spend/series refuses a window of more than 1,440 buckets, a limit on since and until together
+# that a schema of each parameter alone cannot state: schemathesis's random since and until often
+# exceed it, and the 400 is right. Every other check still runs on it.
+CONFIG = """
+[[operations]]
+include-path = "/spend/series"
+checks.positive_data_acceptance.enabled = false
+"""
 
 
 def schemathesis(gateway, token: str, examples: int, workdir: Path) -> subprocess.CompletedProcess:
     binary = Path(sys.executable).parent / "schemathesis"
     report = workdir / "schemathesis.txt"
+    config = workdir / "schemathesis.toml"
+    config.write_text(CONFIG)
     args = [
-        str(binary), "run", f"{gateway.url}/admin/v1/openapi.json", "--url", f"{gateway.url}/admin/v1",
+        str(binary), "--config-file", str(config), "run", f"{gateway.url}/admin/v1/openapi.json", "--url", f"{gateway.url}/admin/v1",
         "-H", f"Authorization: Bearer {token}", "--checks", "all",
         *[arg for check in EXCLUDED_CHECKS for arg in ("--exclude-checks", check)],
+        *[arg for path in EXCLUDED_PATHS for arg in ("--exclude-path", path)],
         "--seed", str(SEED), "--max-examples", str(examples), "--no-color",
     ]
     env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", SCHEMATHESIS_HOOKS="")
@@ -50,4 +64,4 @@ def test_schemathesis_finds_nothing(gateway_factory, tmp_path, role, examples):
     assert result.returncode == 0, summary(result)
     assert gw.running, "the gateway exited under schemathesis:\n" + gw.stderr_text()[-3000:]
     # Every operation was reached, not refused wholesale.
-    assert "Tested: 25" in result.stdout, result.stdout[-3000:]
+    assert "Tested: 27" in result.stdout, result.stdout[-3000:]
