@@ -86,7 +86,7 @@ package struct AdminRoutes: Sendable {
             return try Self.json(await view(key))
         }
         CallRoutes(calls: calls).register(on: authenticated)
-        CallStreamRoute(feed: writer.feed).register(on: authenticated)
+        CallStreamRoute(feed: writer.feed, sessions: sessions).register(on: authenticated)
     }
 
     private func createKey(_ request: Request, context: GatewayContext) async throws -> Response {

@@ -9,13 +9,17 @@ import ServiceLifecycle
 /// `GET /calls/stream`: the calls this instance finishes, as server-sent events (`event: call`, the
 /// object `GET /calls` lists), optionally of one key or environment; `event: dropped` when the reader
 /// fell behind and calls were left out; a `: keepalive` comment every 15 seconds, whose write also
-/// finds a reader that went away. Every stream ends when graceful shutdown begins.
+/// finds a reader that went away. Every stream ends when graceful shutdown begins, and a console
+/// session's stream ends within `sessionCheckInterval` of the session ending (signed out, idle,
+/// too old, its token revoked): an open stream never keeps a session alive or outlives it.
 struct CallStreamRoute: Sendable {
     let feed: CallFeed
+    let sessions: ConsoleSessions?
     var keepaliveInterval: Duration = .seconds(15)
+    var sessionCheckInterval: Duration = .seconds(2)
 
     func register(on group: RouterGroup<GatewayContext>) {
-        group.get("calls/stream") { request, _ in
+        group.get("calls/stream") { request, context in
             let query = request.uri.queryParameters
             let subscription: CallFeed.Subscription
             do {
@@ -27,6 +31,8 @@ struct CallStreamRoute: Sendable {
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-store"
             let interval = keepaliveInterval
+            let checkInterval = sessionCheckInterval
+            let session = context.viaConsole ? ConsoleSessions.cookie(in: request).map { (sessions, $0) } : nil
             return Response(
                 status: .ok, headers: headers,
                 body: ResponseBody { writer in
@@ -37,6 +43,14 @@ struct CallStreamRoute: Sendable {
                                 while true {
                                     try await Task.sleep(for: interval)
                                     subscription.keepalive()
+                                }
+                            }
+                            if let (sessions, cookie) = session, let sessions {
+                                group.addTask {
+                                    while sessions.find(cookie: cookie, touch: false) != nil {
+                                        try await Task.sleep(for: checkInterval)
+                                    }
+                                    subscription.cancel()
                                 }
                             }
                             // The headers and a first comment go out at once, so a reader knows it is connected.

@@ -41,13 +41,13 @@ package final class ConsoleSessions: Sendable {
         return (cookie, Found(admin: admin, csrfToken: session.csrfToken, expires: expires))
     }
 
-    /// The live session `cookie` names, marked used, whose admin token is still active.
-    package func find(cookie: String, now: Date = Date()) -> Found? {
+    /// The live session `cookie` names, whose admin token is still active; marked used unless `touch` is false.
+    package func find(cookie: String, now: Date = Date(), touch: Bool = true) -> Found? {
         // A cookie value of any other shape was never issued here.
         guard cookie.utf8.count == 43, cookie.utf8.allSatisfy(Base62.isBase62) else { return nil }
         let id = KeyDigest(of: cookie)
         let checked = book.withLock { book -> (SessionBook.Session, Date)? in
-            guard case .valid(let session) = book.check(id: id, now: now) else { return nil }
+            guard case .valid(let session) = book.check(id: id, now: now, touch: touch) else { return nil }
             return (session, book.expiry(of: session))
         }
         guard let (session, expires) = checked else { return nil }

@@ -50,13 +50,15 @@ package struct SessionBook: Sendable {
         return session
     }
 
-    /// The session `id` names, marked used now; an expired one is forgotten.
-    package mutating func check(id: KeyDigest, now: Date) -> Check {
+    /// The session `id` names, marked used now unless `touch` is false (a check made for an open
+    /// stream, which must not keep an idle session alive); an expired one is forgotten.
+    package mutating func check(id: KeyDigest, now: Date, touch: Bool = true) -> Check {
         guard var session = sessions[id] else { return .unknown }
         guard !isExpired(session, now: now) else {
             sessions[id] = nil
             return .expired
         }
+        guard touch else { return .valid(session) }
         // A clock that stepped back never makes a session younger.
         session.lastUsed = max(session.lastUsed, now)
         sessions[id] = session

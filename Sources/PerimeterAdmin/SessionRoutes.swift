@@ -44,10 +44,8 @@ package struct SessionRoutes: Sendable {
             return try AdminRoutes.json(view(admin, session: context.viaConsole ? found : nil))
         }
         authenticated.delete("session") { request, context in
-            guard context.viaConsole, let cookie = ConsoleSessions.cookie(in: request) else {
-                throw GatewayError.invalidRequest(
-                    "Only a console session signs out; a Bearer token is revoked with DELETE /admin/v1/admins/{id}.")
-            }
+            // A Bearer token has no session to end (it is revoked with DELETE /admin/v1/admins/{id}).
+            guard context.viaConsole, let cookie = ConsoleSessions.cookie(in: request) else { return Response(status: .noContent) }
             sessions.close(cookie: cookie)
             try await audit.record("session.end", target: context.admin?.id, request: request, context: context)
             var response = Response(status: .noContent)

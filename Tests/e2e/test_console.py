@@ -6,6 +6,7 @@ saved under PERIMETER_ARTIFACTS (default .build/artifacts/console)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -18,7 +19,8 @@ import pytest
 from perimeter_harness import REPO_ROOT, openai_client
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import NoSuchElementException, TimeoutException  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -52,7 +54,9 @@ def browser(tmp_path_factory):
 
 
 def wait(driver, condition, timeout: float = 10, message: str = ""):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(d), message)
+    # A page re-renders as data arrives: an element found a moment ago may be replaced.
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=ignored).until(lambda d: condition(d), message)
 
 
 def page_ready(driver, page: str, timeout: float = 10):
@@ -66,7 +70,7 @@ def page_ready(driver, page: str, timeout: float = 10):
 def visit(driver, gateway, page: str):
     driver.get(f"{gateway.url}/console/#/{page}")
     driver.execute_script("window.dispatchEvent(new HashChangeEvent('hashchange'))")
-    page_ready(driver, page.split("/")[0])
+    page_ready(driver, "key" if page.startswith("keys/") else page.split("/")[0])
 
 
 def shot(driver, name: str):
@@ -235,17 +239,21 @@ def test_csrf_less_and_session_less_requests_are_refused(browser, console, provi
 
 def test_keyboard_navigation_and_narrow_screens(browser, console, provider_secrets):
     sign_in(browser, console, provider_secrets.admin_token)
-    body = browser.find_element(By.TAG_NAME, "body")
-    body.send_keys(Keys.TAB)
-    assert browser.switch_to.active_element.text == "Skip to content"
+    # Each page puts focus on its content; the navigation is just above it, reached with Shift+Tab.
+    assert browser.switch_to.active_element.get_attribute("id") == "main"
     for _ in range(12):
-        active = browser.switch_to.active_element
-        if active.text == "Keys":
+        if browser.switch_to.active_element.text == "Keys":
             break
-        active.send_keys(Keys.TAB)
-    assert browser.switch_to.active_element.text == "Keys", "Tab never reached the Keys link"
+        ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+    assert browser.switch_to.active_element.text == "Keys", "Shift+Tab never reached the Keys link"
     browser.switch_to.active_element.send_keys(Keys.ENTER)
     page_ready(browser, "keys")
+    # The skip link (the first stop from the top of the page) jumps to the content.
+    browser.execute_script("document.querySelector('.skip').focus()")
+    skip = browser.switch_to.active_element
+    assert skip.text == "Skip to content" and skip.is_displayed()
+    skip.send_keys(Keys.ENTER)
+    assert browser.switch_to.active_element.get_attribute("id") == "main"
     # Sorting by a column header works from the keyboard too.
     header = browser.find_element(By.CSS_SELECTOR, "#keys-table th button")
     header.send_keys(Keys.ENTER)
@@ -260,3 +268,26 @@ def test_keyboard_navigation_and_narrow_screens(browser, console, provider_secre
             shot(browser, f"{page}-390")
     finally:
         browser.set_window_size(1280, 900)
+
+
+def test_an_open_live_tail_ends_with_its_session(console, provider_secrets):
+    """Signed out (or expired, or its token revoked), a session's open event stream ends within
+    seconds: a stream never outlives the session that opened it."""
+    status, headers, body = console.http(
+        "POST", "/admin/v1/session", json.dumps({"token": provider_secrets.admin_token}).encode(), {"Content-Type": "application/json"})
+    assert status == 201
+    cookie = headers["set-cookie"].split(";")[0]
+    csrf = json.loads(body)["csrf_token"]
+    connection = http.client.HTTPConnection("127.0.0.1", console.port, timeout=10)
+    try:
+        connection.request("GET", "/admin/v1/calls/stream", headers={"Cookie": cookie})
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("content-type") == "text/event-stream"
+        assert response.readline().startswith(b": connected")
+        status, _, _ = console.http("DELETE", "/admin/v1/session", headers={"Cookie": cookie, "X-CSRF-Token": csrf})
+        assert status == 204
+        started = time.monotonic()
+        response.read()  # returns when the server ends the stream; a stream left open times out instead
+        assert time.monotonic() - started < 5
+    finally:
+        connection.close()

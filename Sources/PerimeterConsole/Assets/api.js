@@ -52,6 +52,8 @@ export function query(params) {
   for (const [name, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== '') search.set(name, value);
   }
-  const text = search.toString();
+  // URLSearchParams writes a space as '+', which the gateway reads literally (RFC 3986): %20 instead.
+  // A '+' in a value is already %2B, so this changes only spaces.
+  const text = search.toString().replaceAll('+', '%20');
   return text ? '?' + text : '';
 }

@@ -29,11 +29,13 @@ function signIn(message) {
   document.getElementById('nav').hidden = true;
   document.getElementById('who').hidden = true;
   const token = el('input', { id: 'token', type: 'password', name: 'token', autocomplete: 'current-password', required: true, spellcheck: 'false' });
-  const problem = el('p', { class: 'error', role: 'alert' }, message || '');
+  const problem = el('p', { class: 'error', role: 'alert' });
+  const note = el('p', { class: 'muted', role: 'status' }, message || '');
   const form = el('form', {
     onsubmit: async (event) => {
       event.preventDefault();
       problem.textContent = '';
+      note.textContent = '';
       try {
         session = await api('POST', '/session', { token: token.value });
         token.value = '';
@@ -47,6 +49,7 @@ function signIn(message) {
   },
   el('label', { for: 'token' }, 'Admin or viewer token', token),
   el('button', { type: 'submit', id: 'sign-in' }, 'Sign in'),
+  note,
   problem,
   el('p', { class: 'muted' }, 'The token is exchanged for a session cookie and is not kept by this page. `perimeter admins create --role viewer` makes a read-only one.'));
   main.replaceChildren(el('section', { class: 'panel signin' }, el('h1', {}, 'Sign in to Perimeter'), form));
@@ -58,8 +61,10 @@ function signIn(message) {
 async function route() {
   if (!session) return;
   if (leaving) { leaving(); leaving = null; }
-  const [name, ...rest] = (location.hash.replace(/^#\/?/, '') || 'overview').split('/');
-  const page = pages[name] ? name : 'overview';
+  const [first, ...rest] = (location.hash.replace(/^#\/?/, '') || 'overview').split('/');
+  // #/keys/ID is one key's page.
+  const name = first === 'keys' && rest.length ? 'key' : first;
+  const page = pages[name] && name !== 'key' || (name === 'key' && rest.length) ? name : 'overview';
   for (const link of document.querySelectorAll('#nav a')) {
     const current = link.getAttribute('href') === '#/' + (page === 'key' ? 'keys' : page);
     if (current) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
@@ -82,6 +87,11 @@ document.getElementById('sign-out').addEventListener('click', async () => {
   signIn('Signed out.');
 });
 whenSignedOut(() => signIn('Your session ended; sign in again.'));
+// The skip link moves focus to the content without touching the URL's #, which names the page.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
 window.addEventListener('hashchange', route);
 
 (async () => {
