@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "PerimeterSecrets",
             dependencies: [
-                "PerimeterCore", "PerimeterStorage",
+                "PerimeterCore", "PerimeterStorage", "PerimeterScanner",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
