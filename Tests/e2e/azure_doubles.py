@@ -171,13 +171,21 @@ class KeyVaultDouble(_Server):
         self.secrets: dict[str, list[dict]] = {}
         super().__init__("key-vault-double")
 
-    def set_secret(self, name: str, value: str, *, enabled: bool = True) -> str:
+    def set_secret(self, name: str, value: str, *, enabled: bool = True, created: int | None = None) -> str:
+        """A new version; `created` (Unix seconds) backdates it, as a version set long ago."""
         version = secrets.token_hex(16)
         now = int(time.time())
         with self.lock:
             self.secrets.setdefault(name, []).append(
-                {"value": value, "version": version, "created": now, "updated": now, "enabled": enabled})
+                {"value": value, "version": version, "created": created or now, "updated": created or now, "enabled": enabled})
         return version
+
+    def touch(self, name: str) -> int:
+        """As Update Secret does for an attribute (a tag, enabled): the latest version's `updated` is now."""
+        now = int(time.time())
+        with self.lock:
+            self.secrets[name][-1]["updated"] = now
+        return now
 
     def latest(self, name: str) -> dict:
         with self.lock:

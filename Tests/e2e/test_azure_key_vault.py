@@ -160,7 +160,10 @@ def test_managed_identity_through_the_instance_metadata_endpoint(secret_gateway_
     vault = KeyVaultDouble(imds)
     try:
         value = new_value("akv-managed")
-        vault.set_secret("openai-key", value)
+        # Set 200 days ago, its attributes changed today: the age is the value's, not the attributes'.
+        created = int(time.time()) - 200 * 86400
+        vault.set_secret("openai-key", value, created=created)
+        updated = vault.touch("openai-key")
         config = gateway_config(
             upstream, [("kv-openai", "openai", f"azure-kv:{VAULT}/openai-key", ["gpt-*"])],
             secrets_section(azure_kv={
@@ -171,6 +174,10 @@ def test_managed_identity_through_the_instance_metadata_endpoint(secret_gateway_
         assert openai_call(gw, recorder.virtual_key(gw), upstream) == value
         request = imds.requests[0]
         assert request["metadata"] == "true" and request["query"]["resource"] == ["https://vault.azure.net"], request
+        entry = recorder.cli_json(gw, "inventory")["credentials"][0]
+        iso = lambda seconds: time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(seconds))  # noqa: E731
+        assert entry["version_date"] == iso(created) and entry["version_updated"] == iso(updated), entry
+        assert entry["age_days"] == 200 and "over_max_age" in entry["flags"], entry
         stop_and_check_leaks([gw], recorder, {"key": value, **{f"token {i}": t for i, t in enumerate(imds.issued)}})
     finally:
         vault.stop()
@@ -185,3 +192,42 @@ def test_a_missing_identity_stops_startup_saying_what_to_set(upstream, recorder,
     workload = without + secrets_section(azure_kv={"workload_identity": True})
     output = serve_expecting_failure(Gateway(tmp_path / "workload", config_text=workload, admin_token="e2e-admin-y"), recorder)
     assert "AZURE_FEDERATED_TOKEN_FILE" in output and "AZURE_TENANT_ID" in output, output
+
+
+def test_the_database_password_comes_from_key_vault_before_the_database_opens(secret_gateway_factory, upstream, recorder, tmp_path):
+    """database_password: azure-kv:... is read with secrets.azure_kv before PostgreSQL is opened. Here
+    PostgreSQL is a closed port: the read is shown by Key Vault's log and by start-up failing at the
+    connection, not at the password; a secret Key Vault lacks stops start-up naming database_password.
+    With POSTGRES_URL set (scripts/test), the gateway also starts on it."""
+    from test_config import serve_expecting_failure as serve_failing
+
+    imds = InstanceMetadataDouble()
+    vault = KeyVaultDouble(imds)
+    try:
+        password = new_value("pg-password")
+        vault.set_secret("pg-password", password)
+        provider_value = new_value("akv-pg-openai")
+        vault.set_secret("openai-key", provider_value)
+        azure = secrets_section(azure_kv={"managed_identity": True, "metadata_endpoint": imds.base, "endpoint": vault.base})
+        providers = [("kv-openai", "openai", f"azure-kv:{VAULT}/openai-key", ["gpt-*"])]
+        config = gateway_config(upstream, providers, azure + f"database_password: azure-kv:{VAULT}/pg-password\n")
+
+        output = serve_failing(tmp_path, config, PERIMETER_DATABASE="postgres://perimeter@127.0.0.1:1/perimeter?sslmode=disable")
+        recorder.add(output)
+        assert "cannot open PostgreSQL" in output and password not in output, output
+        assert any(r["method"] == "GET" and r["path"] == "/secrets/pg-password" for r in vault.requests), vault.requests
+
+        missing = gateway_config(upstream, providers, azure + f"database_password: azure-kv:{VAULT}/nope\n")
+        output = serve_failing(tmp_path, missing, PERIMETER_DATABASE="postgres://perimeter@127.0.0.1:1/perimeter?sslmode=disable")
+        recorder.add(output)
+        assert "database_password" in output and "no secret 'nope'" in output, output
+
+        if os.environ.get("POSTGRES_URL"):
+            from test_postgres import fresh_database
+
+            gw = secret_gateway_factory("akv-pg", config, extra_env={"PERIMETER_DATABASE": fresh_database()})
+            assert openai_call(gw, recorder.virtual_key(gw), upstream) == provider_value
+            stop_and_check_leaks([gw], recorder, {"database password": password, "key": provider_value})
+    finally:
+        vault.stop()
+        imds.stop()
