@@ -100,6 +100,7 @@ let package = Package(
             dependencies: [
                 "PerimeterCore", "PerimeterStorage", "PerimeterScanner",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

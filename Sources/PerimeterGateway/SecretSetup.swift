@@ -149,7 +149,7 @@ struct SecretSetup: Sendable {
                 throw ConfigurationError(
                     file: configuration.sourceFile, field: "database_password", problem: "azure-kv: needs secrets.azure_kv",
                     fix:
-                        "set secrets.azure_kv with workload_identity: true, managed_identity: true, or tenant_id, client_id and client_secret"
+                        "set secrets.azure_kv with workload_identity: true, managed_identity: true, or tenant_id, client_id and client_secret or client_certificate_path"
                 )
             }
             client = try makeClient(caFile: nil, configuration: configuration)

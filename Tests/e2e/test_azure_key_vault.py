@@ -231,3 +231,71 @@ def test_the_database_password_comes_from_key_vault_before_the_database_opens(se
     finally:
         vault.stop()
         imds.stop()
+
+
+def certificate_pem_file(path, common_name: str = "perimeter-e2e") -> tuple[bytes, bytes]:
+    """A new RSA key and a self-signed certificate for it, written to `path` as one PEM (key, then
+    certificate), the shape AZURE_CLIENT_CERTIFICATE_PATH takes; returns (certificate PEM, key PEM)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    certificate_pem = certificate.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    path.write_bytes(key_pem + certificate_pem)
+    return certificate_pem, key_pem
+
+
+def test_client_certificate_credentials(secret_gateway_factory, upstream, recorder, tmp_path):
+    """tenant_id, client_id and client_certificate_path: the token request carries a client assertion
+    the Entra double verifies with the registered certificate's public key (thumbprint, signature, aud,
+    iss, sub, lifetime, a fresh jti each time); a certificate Entra does not know stops start-up
+    without printing the key."""
+    registered = tmp_path / "entra-client.pem"
+    certificate_pem, key_pem = certificate_pem_file(registered)
+    entra = EntraDouble("contoso-cert", "app-cert", certificate_pem=certificate_pem, expires_in=2)
+    vault = KeyVaultDouble(entra)
+    try:
+        value = new_value("akv-cert")
+        vault.set_secret("openai-key", value)
+
+        def config(path) -> str:
+            return gateway_config(
+                upstream, [("kv-openai", "openai", f"azure-kv:{VAULT}/openai-key", ["gpt-*"])],
+                secrets_section(cache_ttl=1, azure_kv={
+                    "tenant_id": "contoso-cert", "client_id": "app-cert", "client_certificate_path": str(path),
+                    "authority": entra.base, "endpoint": vault.base,
+                }),
+            )
+
+        gw = secret_gateway_factory("akv-cert", config(registered))
+        vkey = recorder.virtual_key(gw)
+        assert openai_call(gw, vkey, upstream) == value
+        # Tokens live 2 s: renewed with new assertions, each accepted once.
+        time.sleep(2.5)
+        assert openai_call(gw, vkey, upstream) == value
+        forms = [r["form"] for r in entra.requests]
+        assert len(forms) >= 2 and all("client_secret" not in f and f["client_assertion"] for f in forms), forms
+        assert len(entra.issued) == len(forms), "every assertion was accepted"
+        assert len(entra.seen_jti) == len(forms)
+        stop_and_check_leaks([gw], recorder, {
+            "key": value, "private key": key_pem.decode().splitlines()[1], **{f"token {i}": t for i, t in enumerate(entra.issued)}})
+
+        unknown = tmp_path / "other.pem"
+        _, other_key = certificate_pem_file(unknown, "not-registered")
+        output = serve_expecting_failure(
+            Gateway(tmp_path / "unknown", config_text=config(unknown), admin_token="e2e-admin-cert"), recorder)
+        assert "invalid_client" in output and "unknown certificate thumbprint" in output, output
+        assert other_key.decode().splitlines()[1] not in output
+    finally:
+        vault.stop()
+        entra.stop()
