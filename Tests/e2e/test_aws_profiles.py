@@ -1,17 +1,22 @@
 """AWS shared-config profiles beyond static keys (issue 19): a role assumed from a source profile with
-STS `AssumeRole` on moto, a `credential_process`, and both chained, each signing AWS Secrets Manager
+STS `AssumeRole` on moto, a `credential_process`, both chained, and an SSO profile against a portal
+double (moto has no IAM Identity Center portal), each signing AWS Secrets Manager
 calls on moto. A recording proxy in front of moto shows which access key signed each call: the
 source's for STS, the assumed role's (moto hands out `ASIA...` keys) for Secrets Manager.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import http.server
+import json
 import re
 import secrets
 import threading
+import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from perimeter_harness import Gateway
 from secret_servers import AWS_REGION
@@ -143,3 +148,66 @@ def test_a_failing_credential_process_stops_startup_without_its_output(moto, sec
     output = serve_expecting_failure(gw, recorder)
     assert "exited with status 4" in output and "profile 'tool'" in output, output
     assert leaked not in output
+
+
+class SSOPortalDouble:
+    """The IAM Identity Center portal's GetRoleCredentials: `GET /federation/credentials?role_name=R&account_id=A`
+    with the access token in `x-amz-sso_bearer_token`; answers `{"roleCredentials": {accessKeyId,
+    secretAccessKey, sessionToken, expiration (epoch milliseconds)}}`, or 401 for another token."""
+
+    def __init__(self, token: str, account: str, role: str):
+        self.requests: list[tuple[str, dict, str]] = []
+        self.access_key_id = "ASIASSO" + secrets.token_hex(6).upper()
+        self.secret_access_key = "sso-" + secrets.token_hex(16)
+        double = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                url = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                bearer = self.headers.get("x-amz-sso_bearer_token", "")
+                double.requests.append((url.path, query, bearer))
+                if url.path != "/federation/credentials" or query != {"role_name": role, "account_id": account}:
+                    status, body = 400, {"message": "bad request"}
+                elif bearer != token:
+                    status, body = 401, {"message": "Session token not found or invalid"}
+                else:
+                    status, body = 200, {"roleCredentials": {
+                        "accessKeyId": double.access_key_id, "secretAccessKey": double.secret_access_key,
+                        "sessionToken": "sso-session-" + secrets.token_hex(8), "expiration": int((time.time() + 3600) * 1000)}}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_an_sso_profile_reads_the_cached_token_and_asks_the_portal(moto, secret_gateway_factory, upstream, recorder, tmp_path):
+    """sso_session profile: the token `aws sso login` cached at ~/.aws/sso/cache/SHA1(session).json is
+    sent to the portal's GetRoleCredentials; Secrets Manager is signed with the role credentials."""
+    token = "aoa" + secrets.token_urlsafe(40)
+    portal = SSOPortalDouble(token, "123456789012", "PerimeterReaders")
+    proxy = SigningRecorder(moto.endpoint)
+    cache = tmp_path / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True)
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 8 * 3600))
+    (cache / (hashlib.sha1(b"corp").hexdigest() + ".json")).write_text(json.dumps({
+        "startUrl": "https://corp.awsapps.com/start", "region": "us-east-1", "accessToken": token, "expiresAt": expires}))
+    config = ("[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = PerimeterReaders\n"
+              "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n")
+    env = profile_env(tmp_path, "dev", config, "", proxy.url)
+    env["AWS_ENDPOINT_URL_SSO"] = portal.url
+    gw, value = read_through(moto, secret_gateway_factory, upstream, recorder, "aws-sso", env)
+    assert [(path, bearer == token) for path, _, bearer in portal.requests] == [("/federation/credentials", True)]
+    assert {call[1] for call in proxy.calls} == {portal.access_key_id}, proxy.calls
+    stop_and_check_leaks([gw], recorder, {"key": value, "SSO token": token, "role secret": portal.secret_access_key})
+    proxy.server.shutdown()
+    portal.server.shutdown()
