@@ -4,7 +4,8 @@ import PerimeterScanner
 import Synchronization
 
 /// A profile's `credential_process`: a command run through `/bin/sh -c` (as the Go, Java and Rust SDKs
-/// do), with the gateway's environment, whose standard output is the documented JSON:
+/// do), with the gateway's environment less Perimeter's own variables (`PERIMETER_*`: the master key and
+/// the admin token are none of its business), whose standard output is the documented JSON:
 /// `{"Version": 1, "AccessKeyId", "SecretAccessKey", "SessionToken"?, "Expiration"?}` (ISO 8601;
 /// without it the credentials are kept for good).
 ///
@@ -21,6 +22,7 @@ enum AWSCredentialProcess {
     static func credentials(
         command: String, profile: String, environment: [String: String], timeout: Duration = .seconds(30)
     ) async throws -> (AWSCredentials, Date?) {
+        let environment = environment.filter { !$0.key.hasPrefix("PERIMETER_") }
         let output = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
             // It blocks for up to `timeout`: off the cooperative pool.
             DispatchQueue.global().async {

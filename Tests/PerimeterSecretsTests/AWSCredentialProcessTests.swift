@@ -21,6 +21,11 @@ import Testing
         let (marked, none) = try await AWSCredentialProcess.credentials(
             command: echo, profile: "p", environment: environment.merging(["MARK": "AKIDMARK"]) { $1 })
         #expect(marked.accessKeyID == "AKIDMARK" && marked.sessionToken == nil && none == nil)
+        // Perimeter's own variables stay with the gateway.
+        let (scrubbed, _) = try await AWSCredentialProcess.credentials(
+            command: #"printf '{"Version":1,"AccessKeyId":"K%s","SecretAccessKey":"s"}' "$PERIMETER_MASTER_KEY""#, profile: "p",
+            environment: environment.merging(["PERIMETER_MASTER_KEY": "master"]) { $1 })
+        #expect(scrubbed.accessKeyID == "K")
     }
 
     @Test(arguments: [
