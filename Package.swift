@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "PerimeterSecrets",
             dependencies: [
-                "PerimeterCore", "PerimeterStorage",
+                "PerimeterCore", "PerimeterStorage", "PerimeterScanner",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

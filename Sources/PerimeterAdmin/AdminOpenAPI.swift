@@ -332,7 +332,7 @@ enum AdminOpenAPI {
                 "flags": {"type": "array", "items": {"type": "string", "enum": ["no_owner", "over_max_age", "never_used", "stale", "expiring", "previous_secret_in_grace"]}}}},
               "InventoryCredential": {"type": "object", "required": ["reference", "store", "status", "used_by", "flags"], "properties": {
                 "reference": {"type": "string"}, "store": {"type": "string"}, "status": {"type": "string", "enum": ["ok", "error"]},
-                "version": {"type": ["string", "null"]}, "version_date": {"type": ["string", "null"], "format": "date-time"}, "age_days": {"type": ["integer", "null"]},
+                "version": {"type": ["string", "null"]}, "version_date": {"type": ["string", "null"], "format": "date-time"}, "version_updated": {"type": ["string", "null"], "format": "date-time"}, "age_days": {"type": ["integer", "null"]},
                 "used_by": {"type": "array", "items": {"type": "string"}},
                 "flags": {"type": "array", "items": {"type": "string", "enum": ["over_max_age", "unavailable"]}}}},
               "InventorySummary": {"type": "object", "required": ["env", "keys", "active", "revoked", "stale", "expiring", "over_max_age", "unowned", "spend_usd"], "properties": {

@@ -61,12 +61,15 @@ package struct InventoryReport: Codable, Sendable {
         var status: String
         var version: String?
         var versionDate: String?
+        /// Key Vault's `updated`: an attribute change (enabled, tags), not a new value, so the age and
+        /// `over_max_age` stay on `versionDate`: editing a tag must not make an old key look new.
+        var versionUpdated: String?
         var ageDays: Int?
         var usedBy: [String]
         var flags: [String]
 
         enum CodingKeys: String, CodingKey {
-            case reference, store, status, version, versionDate = "version_date", ageDays = "age_days",
+            case reference, store, status, version, versionDate = "version_date", versionUpdated = "version_updated", ageDays = "age_days",
                 usedBy = "used_by", flags
         }
 
@@ -77,6 +80,7 @@ package struct InventoryReport: Codable, Sendable {
             try c.encode(status, forKey: .status)
             try c.encode(version, forKey: .version)
             try c.encode(versionDate, forKey: .versionDate)
+            try c.encode(versionUpdated, forKey: .versionUpdated)
             try c.encode(ageDays, forKey: .ageDays)
             try c.encode(usedBy, forKey: .usedBy)
             try c.encode(flags, forKey: .flags)
@@ -181,7 +185,8 @@ package struct InventoryReport: Codable, Sendable {
             if !entry.check.ok { flags.append("unavailable") }
             return Credential(
                 reference: entry.check.reference.description, store: entry.check.store, status: entry.check.ok ? "ok" : "error",
-                version: entry.check.version, versionDate: entry.createdAt.map(Timestamp.format), ageDays: age,
+                version: entry.check.version, versionDate: entry.createdAt.map(Timestamp.format),
+                versionUpdated: entry.check.updatedAt.map(Timestamp.format), ageDays: age,
                 usedBy: entry.usedBy, flags: flags)
         }
         let summary = Dictionary(grouping: views, by: \.env).map { env, keys in

@@ -4,22 +4,25 @@ import PerimeterSecrets
 import Yams
 
 extension ConfigurationLoader {
-    /// `secrets.azure_kv`: exactly one identity (client credentials, `workload_identity: true` or
+    /// `secrets.azure_kv`: exactly one identity (client credentials with a secret or a certificate, `workload_identity: true` or
     /// `managed_identity: true`), and optional `endpoint` and `metadata_endpoint` overrides.
     static func azureKeyVault(_ node: Node, reader: inout NodeReader) throws -> AzureKeyVaultSettings {
         let field = "secrets.azure_kv"
         let entries = try reader.mapping(
             node, field: field,
             allowed: [
-                "tenant_id", "client_id", "client_secret", "authority", "workload_identity", "managed_identity", "endpoint",
+                "tenant_id", "client_id", "client_secret", "client_certificate_path", "authority", "workload_identity", "managed_identity",
+                "endpoint",
                 "metadata_endpoint",
             ])
         var settings = AzureKeyVaultSettings()
         let workload = try entries["workload_identity"].map { try reader.bool($0, field: "\(field).workload_identity") } ?? false
         let managed = try entries["managed_identity"].map { try reader.bool($0, field: "\(field).managed_identity") } ?? false
         let clientSecret = entries["client_secret"]
-        let chosen = [workload, managed, clientSecret != nil].filter { $0 }.count
-        let fix = "choose one: client_secret (with tenant_id and client_id), workload_identity: true or managed_identity: true"
+        let certificate = entries["client_certificate_path"]
+        let chosen = [workload, managed, clientSecret != nil, certificate != nil].filter { $0 }.count
+        let fix =
+            "choose one: client_secret or client_certificate_path (with tenant_id and client_id), workload_identity: true or managed_identity: true"
         guard chosen == 1 else {
             throw reader.error(node, field, chosen == 0 ? "names no identity" : "names more than one identity", fix: fix)
         }
@@ -30,18 +33,33 @@ extension ConfigurationLoader {
                 }
             }
         }
-        if let clientSecret {
+        /// The app registration both client credentials name.
+        func application() throws -> (tenantID: String, clientID: String, authority: URL?) {
             try only(["metadata_endpoint"], for: "client credentials")
+            return (
+                try entraID(entries, "tenant_id", in: node, field: field, reader: &reader),
+                try entraID(entries, "client_id", in: node, field: field, reader: &reader),
+                try entries["authority"].map { try entraAuthority($0, field: "\(field).authority", reader: &reader) }
+            )
+        }
+        if let clientSecret {
             let secret = try reader.secretReference(clientSecret, field: "\(field).client_secret")
             guard secret.scheme == "env" || secret.scheme == "file" else {
                 throw reader.error(
                     clientSecret, "\(field).client_secret", "must be an env: or file: reference (it is read before any store)",
                     fix: "write e.g. env:AZURE_CLIENT_SECRET")
             }
-            settings.identity = .clientSecret(
-                tenantID: try entraID(entries, "tenant_id", in: node, field: field, reader: &reader),
-                clientID: try entraID(entries, "client_id", in: node, field: field, reader: &reader), secret: secret,
-                authority: try entries["authority"].map { try entraAuthority($0, field: "\(field).authority", reader: &reader) })
+            let app = try application()
+            settings.identity = .clientSecret(tenantID: app.tenantID, clientID: app.clientID, secret: secret, authority: app.authority)
+        } else if let certificate {
+            let path = try reader.string(certificate, field: "\(field).client_certificate_path")
+            guard path.hasPrefix("/") else {
+                throw reader.error(
+                    certificate, "\(field).client_certificate_path", "must be an absolute path",
+                    fix: "give the PEM file holding the private key and the certificate, e.g. /run/secrets/entra-client.pem")
+            }
+            let app = try application()
+            settings.identity = .clientCertificate(tenantID: app.tenantID, clientID: app.clientID, path: path, authority: app.authority)
         } else if workload {
             try only(["tenant_id", "client_id", "authority", "metadata_endpoint"], for: "workload_identity (it reads AZURE_* variables)")
             settings.identity = .workloadIdentity

@@ -70,7 +70,7 @@ public enum ConfigurationLoader {
             guard reference.scheme != "store" else {
                 throw reader.error(
                     node, "database_password", "\(reference.scheme): is not read before the database opens",
-                    fix: "write env:NAME, file:PATH, vault:PATH#FIELD or aws-sm:ID")
+                    fix: "write env:NAME, file:PATH, vault:PATH#FIELD, aws-sm:ID or azure-kv:VAULT/SECRET")
             }
             configuration.databasePassword = reference
         }

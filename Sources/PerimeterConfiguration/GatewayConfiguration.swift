@@ -242,6 +242,9 @@ public struct AzureKeyVaultSettings: Sendable {
     public enum Identity: Sendable, Hashable {
         /// `tenant_id`, `client_id`, `client_secret` (an env: or file: reference), optional `authority`.
         case clientSecret(tenantID: String, clientID: String, secret: SecretReference, authority: URL?)
+        /// `tenant_id`, `client_id`, `client_certificate_path` (a PEM file with the private key and the
+        /// certificate, as `AZURE_CLIENT_CERTIFICATE_PATH` for the Azure SDKs), optional `authority`.
+        case clientCertificate(tenantID: String, clientID: String, path: String, authority: URL?)
         /// `workload_identity: true`: `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`
         /// and `AZURE_AUTHORITY_HOST`, as the Azure Workload Identity webhook sets them.
         case workloadIdentity

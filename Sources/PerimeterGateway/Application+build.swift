@@ -218,7 +218,7 @@ func openStore(_ configuration: GatewayConfiguration, environment: [String: Stri
     }
 }
 
-/// The PostgreSQL password: `database_password` (env:, file:, vault: or aws-sm:), else `PGPASSWORD`, else none.
+/// The PostgreSQL password: `database_password` (env:, file:, vault:, aws-sm: or azure-kv:), else `PGPASSWORD`, else none.
 func databasePassword(_ configuration: GatewayConfiguration, environment: [String: String]) async throws -> String? {
     guard let reference = configuration.databasePassword else { return environment["PGPASSWORD"] }
     do {

@@ -29,7 +29,7 @@ extension SecretSetup {
                     file: configuration.sourceFile, field: "secrets.azure_kv",
                     problem: "azure-kv: references need an identity for Entra ID",
                     fix:
-                        "set secrets.azure_kv with workload_identity: true, managed_identity: true, or tenant_id, client_id and client_secret"
+                        "set secrets.azure_kv with workload_identity: true, managed_identity: true, or tenant_id, client_id and client_secret or client_certificate_path"
                 )
             }
             return nil
@@ -46,6 +46,17 @@ extension SecretSetup {
             grant = .clientSecret(
                 tokenURL: EntraGrant.tokenURL(authority: authority ?? EntraGrant.defaultAuthority, tenantID: tenantID), clientID: clientID,
                 secret: secret, resolver: resolver)
+        case .clientCertificate(let tenantID, let clientID, let path, let authority):
+            do {
+                try EntraCertificate.check(pemFile: path)
+            } catch {
+                throw ConfigurationError(
+                    file: configuration.sourceFile, field: "secrets.azure_kv.client_certificate_path", problem: error.description,
+                    fix: "give a PEM file with the app registration's certificate and its unencrypted RSA private key")
+            }
+            grant = .clientCertificate(
+                tokenURL: EntraGrant.tokenURL(authority: authority ?? EntraGrant.defaultAuthority, tenantID: tenantID), clientID: clientID,
+                certificateFile: path)
         case .workloadIdentity:
             do {
                 grant = try EntraGrant.workloadIdentity(environment: environment)

@@ -120,7 +120,7 @@ struct SecretSetup: Sendable {
         )
     }
 
-    /// A secret of Vault or AWS Secrets Manager read before the database opens (the database password),
+    /// A secret of Vault, AWS Secrets Manager or Azure Key Vault read before the database opens (the database password),
     /// through a client of its own that is shut down at once.
     static func readBeforeDatabase(
         _ reference: SecretReference, configuration: GatewayConfiguration, environment: [String: String], logger: Logger
@@ -149,11 +149,22 @@ struct SecretSetup: Sendable {
             }
             client = try makeClient(caFile: nil, configuration: configuration)
             store = AWSSecretsManagerStore(configuration: aws, transport: AsyncHTTPSecretTransport(client: client))
+        case "azure-kv":
+            // The reference is one of the configuration's, so a missing identity has been refused already.
+            guard let azure = try azureKeyVaultIdentity(configuration, environment: environment, logger: logger) else {
+                throw ConfigurationError(
+                    file: configuration.sourceFile, field: "database_password", problem: "azure-kv: needs secrets.azure_kv",
+                    fix:
+                        "set secrets.azure_kv with workload_identity: true, managed_identity: true, or tenant_id, client_id and client_secret or client_certificate_path"
+                )
+            }
+            client = try makeClient(caFile: nil, configuration: configuration)
+            store = azure.store(transport: AsyncHTTPSecretTransport(client: client))
         default:
             throw ConfigurationError(
                 file: configuration.sourceFile, field: "database_password",
                 problem: "\(reference.scheme): is not a store read before the database",
-                fix: "write env:NAME, file:PATH, vault:PATH#FIELD or aws-sm:ID")
+                fix: "write env:NAME, file:PATH, vault:PATH#FIELD, aws-sm:ID or azure-kv:VAULT/SECRET")
         }
         do {
             let value = try await store.fetch(reference).secret

@@ -3,8 +3,7 @@ import PerimeterCore
 
 /// The exchanges of the chain's temporary sources, each as AWS documents it.
 enum AWSCredentialSources {
-    /// STS `AssumeRoleWithWebIdentity` (Query API, version 2011-06-15, unsigned): the answer's
-    /// `<Credentials>` holds `AccessKeyId`, `SecretAccessKey`, `SessionToken` and `Expiration` (ISO 8601).
+    /// STS `AssumeRoleWithWebIdentity` (unsigned: the token is the proof).
     static func assumeRoleWithWebIdentity(
         tokenFile: String, roleARN: String, sessionName: String, sts: URL, transport: any SecretHTTPTransport
     ) async throws -> (AWSCredentials, Date?) {
@@ -12,19 +11,41 @@ enum AWSCredentialSources {
             throw AWSCredentialError(description: "cannot read the web identity token file \(tokenFile)")
         }
         let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let form = [
-            ("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"), ("RoleArn", roleARN), ("RoleSessionName", sessionName),
-            ("WebIdentityToken", token),
-        ].map { "\($0.0)=\(formEncode($0.1))" }.joined(separator: "&")
+        return try await stsCall(
+            "AssumeRoleWithWebIdentity",
+            [("RoleArn", roleARN), ("RoleSessionName", sessionName), ("WebIdentityToken", token)], sts: sts, signer: nil,
+            transport: transport)
+    }
+
+    /// STS `AssumeRole` for a profile's `role_arn`, signed (SigV4, service `sts`) with the credentials of
+    /// the profile's source; `ExternalId` and `DurationSeconds` when the profile sets them.
+    static func assumeRole(
+        _ role: AWSAssumeRole, with credentials: AWSCredentials, transport: any SecretHTTPTransport, now: Date
+    ) async throws -> (AWSCredentials, Date?) {
+        var parameters = [("RoleArn", role.roleARN), ("RoleSessionName", role.sessionName)]
+        if let external = role.externalID { parameters.append(("ExternalId", external)) }
+        if let seconds = role.durationSeconds { parameters.append(("DurationSeconds", String(seconds))) }
+        let signer = SigV4Signer(credentials: credentials, region: role.region, service: "sts")
+        return try await stsCall("AssumeRole", parameters, sts: role.sts, signer: (signer, now), transport: transport)
+    }
+
+    /// One call of STS's Query API (version 2011-06-15): a form POST, signed when `signer` is given; the
+    /// answer's `<Credentials>` hold `AccessKeyId`, `SecretAccessKey`, `SessionToken` and `Expiration`.
+    private static func stsCall(
+        _ action: String, _ parameters: [(String, String)], sts: URL, signer: (SigV4Signer, Date)?, transport: any SecretHTTPTransport
+    ) async throws -> (AWSCredentials, Date?) {
+        let form = ([("Action", action), ("Version", "2011-06-15")] + parameters).map { "\($0.0)=\(formEncode($0.1))" }
+            .joined(separator: "&")
         let url = sts.path.isEmpty ? sts.appendingPathComponent("") : sts
+        let body = Array(form.utf8)
+        var headers = [(name: "content-type", value: "application/x-www-form-urlencoded")]
+        if let (signer, now) = signer { headers = signer.sign(method: "POST", url: url, headers: headers, body: body, date: now) }
         let response = try await send(
-            SecretHTTPRequest(
-                method: "POST", url: url, headers: [(name: "content-type", value: "application/x-www-form-urlencoded")],
-                body: Array(form.utf8)), what: "STS AssumeRoleWithWebIdentity", transport: transport)
+            SecretHTTPRequest(method: "POST", url: url, headers: headers, body: body), what: "STS \(action)", transport: transport)
         let xml = String(decoding: response, as: UTF8.self)
         guard let key = element("AccessKeyId", in: xml), let secret = element("SecretAccessKey", in: xml),
             let session = element("SessionToken", in: xml)
-        else { throw AWSCredentialError(description: "STS AssumeRoleWithWebIdentity answered without credentials") }
+        else { throw AWSCredentialError(description: "STS \(action) answered without credentials") }
         return (
             AWSCredentials(accessKeyID: key, secretAccessKey: Secret(secret), sessionToken: Secret(session)),
             element("Expiration", in: xml).flatMap(parseDate)
@@ -113,37 +134,4 @@ enum AWSCredentialSources {
     }
 
     static func formEncode(_ text: String) -> String { PercentEncoding.encode(text) }
-}
-
-/// `~/.aws/credentials` and `~/.aws/config`: INI sections of `key = value` lines; a profile is
-/// `[NAME]` in the first and `[profile NAME]` (or `[default]`) in the second.
-enum AWSSharedFiles {
-    static func credentials(profile: String, credentialsFile: String, configFile: String) throws -> AWSCredentials? {
-        for (file, header) in [(credentialsFile, profile), (configFile, profile == "default" ? "default" : "profile \(profile)")] {
-            guard let data = FileManager.default.contents(atPath: file) else { continue }
-            let values = section(named: header, in: String(decoding: data, as: UTF8.self))
-            if let key = values["aws_access_key_id"], let secret = values["aws_secret_access_key"] {
-                return AWSCredentials(
-                    accessKeyID: key, secretAccessKey: Secret(secret), sessionToken: values["aws_session_token"].map(Secret.init))
-            }
-        }
-        return nil
-    }
-
-    static func section(named name: String, in text: String) -> [String: String] {
-        var current: String?
-        var values: [String: String] = [:]
-        for raw in text.split(whereSeparator: \.isNewline) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasPrefix("["), line.hasSuffix("]") {
-                current = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
-                continue
-            }
-            guard current == name, let equals = line.firstIndex(of: "=") else { continue }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            values[key] = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-        }
-        return values
-    }
 }

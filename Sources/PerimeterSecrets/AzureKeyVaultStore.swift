@@ -43,8 +43,8 @@ public struct AzureKeyVaultStore: WritableSecretStore {
         guard let value = bundle["value"] as? String, !value.isEmpty else {
             throw SecretStoreError.unreadable(reference, reason: "Key Vault's answer has no value (or an empty one)")
         }
-        let created = (attributes["created"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) }
-        return FetchedSecret(Secret(value), version: Self.version(of: bundle), createdAt: created)
+        func date(_ key: String) -> Date? { (attributes[key] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) } }
+        return FetchedSecret(Secret(value), version: Self.version(of: bundle), createdAt: date("created"), updatedAt: date("updated"))
     }
 
     /// The client secret, if any, is read again every `cache_ttl` (the token itself renews on demand).

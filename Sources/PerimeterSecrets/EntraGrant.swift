@@ -12,6 +12,9 @@ import PerimeterCore
 ///   `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and
 ///   `client_assertion` = the Kubernetes service-account token in `AZURE_FEDERATED_TOKEN_FILE`,
 ///   read again for every request because the kubelet rotates it.
+/// - Certificate credentials (``EntraCertificate``): the same request with `client_assertion_type` and a
+///   `client_assertion` the gateway signs with the certificate's key, the PEM file read again for each
+///   request so a renewed certificate is used without a restart.
 /// - Managed identity, "How to use managed identities for Azure resources on an Azure VM to acquire an
 ///   access token": `GET http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01
 ///   &resource=...[&client_id=...]` with `Metadata: true`; the answer's `expires_in` and `expires_on`
@@ -19,6 +22,7 @@ import PerimeterCore
 public enum EntraGrant: Sendable {
     case clientSecret(tokenURL: URL, clientID: String, secret: SecretReference, resolver: SecretResolver)
     case federatedToken(tokenURL: URL, clientID: String, tokenFile: String)
+    case clientCertificate(tokenURL: URL, clientID: String, certificateFile: String)
     case managedIdentity(endpoint: URL, clientID: String?)
 
     public static let defaultAuthority = URL(string: "https://login.microsoftonline.com")!
@@ -67,11 +71,11 @@ public enum EntraGrant: Sendable {
             guard !assertion.isEmpty else {
                 throw EntraTokenFailure(description: "the federated token file \(file) is empty")
             }
-            form = [
-                ("grant_type", "client_credentials"), ("client_id", clientID),
-                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                ("client_assertion", assertion), ("scope", scope),
-            ]
+            form = Self.assertionForm(clientID: clientID, assertion: assertion, scope: scope)
+            tokenURL = url
+        case .clientCertificate(let url, let clientID, let file):
+            let assertion = try EntraCertificate(pemFile: file).assertion(clientID: clientID, tokenURL: url, now: Date())
+            form = Self.assertionForm(clientID: clientID, assertion: assertion, scope: scope)
             tokenURL = url
         case .managedIdentity(let endpoint, let clientID):
             // IMDS takes the resource, not a scope: `https://vault.azure.net`, without `/.default`.
@@ -86,6 +90,14 @@ public enum EntraGrant: Sendable {
         return SecretHTTPRequest(
             method: "POST", url: tokenURL, headers: [("Content-Type", "application/x-www-form-urlencoded")],
             body: Array(Self.formEncoded(form).utf8))
+    }
+
+    private static func assertionForm(clientID: String, assertion: String, scope: String) -> [(String, String)] {
+        [
+            ("grant_type", "client_credentials"), ("client_id", clientID),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion),
+            ("scope", scope),
+        ]
     }
 
     /// The token and its lifetime in seconds from an answer; a refusal says what Entra said (its error

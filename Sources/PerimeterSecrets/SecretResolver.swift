@@ -12,6 +12,8 @@ public struct SecretCheck: Sendable, Hashable {
     public var version: String?
     /// When the store says this version was created.
     public var createdAt: Date?
+    /// When the store last changed the version's attributes (Key Vault), if it says.
+    public var updatedAt: Date?
     public var error: String?
     /// The store answered that there is no such secret (as opposed to failing).
     public var notFound = false
@@ -145,6 +147,7 @@ public final class SecretResolver: Sendable {
         if case .serve = entry.read(at: now(), grace: grace, retryAfter: .zero) {
             var check = SecretCheck(reference: reference, store: reference.scheme, version: entry.value?.version)
             check.createdAt = entry.value?.createdAt
+            check.updatedAt = entry.value?.updatedAt
             return check
         }
         var check = SecretCheck(reference: reference, store: reference.scheme, error: entry.failure ?? "not fetched yet")

@@ -8,11 +8,15 @@ public struct FetchedSecret: Sendable {
     /// The store's version of the value (a number for the built-in store and Vault, an id for AWS).
     public var version: String?
     public var createdAt: Date?
+    /// When the store last changed the version's attributes (Key Vault's `updated`: enabled, expiry,
+    /// tags), for stores that keep such a date; the value itself is as old as `createdAt`.
+    public var updatedAt: Date?
 
-    public init(_ secret: Secret, version: String? = nil, createdAt: Date? = nil) {
+    public init(_ secret: Secret, version: String? = nil, createdAt: Date? = nil, updatedAt: Date? = nil) {
         self.secret = secret
         self.version = version
         self.createdAt = createdAt
+        self.updatedAt = updatedAt
     }
 }
 

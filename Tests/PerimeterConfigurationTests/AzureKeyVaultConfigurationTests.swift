@@ -35,6 +35,8 @@ import Testing
         let user = try load("secrets: { azure_kv: { managed_identity: true, client_id: mi-1, metadata_endpoint: 'http://127.0.0.1:1' } }")
         #expect(user.identity == .managedIdentity(clientID: "mi-1") && user.metadataEndpoint?.port == 1)
         #expect(try load("listen: 127.0.0.1:8080").identity == nil)
+        let certificate = try load("secrets: { azure_kv: { tenant_id: t, client_id: c, client_certificate_path: /run/secrets/entra.pem } }")
+        #expect(certificate.identity == .clientCertificate(tenantID: "t", clientID: "c", path: "/run/secrets/entra.pem", authority: nil))
     }
 
     @Test(arguments: [
@@ -58,6 +60,15 @@ import Testing
         ),
         ("secrets: { azure_kv: { workload_identity: true, endpoint: vault } }", "secrets.azure_kv.endpoint", "not an http(s) URL"),
         ("secrets: { azure_kv: { managed_identity: true, vault: x } }", "secrets.azure_kv.vault", "unknown field"),
+        (
+            "secrets: { azure_kv: { client_secret: env:S, client_certificate_path: /c.pem, tenant_id: t, client_id: c } }",
+            "secrets.azure_kv", "more than one identity"
+        ),
+        (
+            "secrets: { azure_kv: { client_certificate_path: c.pem, tenant_id: t, client_id: c } }",
+            "secrets.azure_kv.client_certificate_path", "absolute"
+        ),
+        ("secrets: { azure_kv: { client_certificate_path: /c.pem, client_id: c } }", "secrets.azure_kv.tenant_id", "is missing"),
     ])
     func refuses(_ yaml: String, field: String, problem: String) {
         do {

@@ -88,7 +88,9 @@ import Testing
         let fetched = try await Self.store(transport).fetch(try SecretReference(parsing: "azure-kv:my-vault/openai"))
         #expect(fetched.secret.revealed == "sk-from-key-vault")
         #expect(fetched.version == Self.version)
-        #expect(fetched.createdAt == Date(timeIntervalSince1970: 1_780_000_000))
+        #expect(
+            fetched.createdAt == Date(timeIntervalSince1970: 1_780_000_000)
+                && fetched.updatedAt == Date(timeIntervalSince1970: 1_780_000_100))
         let get = try #require(transport.requests.last)
         #expect(get.method == "GET")
         #expect(get.url.absoluteString == "https://my-vault.vault.azure.net/secrets/openai?api-version=7.4")

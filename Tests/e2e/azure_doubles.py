@@ -5,7 +5,10 @@ Entra ID (v2.0 token endpoint, client credentials flow): `POST /{tenant}/oauth2/
 with `grant_type=client_credentials`, `client_id`, `scope`, and either `client_secret` or, for
 workload identity federation, `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
 and `client_assertion` (one of the assertions the test declared valid; like a real service-account
-token, the previous one stays valid for a while after the kubelet writes a new one). Answers `{"token_type": "Bearer", "expires_in": N, "access_token": ...}`
+token, the previous one stays valid for a while after the kubelet writes a new one), or, for a
+certificate credential, a JWT checked as Entra ID checks it: RS256, signed by the key of the
+certificate whose SHA-256 thumbprint is the header's `x5t#S256` (and SHA-1 `x5t`, if given), `aud`
+the token endpoint, `iss` = `sub` = the client id, `nbf` <= now < `exp`, and a `jti` not seen before. Answers `{"token_type": "Bearer", "expires_in": N, "access_token": ...}`
 or `{"error": "invalid_client", "error_description": "AADSTS..."}` with 401.
 
 Key Vault: `GET /secrets/{name}[/{version}]?api-version=7.4` and `PUT /secrets/{name}?api-version=7.4`
@@ -16,6 +19,8 @@ with `{"value": ...}`, a bearer token Entra issued; SecretBundle answers
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import socket
@@ -100,9 +105,17 @@ class EntraDouble(_Server):
     """One app registration of one tenant, with a client secret or a federated token file."""
 
     def __init__(self, tenant: str, client_id: str, *, client_secret: str | None = None,
-                 assertions: list[str] | None = None, expires_in: int = 3599):
+                 assertions: list[str] | None = None, certificate_pem: bytes | None = None, expires_in: int = 3599):
         self.tenant, self.client_id = tenant, client_id
         self.client_secret, self.assertions = client_secret, assertions if assertions is not None else []
+        self.certificate = None
+        if certificate_pem is not None:
+            from cryptography import x509
+            from cryptography.hazmat.primitives.serialization import Encoding
+            self.certificate = x509.load_pem_x509_certificate(certificate_pem)
+            der = self.certificate.public_bytes(Encoding.DER)
+            self.thumbprints = {"x5t#S256": _b64url(hashlib.sha256(der).digest()), "x5t": _b64url(hashlib.sha1(der).digest())}
+        self.seen_jti: set[str] = set()
         self.expires_in = expires_in
         self.issued: list[str] = []
         super().__init__("entra-double")
@@ -122,6 +135,12 @@ class EntraDouble(_Server):
         if self.client_secret is not None:
             if form.get("client_secret") != self.client_secret:
                 return 401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}
+        elif self.certificate is not None:
+            if form.get("client_assertion_type") != JWT_BEARER or form.get("client_secret") is not None:
+                return 401, {"error": "invalid_client", "error_description": "AADSTS7000218: client_assertion expected"}
+            problem = self._certificate_assertion_problem(form.get("client_assertion", ""), self.base + path)
+            if problem:
+                return 401, {"error": "invalid_client", "error_description": f"AADSTS700027: Client assertion failed signature validation. ({problem})"}
         else:
             with self.lock:
                 valid = form.get("client_assertion") in self.assertions
@@ -131,6 +150,52 @@ class EntraDouble(_Server):
         with self.lock:
             self.issued.append(token)
         return 200, {"token_type": "Bearer", "expires_in": self.expires_in, "ext_expires_in": self.expires_in, "access_token": token}
+
+
+    def _certificate_assertion_problem(self, assertion: str, token_url: str) -> str | None:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        parts = assertion.split(".")
+        if len(parts) != 3:
+            return "not a compact JWT"
+        try:
+            header, claims = json.loads(_unb64url(parts[0])), json.loads(_unb64url(parts[1]))
+        except ValueError:
+            return "undecodable"
+        if header.get("alg") != "RS256":
+            return "alg"
+        if header.get("x5t#S256") != self.thumbprints["x5t#S256"] or header.get("x5t", self.thumbprints["x5t"]) != self.thumbprints["x5t"]:
+            return "unknown certificate thumbprint"
+        try:
+            self.certificate.public_key().verify(
+                _unb64url(parts[2]), f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return "signature"
+        now = time.time()
+        if claims.get("aud") != token_url:
+            return f"aud {claims.get('aud')!r}"
+        if claims.get("iss") != self.client_id or claims.get("sub") != self.client_id:
+            return "iss/sub"
+        if not isinstance(claims.get("nbf"), int) or not isinstance(claims.get("exp"), int):
+            return "nbf/exp"
+        if claims["nbf"] > now + 60 or claims["exp"] <= now or claims["exp"] - claims["nbf"] > 3600:
+            return "lifetime"
+        jti = claims.get("jti")
+        with self.lock:
+            if not isinstance(jti, str) or not jti or jti in self.seen_jti:
+                return "jti replayed"
+            self.seen_jti.add(jti)
+        return None
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class InstanceMetadataDouble(_Server):
@@ -171,13 +236,21 @@ class KeyVaultDouble(_Server):
         self.secrets: dict[str, list[dict]] = {}
         super().__init__("key-vault-double")
 
-    def set_secret(self, name: str, value: str, *, enabled: bool = True) -> str:
+    def set_secret(self, name: str, value: str, *, enabled: bool = True, created: int | None = None) -> str:
+        """A new version; `created` (Unix seconds) backdates it, as a version set long ago."""
         version = secrets.token_hex(16)
         now = int(time.time())
         with self.lock:
             self.secrets.setdefault(name, []).append(
-                {"value": value, "version": version, "created": now, "updated": now, "enabled": enabled})
+                {"value": value, "version": version, "created": created or now, "updated": created or now, "enabled": enabled})
         return version
+
+    def touch(self, name: str) -> int:
+        """As Update Secret does for an attribute (a tag, enabled): the latest version's `updated` is now."""
+        now = int(time.time())
+        with self.lock:
+            self.secrets[name][-1]["updated"] = now
+        return now
 
     def latest(self, name: str) -> dict:
         with self.lock:

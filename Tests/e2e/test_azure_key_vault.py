@@ -160,7 +160,10 @@ def test_managed_identity_through_the_instance_metadata_endpoint(secret_gateway_
     vault = KeyVaultDouble(imds)
     try:
         value = new_value("akv-managed")
-        vault.set_secret("openai-key", value)
+        # Set 200 days ago, its attributes changed today: the age is the value's, not the attributes'.
+        created = int(time.time()) - 200 * 86400
+        vault.set_secret("openai-key", value, created=created)
+        updated = vault.touch("openai-key")
         config = gateway_config(
             upstream, [("kv-openai", "openai", f"azure-kv:{VAULT}/openai-key", ["gpt-*"])],
             secrets_section(azure_kv={
@@ -171,6 +174,10 @@ def test_managed_identity_through_the_instance_metadata_endpoint(secret_gateway_
         assert openai_call(gw, recorder.virtual_key(gw), upstream) == value
         request = imds.requests[0]
         assert request["metadata"] == "true" and request["query"]["resource"] == ["https://vault.azure.net"], request
+        entry = recorder.cli_json(gw, "inventory")["credentials"][0]
+        iso = lambda seconds: time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(seconds))  # noqa: E731
+        assert entry["version_date"] == iso(created) and entry["version_updated"] == iso(updated), entry
+        assert entry["age_days"] == 200 and "over_max_age" in entry["flags"], entry
         stop_and_check_leaks([gw], recorder, {"key": value, **{f"token {i}": t for i, t in enumerate(imds.issued)}})
     finally:
         vault.stop()
@@ -185,3 +192,110 @@ def test_a_missing_identity_stops_startup_saying_what_to_set(upstream, recorder,
     workload = without + secrets_section(azure_kv={"workload_identity": True})
     output = serve_expecting_failure(Gateway(tmp_path / "workload", config_text=workload, admin_token="e2e-admin-y"), recorder)
     assert "AZURE_FEDERATED_TOKEN_FILE" in output and "AZURE_TENANT_ID" in output, output
+
+
+def test_the_database_password_comes_from_key_vault_before_the_database_opens(secret_gateway_factory, upstream, recorder, tmp_path):
+    """database_password: azure-kv:... is read with secrets.azure_kv before PostgreSQL is opened. Here
+    PostgreSQL is a closed port: the read is shown by Key Vault's log and by start-up failing at the
+    connection, not at the password; a secret Key Vault lacks stops start-up naming database_password.
+    With POSTGRES_URL set (scripts/test), the gateway also starts on it."""
+    from test_config import serve_expecting_failure as serve_failing
+
+    imds = InstanceMetadataDouble()
+    vault = KeyVaultDouble(imds)
+    try:
+        password = new_value("pg-password")
+        vault.set_secret("pg-password", password)
+        provider_value = new_value("akv-pg-openai")
+        vault.set_secret("openai-key", provider_value)
+        azure = secrets_section(azure_kv={"managed_identity": True, "metadata_endpoint": imds.base, "endpoint": vault.base})
+        providers = [("kv-openai", "openai", f"azure-kv:{VAULT}/openai-key", ["gpt-*"])]
+        config = gateway_config(upstream, providers, azure + f"database_password: azure-kv:{VAULT}/pg-password\n")
+
+        output = serve_failing(tmp_path, config, PERIMETER_DATABASE="postgres://perimeter@127.0.0.1:1/perimeter?sslmode=disable")
+        recorder.add(output)
+        assert "cannot open PostgreSQL" in output and password not in output, output
+        assert any(r["method"] == "GET" and r["path"] == "/secrets/pg-password" for r in vault.requests), vault.requests
+
+        missing = gateway_config(upstream, providers, azure + f"database_password: azure-kv:{VAULT}/nope\n")
+        output = serve_failing(tmp_path, missing, PERIMETER_DATABASE="postgres://perimeter@127.0.0.1:1/perimeter?sslmode=disable")
+        recorder.add(output)
+        assert "database_password" in output and "no secret 'nope'" in output, output
+
+        if os.environ.get("POSTGRES_URL"):
+            from test_postgres import fresh_database
+
+            gw = secret_gateway_factory("akv-pg", config, extra_env={"PERIMETER_DATABASE": fresh_database()})
+            assert openai_call(gw, recorder.virtual_key(gw), upstream) == provider_value
+            stop_and_check_leaks([gw], recorder, {"database password": password, "key": provider_value})
+    finally:
+        vault.stop()
+        imds.stop()
+
+
+def certificate_pem_file(path, common_name: str = "perimeter-e2e") -> tuple[bytes, bytes]:
+    """A new RSA key and a self-signed certificate for it, written to `path` as one PEM (key, then
+    certificate), the shape AZURE_CLIENT_CERTIFICATE_PATH takes; returns (certificate PEM, key PEM)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    certificate_pem = certificate.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    path.write_bytes(key_pem + certificate_pem)
+    return certificate_pem, key_pem
+
+
+def test_client_certificate_credentials(secret_gateway_factory, upstream, recorder, tmp_path):
+    """tenant_id, client_id and client_certificate_path: the token request carries a client assertion
+    the Entra double verifies with the registered certificate's public key (thumbprint, signature, aud,
+    iss, sub, lifetime, a fresh jti each time); a certificate Entra does not know stops start-up
+    without printing the key."""
+    registered = tmp_path / "entra-client.pem"
+    certificate_pem, key_pem = certificate_pem_file(registered)
+    entra = EntraDouble("contoso-cert", "app-cert", certificate_pem=certificate_pem, expires_in=2)
+    vault = KeyVaultDouble(entra)
+    try:
+        value = new_value("akv-cert")
+        vault.set_secret("openai-key", value)
+
+        def config(path) -> str:
+            return gateway_config(
+                upstream, [("kv-openai", "openai", f"azure-kv:{VAULT}/openai-key", ["gpt-*"])],
+                secrets_section(cache_ttl=1, azure_kv={
+                    "tenant_id": "contoso-cert", "client_id": "app-cert", "client_certificate_path": str(path),
+                    "authority": entra.base, "endpoint": vault.base,
+                }),
+            )
+
+        gw = secret_gateway_factory("akv-cert", config(registered))
+        vkey = recorder.virtual_key(gw)
+        assert openai_call(gw, vkey, upstream) == value
+        # Tokens live 2 s: renewed with new assertions, each accepted once.
+        time.sleep(2.5)
+        assert openai_call(gw, vkey, upstream) == value
+        forms = [r["form"] for r in entra.requests]
+        assert len(forms) >= 2 and all("client_secret" not in f and f["client_assertion"] for f in forms), forms
+        assert len(entra.issued) == len(forms), "every assertion was accepted"
+        assert len(entra.seen_jti) == len(forms)
+        stop_and_check_leaks([gw], recorder, {
+            "key": value, "private key": key_pem.decode().splitlines()[1], **{f"token {i}": t for i, t in enumerate(entra.issued)}})
+
+        unknown = tmp_path / "other.pem"
+        _, other_key = certificate_pem_file(unknown, "not-registered")
+        output = serve_expecting_failure(
+            Gateway(tmp_path / "unknown", config_text=config(unknown), admin_token="e2e-admin-cert"), recorder)
+        assert "invalid_client" in output and "unknown certificate thumbprint" in output, output
+        assert other_key.decode().splitlines()[1] not in output
+    finally:
+        vault.stop()
+        entra.stop()
