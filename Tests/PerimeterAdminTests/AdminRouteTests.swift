@@ -179,7 +179,7 @@ import Testing
                         "/keys", "/keys/{id}", "/keys/{id}/rotate", "/calls", "/spend", "/secrets", "/secrets/{name}",
                         "/secrets/{name}/rotate", "/secrets/reload", "/admins", "/admins/{id}", "/audit", "/findings", "/inventory",
                         "/alerts", "/alerts/rules", "/fingerprints", "/inventory/sync", "/provider-keys", "/provider-keys/{id}/disable",
-                        "/session",
+                        "/session", "/spend/series", "/calls/stream", "/calls/breakdown",
                     ])
                 // Every status the middleware and decoder can answer is declared where it can happen.
                 for (path, item) in paths {
