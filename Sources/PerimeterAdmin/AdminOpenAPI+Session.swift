@@ -28,7 +28,7 @@ extension AdminOpenAPI {
                   },
                   "delete": {
                     "summary": "Sign out: the session ends on the server and its cookie is cleared. Needs X-CSRF-Token; a viewer may sign out. With a Bearer token there is no session: 204 and nothing changes",
-                    "security": [{"consoleSession": []}],
+                    "security": [{"adminToken": []}, {"consoleSession": []}],
                     "responses": {"204": {"description": "Signed out"}, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}
                   }
                 }

@@ -65,6 +65,10 @@ def page_ready(driver, page: str, timeout: float = 10):
     errors = driver.find_elements(By.CSS_SELECTOR, "#main .error")
     shown = [e.text for e in errors if e.text.strip()]
     assert not shown, f"page {page} shows errors: {shown}"
+    # No script error and nothing the Content-Security-Policy had to block (an inline style, say).
+    problems = [entry["message"] for entry in driver.get_log("browser")
+                if "Content Security Policy" in entry["message"] or "Uncaught" in entry["message"]]
+    assert not problems, f"page {page}: {problems}"
 
 
 def visit(driver, gateway, page: str):

@@ -48,7 +48,7 @@ export function limitsFields(current = {}, { editing = false } = {}) {
 
 function createForm(onCreated) {
   const name = el('input', { id: 'new-name', name: 'name', required: true, maxlength: 128 });
-  const env = el('input', { id: 'new-env', name: 'env', required: true, pattern: '[a-z0-9-]{1,16}', placeholder: 'prod' });
+  const env = el('input', { id: 'new-env', name: 'env', required: true, pattern: '[a-z0-9\\-]{1,24}', placeholder: 'prod' });
   const owner = el('input', { id: 'new-owner', name: 'owner', maxlength: 128 });
   const limits = limitsFields();
   const problem = el('p', { class: 'error', role: 'alert' });

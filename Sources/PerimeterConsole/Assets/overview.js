@@ -107,9 +107,8 @@ export async function render(main) {
     el('h1', {}, 'Overview'),
     el('div', { class: 'grid' }, total, ...envPanels),
     el('section', { class: 'panel' }, el('div', { class: 'row' }, el('h2', {}, 'Spend over time'), range, stack), spendChart),
-    el('div', { class: 'grid' },
-      el('section', { class: 'panel' }, el('h2', {}, 'Calls per minute'), callsChart),
-      alertsPanel, attentionPanel));
+    el('section', { class: 'panel' }, el('h2', {}, 'Calls per minute, last hour'), callsChart),
+    el('div', { class: 'grid' }, alertsPanel, attentionPanel));
   await Promise.all([drawSpend(), drawCalls()]);
   const timer = setInterval(() => { drawCalls().catch(() => {}); }, 15000);
   return () => clearInterval(timer);

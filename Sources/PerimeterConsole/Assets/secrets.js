@@ -7,7 +7,7 @@ export async function render(main, { isAdmin }) {
   const [store, inventory] = await Promise.all([get('/secrets'), get('/inventory')]);
   let form = null;
   if (isAdmin) {
-    const name = el('input', { id: 'secret-name', required: true, pattern: '[A-Za-z0-9._/-]{1,128}', autocomplete: 'off' });
+    const name = el('input', { id: 'secret-name', required: true, pattern: '[A-Za-z0-9._\\/\\-]{1,128}', autocomplete: 'off' });
     const value = el('input', { id: 'secret-value', type: 'password', required: true, autocomplete: 'new-password' });
     const problem = el('p', { class: 'error', role: 'alert' });
     const submit = (action) => async (event) => {

@@ -20,7 +20,8 @@ export function el(tag, attributes = {}, ...children) {
 
 export function usd(value) {
   const number = Number(value || 0);
-  if (number !== 0 && Math.abs(number) < 0.01) return '$' + number.toFixed(6);
+  // Below a dollar, three significant digits: $0.0125, $0.000589; never $0.01 for both 0.0125 and 0.005.
+  if (number !== 0 && Math.abs(number) < 1) return '$' + number.toLocaleString('en-US', { maximumSignificantDigits: 3 });
   return '$' + number.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }
 
