@@ -58,26 +58,39 @@ function signIn(message) {
   token.focus();
 }
 
+let generation = 0;
+
 async function route() {
   if (!session) return;
   if (leaving) { leaving(); leaving = null; }
-  const [first, ...rest] = (location.hash.replace(/^#\/?/, '') || 'overview').split('/');
+  const current = ++generation;
+  // Anything after ? in the # is ignored: #/keys?again opens the keys page anew.
+  const [first, ...rest] = (location.hash.replace(/^#\/?/, '').split('?')[0] || 'overview').split('/');
   // #/keys/ID is one key's page.
   const name = first === 'keys' && rest.length ? 'key' : first;
   const page = pages[name] && name !== 'key' || (name === 'key' && rest.length) ? name : 'overview';
   for (const link of document.querySelectorAll('#nav a')) {
-    const current = link.getAttribute('href') === '#/' + (page === 'key' ? 'keys' : page);
-    if (current) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
+    const isCurrent = link.getAttribute('href') === '#/' + (page === 'key' ? 'keys' : page);
+    if (isCurrent) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
   }
   main.dataset.ready = 'false';
   main.dataset.page = page;
   main.replaceChildren(el('p', { class: 'muted' }, 'Loading…'));
+  // Each page renders into its own element, shown only if no later navigation replaced it.
+  const view = el('div');
   const context = { session, isAdmin: session.role === 'admin', params: rest.map(decodeURIComponent) };
+  let cleanup = null;
   try {
-    leaving = (await pages[page].render(main, context)) || null;
+    cleanup = (await pages[page].render(view, context)) || null;
   } catch (error) {
-    if (session) main.replaceChildren(el('h1', {}, 'Something went wrong'), errorBox(error));
+    view.replaceChildren(el('h1', {}, 'Something went wrong'), errorBox(error));
   }
+  if (current !== generation || !session) {
+    if (cleanup) cleanup();
+    return;
+  }
+  leaving = cleanup;
+  main.replaceChildren(view);
   main.dataset.ready = 'true';
   main.focus({ preventScroll: true });
 }
