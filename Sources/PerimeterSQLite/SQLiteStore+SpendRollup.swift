@@ -29,12 +29,15 @@ enum SQLiteRollup {
             let (name, start) = table(source)
             let width = source.width ?? 0
             let keyColumns = ([start] + dimensions).joined(separator: ", ")
+            // Environment right after time: the overview's series by environment then reads the rows in
+            // its groups' order and aggregates them without a sort.
+            let primaryKey = [start, "env", "model", "provider", "owner", "key_id"].joined(separator: ", ")
             return """
                 CREATE TABLE \(name) (
                     \(start) INTEGER NOT NULL,
                     \(dimensions.map { "\($0) TEXT NOT NULL" }.joined(separator: ", ")),
                     \(totals.map { "\($0.column) INTEGER NOT NULL" }.joined(separator: ", ")),
-                    PRIMARY KEY (\(keyColumns))
+                    PRIMARY KEY (\(primaryKey))
                 ) WITHOUT ROWID;
                 CREATE INDEX \(name)_key ON \(name)(key_id, \(start));
                 CREATE TRIGGER calls_\(name)_insert AFTER INSERT ON calls WHEN NEW.outcome <> 'in_flight'
@@ -87,7 +90,8 @@ enum SQLiteRollup {
                 conditions.append("key_id = ?")
                 arguments += [keyID]
             }
-            let bucket = size.map { "(\(start) / \($0)) * \($0)" } ?? "0"
+            // A bucket as wide as the rollup's rows is their own time column, which the primary key orders.
+            let bucket = size.map { $0 == part.source.width ? start : "(\(start) / \($0)) * \($0)" } ?? "0"
             let group = grouping.map { isLog ? "COALESCE(\($0), '')" : $0 } ?? "''"
             let sums = totals.map { "SUM(\(isLog ? $0.ofCall("") : $0.column)) AS \($0.column)" }
             return """
