@@ -32,7 +32,7 @@ struct CallRoutes: Sendable {
         }
         group.get("spend/series") { request, _ in
             let query = try Self.seriesQuery(request.uri.queryParameters, now: Date())
-            return try AdminRoutes.json(SpendSeriesReport(query, points: try await calls.spendSeries(query)))
+            return AdminRoutes.json(status: .ok, bytes: SpendSeriesReport(query, points: try await calls.spendSeries(query)).json())
         }
     }
 
