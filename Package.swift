@@ -266,6 +266,7 @@ let package = Package(
             dependencies: [
                 "PerimeterStorage", "PerimeterSQLite", "PerimeterPostgres", "PerimeterCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

@@ -51,6 +51,7 @@ extension AdminOpenAPI {
                     "parameters": [
                       {"name": "bucket", "in": "query", "schema": {"type": "string", "enum": ["minute", "hour", "day"], "default": "hour"}},
                       {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": ["none", "env", "key", "model", "provider", "owner"], "default": "none"}},
+                      {"name": "key_id", "in": "query", "schema": {"type": "string"}, "description": "The calls of this key only"},
                       {"name": "since", "in": "query", "schema": \#(since), "description": "\#(window). Default: the last 60 minutes, 48 hours or 30 days (by bucket, counting the bucket until is in)"},
                       {"name": "until", "in": "query", "schema": \#(since), "description": "Calls before this time only: \#(window). Default: now"}
                     ],
@@ -66,6 +67,7 @@ extension AdminOpenAPI {
                   "Breakdown": {"type": "object", "required": ["by", "data"], "properties": {"by": {"type": "string", "enum": ["outcome", "error_code", "client_ip", "model"]}, "data": {"type": "array", "maxItems": 100, "items": {"type": "object", "required": ["value", "calls", "cost_usd"], "properties": {"value": {"type": "string", "description": "The column's value; empty for calls without one"}, "calls": {"type": "integer"}, "cost_usd": {"type": "number"}}}}}},
                   "SpendSeries": {"type": "object", "required": ["bucket", "group_by", "since", "until", "data"], "properties": {
                     "bucket": {"type": "string", "enum": ["minute", "hour", "day"]}, "group_by": {"type": "string", "enum": ["none", "env", "key", "model", "provider", "owner"]},
+                    "key_id": {"type": "string", "description": "Present when the series is of one key's calls"},
                     "since": {"type": "string", "format": "date-time"}, "until": {"type": "string", "format": "date-time"},
                     "data": {"type": "array", "items": {"type": "object", "required": ["start", "group", "calls", "denied", "input_tokens", "output_tokens", "cost_usd"], "properties": {
                       "start": {"type": "string", "format": "date-time"}, "group": {"type": "string", "description": "Empty for group_by none, and for calls without the grouped value"},

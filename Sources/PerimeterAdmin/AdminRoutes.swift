@@ -61,9 +61,7 @@ package struct AdminRoutes: Sendable {
         authenticated.post("keys") { request, context in try await createKey(request, context: context) }
         authenticated.get("keys") { request, _ in
             let env = request.uri.queryParameters.get("env")
-            var views: [KeyView] = []
-            for key in try await keys.keys(env: env) { views.append(await view(key)) }
-            return try Self.json(ListEnvelope(data: views))
+            return try Self.json(ListEnvelope(data: await views(try await keys.keys(env: env))))
         }
         authenticated.get("keys/:id") { _, context in
             let id = try context.parameters.require("id")
@@ -182,15 +180,21 @@ package struct AdminRoutes: Sendable {
     /// The stored key with the cache's fresher `last_used_at` (the store catches up with each batch)
     /// and the state of its budgets.
     private func view(_ key: VirtualKey) async -> KeyView {
-        var key = key
-        if let cached = cache.key(for: key.digest), let used = cached.lastUsedAt,
-            key.lastUsedAt.map({ $0 < used }) ?? true
-        {
-            key.lastUsedAt = used
+        await views([key])[0]
+    }
+
+    /// Each key with its latest use (the cache's, when newer than the store's) and its budgets, read at once.
+    private func views(_ keys: [VirtualKey]) async -> [KeyView] {
+        let keys = keys.map { key in
+            var key = key
+            if let cached = cache.key(for: key.digest), let used = cached.lastUsedAt, key.lastUsedAt.map({ $0 < used }) ?? true {
+                key.lastUsedAt = used
+            }
+            return key
         }
         let now = Date()
-        let status = await budgets.status(for: key, at: now)
-        return KeyView(key, budget: status.key, environmentBudget: status.environment, now: now)
+        let statuses = await budgets.statuses(for: keys, at: now)
+        return zip(keys, statuses).map { KeyView($0, budget: $1.key, environmentBudget: $1.environment, now: now) }
     }
 
     static func decode<Value: Decodable>(

@@ -32,7 +32,7 @@ struct CallRoutes: Sendable {
         }
         group.get("spend/series") { request, _ in
             let query = try Self.seriesQuery(request.uri.queryParameters, now: Date())
-            return try AdminRoutes.json(SpendSeriesReport(query, points: try await calls.spendSeries(query)))
+            return AdminRoutes.json(status: .ok, bytes: SpendSeriesReport(query, points: try await calls.spendSeries(query)).json())
         }
     }
 
@@ -74,7 +74,8 @@ struct CallRoutes: Sendable {
         return try AdminRoutes.json(BreakdownReport(by: by, data: try await calls.callBreakdown(breakdownQuery)))
     }
 
-    /// The series a request asks for: `bucket` (hour unless given), `group_by` (none unless given), and
+    /// The series a request asks for: `bucket` (hour unless given), `group_by` (none unless given), the
+    /// calls of `key_id` only when given, and
     /// a window ending at `until` (now unless given) and starting at `since` (unless given, the start of
     /// the bucket ``SeriesBucket/defaultCount`` buckets back, counting the one `until` is in).
     static func seriesQuery(_ query: Parameters, now: Date) throws -> SpendSeriesQuery {
@@ -94,7 +95,7 @@ struct CallRoutes: Sendable {
             try query.get("since").map { try AdminContract.since($0, now: now) }
             ?? Date(
                 milliseconds: bucket.start(of: until.milliseconds) - Int64(bucket.defaultCount - 1) * bucket.milliseconds)
-        let series = SpendSeriesQuery(bucket: bucket, groupBy: grouping, since: since, until: until)
+        let series = SpendSeriesQuery(bucket: bucket, groupBy: grouping, keyID: query.get("key_id"), since: since, until: until)
         guard series.bucketCount <= maximumBuckets else {
             throw GatewayError.invalidRequest(
                 "The window holds \(series.bucketCount) \(bucket.rawValue) buckets; at most \(maximumBuckets) are answered: narrow it or use a larger bucket."

@@ -214,10 +214,9 @@ package struct GovernanceRoutes: Sendable {
         let monthSpend = Dictionary(
             try await calls.spend(SpendQuery(groupBy: .key, since: monthStart)).map { ($0.group, $0.cost) }, uniquingKeysWith: +)
         var facts: [InventoryReport.KeyFacts] = []
-        for var key in stored {
+        let statuses = await budgets.statuses(for: stored, at: now)
+        for (var key, budget) in zip(stored, statuses.map(\.key)) {
             if let used = cache.key(id: key.id)?.lastUsedAt, key.lastUsedAt.map({ $0 < used }) ?? true { key.lastUsedAt = used }
-            var budget: BudgetStatus?
-            if let claim = budgets.keyClaim(for: key) { budget = await budgets.status(of: claim, at: now) }
             facts.append(
                 InventoryReport.KeyFacts(
                     key: key, lastClientIP: addresses[key.id], spend: monthSpend[key.id] ?? .zero, spendSince: monthStart,

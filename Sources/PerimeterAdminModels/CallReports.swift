@@ -27,6 +27,8 @@ public struct SpendSeriesReport: Codable, Sendable {
     public var bucket: SeriesBucket
     /// A ``SpendGrouping`` or `none`.
     public var groupBy: String
+    /// The key whose calls the series counts, when it is one key's.
+    public var keyID: String?
     public var since: String
     public var until: String
     public var data: [SpendPoint]
@@ -34,12 +36,13 @@ public struct SpendSeriesReport: Codable, Sendable {
     public init(_ query: SpendSeriesQuery, points: [SpendPoint]) {
         bucket = query.bucket
         groupBy = query.groupBy?.rawValue ?? "none"
+        keyID = query.keyID
         since = Timestamp.format(query.since)
         until = Timestamp.format(query.until)
         data = points
     }
 
-    enum CodingKeys: String, CodingKey { case bucket, groupBy = "group_by", since, until, data }
+    enum CodingKeys: String, CodingKey { case bucket, groupBy = "group_by", keyID = "key_id", since, until, data }
 }
 
 /// `GET /calls/breakdown`: calls counted by one column.

@@ -252,6 +252,7 @@ enum PostgresSchema {
             ]
         ),
         ("0008-console-reads", SpendRollup.deniedMigration),
+        ("0009-spend-daily", SpendRollup.dailyMigration),
     ]
 
     /// Applies every migration not yet applied, under the advisory lock, in one transaction.

@@ -125,6 +125,29 @@ extension PostgresStore: BudgetPool {
         }
     }
 
+    /// Creates the pools of the counters it does not know yet (each from the log), then reads them all at once.
+    public func standings(_ counters: [BudgetCounter], at now: Date) async throws -> [BudgetCounter: PoolStanding] {
+        guard !counters.isEmpty else { return [:] }
+        return try await transaction { [self] connection in
+            let names = counters.map(\.description)
+            var known: Set<String> = []
+            for try await name in try await connection.query(
+                "SELECT counter FROM budget_pools WHERE counter = ANY(\(names)::text[])", logger: logger
+            ).decode(String.self) {
+                known.insert(name)
+            }
+            for counter in counters where !known.contains(counter.description) {
+                try await Self.ensurePool(counter, connection: connection, logger: logger)
+            }
+            let standings = try await Self.standings(names, apart: "", connection: connection, logger: logger)
+            var answer: [BudgetCounter: PoolStanding] = [:]
+            for counter in counters {
+                answer[counter] = standings[counter.description] ?? PoolStanding(othersCommitted: .zero, othersSpent: .zero)
+            }
+            return answer
+        }
+    }
+
     public func liveInstances(at now: Date, since: Date) async throws -> Int {
         var count = 0
         for try await value in try await client.query(

@@ -168,12 +168,22 @@ extension PostgresStore: CallLog {
         return sources
     }
 
+    /// Walks the (key_id, time, id) index: each key found by one seek past the last, then its latest
+    /// call with an address by one more, so the cost follows the number of keys, not of calls.
     public func lastClientAddresses() async throws -> [String: String] {
         var addresses: [String: String] = [:]
         let rows = try await client.query(
             """
-            SELECT DISTINCT ON (key_id) key_id, client_ip FROM calls
-            WHERE key_id IS NOT NULL AND client_ip IS NOT NULL ORDER BY key_id, time DESC
+            WITH RECURSIVE logged(id) AS (
+                (SELECT key_id FROM calls WHERE key_id IS NOT NULL ORDER BY key_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT c.key_id FROM calls c WHERE c.key_id > logged.id ORDER BY c.key_id LIMIT 1)
+                FROM logged WHERE logged.id IS NOT NULL
+            )
+            SELECT logged.id, latest.client_ip FROM logged CROSS JOIN LATERAL (
+                SELECT client_ip FROM calls c WHERE c.key_id = logged.id AND c.client_ip IS NOT NULL ORDER BY c.time DESC, c.id DESC LIMIT 1
+            ) latest
+            WHERE logged.id IS NOT NULL
             """, logger: logger)
         for try await (keyID, address) in rows.decode((String, String).self) {
             addresses[keyID] = address

@@ -36,58 +36,6 @@ extension SpendRollup {
 }
 
 extension PostgresStore {
-    /// Hour and day buckets read whole hours from the rollup and the hours the window cuts from the
-    /// log; minute buckets (a day at most) read the log.
-    public func spendSeries(_ query: SpendSeriesQuery) async throws -> [SpendPoint] {
-        let size = query.bucket.milliseconds
-        let group = query.groupBy?.column
-        var bindings = PostgresBindings()
-        func bounds(_ name: String, _ from: Int64?, _ before: Int64?) -> String {
-            var conditions: [String] = []
-            for (operation, value) in [(">=", from), ("<", before)] {
-                guard let value else { continue }
-                bindings.append(value)
-                conditions.append(" AND \(name) \(operation) $\(bindings.count)")
-            }
-            return conditions.joined()
-        }
-        let (since, until) = (query.since.milliseconds, query.until.milliseconds)
-        let plan: SpendRollup.Plan =
-            query.bucket == .minute
-            ? SpendRollup.Plan(logRanges: [(since, until)], rollup: nil) : SpendRollup.plan(since: since, until: until)
-        var parts: [String] = plan.logRanges.map { range in
-            """
-            SELECT (time / \(size)) * \(size) AS start, \(group.map { "COALESCE(\($0), '')" } ?? "''") AS grp, COUNT(*) AS calls,
-                   COUNT(*) FILTER (WHERE outcome = 'denied') AS denied, SUM(input_tokens) AS input,
-                   SUM(output_tokens) AS output, COALESCE(SUM(cost_nanos), 0) AS cost
-            FROM calls WHERE outcome <> 'in_flight'\(bounds("time", range.from, range.before)) GROUP BY 1, 2
-            """
-        }
-        if let rollup = plan.rollup {
-            parts.append(
-                """
-                SELECT (hour / \(size)) * \(size) AS start, \(group ?? "''") AS grp, SUM(calls) AS calls, SUM(denied) AS denied,
-                       SUM(input_tokens) AS input, SUM(output_tokens) AS output, SUM(cost_nanos) AS cost
-                FROM spend_hourly WHERE TRUE\(bounds("hour", rollup.from, rollup.before)) GROUP BY 1, 2
-                """)
-        }
-        let sql = """
-            SELECT start, grp, SUM(calls)::BIGINT AS calls, SUM(denied)::BIGINT AS denied, COALESCE(SUM(input), 0)::BIGINT AS input,
-                   COALESCE(SUM(output), 0)::BIGINT AS output, SUM(cost)::BIGINT AS cost
-            FROM (\(parts.joined(separator: " UNION ALL "))) parts GROUP BY start, grp HAVING SUM(calls) <> 0
-            """
-        var points: [SpendPoint] = []
-        for try await row in try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {
-            let row = row.makeRandomAccess()
-            points.append(
-                SpendPoint(
-                    start: Date(milliseconds: try row.value("start")), group: try row.value("grp"), calls: try row.value("calls"),
-                    denied: try row.value("denied"), inputTokens: try row.value("input"), outputTokens: try row.value("output"),
-                    cost: Money(nanos: try row.value("cost"))))
-        }
-        return SpendPoint.ordered(points)
-    }
-
     public func callBreakdown(_ query: BreakdownQuery) async throws -> [BreakdownRow] {
         var bindings = PostgresBindings()
         let conditions =

@@ -72,27 +72,6 @@ extension SQLiteStore: CallLog {
         }
     }
 
-    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
-        let column = query.groupBy.column
-        let filter =
-            "WHERE outcome != 'in_flight'" + (query.since == nil ? "" : " AND time >= ?") + (query.until == nil ? "" : " AND time < ?")
-        let arguments = StatementArguments([query.since, query.until].compactMap { $0?.milliseconds })
-        let sql = """
-            SELECT COALESCE(\(column), '') AS grp, COUNT(*) AS calls, SUM(input_tokens) AS input,
-                   SUM(cached_input_tokens) AS cached, SUM(output_tokens) AS output,
-                   COALESCE(SUM(cost_nanos), 0) AS cost, SUM(cost_nanos IS NULL) AS unpriced
-            FROM calls \(filter) GROUP BY grp
-            """
-        let rows = try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                SpendRow(
-                    group: row["grp"], calls: row["calls"], inputTokens: row["input"], cachedInputTokens: row["cached"],
-                    outputTokens: row["output"], cost: Money(nanos: row["cost"]), unpricedCalls: row["unpriced"])
-            }
-        }
-        return SpendRow.ranked(rows)
-    }
-
     public func keySources() async throws -> [(keyID: String, address: String, firstSeen: Date)] {
         try await pool.read { db in
             try Row.fetchAll(
@@ -105,16 +84,24 @@ extension SQLiteStore: CallLog {
         }
     }
 
+    /// Walks the (key_id, time, id) index: each key found by one seek past the last, then its latest
+    /// call with an address by one more, so the cost follows the number of keys, not of calls.
     public func lastClientAddresses() async throws -> [String: String] {
         try await pool.read { db in
-            // SQLite takes the bare column from the row that holds the MAX.
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT key_id, client_ip, MAX(time) FROM calls
-                    WHERE key_id IS NOT NULL AND client_ip IS NOT NULL GROUP BY key_id
+                    WITH RECURSIVE logged(id) AS (
+                        SELECT MIN(key_id) FROM calls
+                        UNION ALL SELECT (SELECT MIN(key_id) FROM calls WHERE key_id > logged.id) FROM logged WHERE logged.id IS NOT NULL
+                    )
+                    SELECT id, (
+                        SELECT client_ip FROM calls WHERE key_id = logged.id AND client_ip IS NOT NULL ORDER BY time DESC, id DESC LIMIT 1
+                    ) AS address
+                    FROM logged WHERE id IS NOT NULL
                     """)
-            return Dictionary(rows.map { ($0["key_id"] as String, $0["client_ip"] as String) }, uniquingKeysWith: { a, _ in a })
+            return Dictionary(
+                rows.compactMap { row in (row["address"] as String?).map { (row["id"] as String, $0) } }, uniquingKeysWith: { a, _ in a })
         }
     }
 

@@ -199,6 +199,7 @@ public final class SQLiteStore: Sendable {
             try db.execute(sql: "CREATE TABLE provider_key_snapshots (provider TEXT PRIMARY KEY, snapshot TEXT NOT NULL)")
         }
         migrator.registerMigration("v12-call-pages") { db in try db.execute(sql: callPageIndexes) }
+        migrator.registerMigration("v13-spend-rollup") { db in try db.execute(sql: SQLiteRollup.migration) }
         return migrator
     }
 }

@@ -48,6 +48,17 @@ public struct BudgetBook: Sendable {
         return (own, environment)
     }
 
+    /// ``status(for:at:)`` of many keys, asking the ledger once (a list of keys, the inventory).
+    public func statuses(for keys: [VirtualKey], at now: Date) async -> [(key: BudgetStatus?, environment: BudgetStatus?)] {
+        var claims = keys.compactMap(keyClaim(for:))
+        claims += Set(keys.map(\.env)).sorted().compactMap(environmentClaim)
+        let statuses = await ledger.statuses(of: claims, at: now)
+        let byClaim = Dictionary(zip(claims, statuses), uniquingKeysWith: { first, _ in first })
+        return keys.map { key in
+            (keyClaim(for: key).flatMap { byClaim[$0] }, environmentClaim(key.env).flatMap { byClaim[$0] })
+        }
+    }
+
     /// Seeds every budget in force from the call log: at start, before the first call.
     public func recover(keys: [VirtualKey], from log: any CallLog, at now: Date) async throws {
         try await ledger.recover(allClaims(keys: keys), from: log, at: now)

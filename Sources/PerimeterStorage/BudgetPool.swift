@@ -29,6 +29,9 @@ public protocol BudgetPool: Sendable {
     /// What the pool and every instance hold of `counter`, for an instance with no lease of it.
     func standing(_ counter: BudgetCounter, at now: Date) async throws -> PoolStanding
 
+    /// ``standing(_:at:)`` of several counters at once: what a list of keys shows.
+    func standings(_ counters: [BudgetCounter], at now: Date) async throws -> [BudgetCounter: PoolStanding]
+
     /// Reclaims leases past their expiry (their instance died or lost the pool): each one's spend, as
     /// last reported or as the call log shows, whichever is more, is counted and the rest is free again.
     /// The lease stays, holding nothing, so an instance that was only cut off can still report spend
@@ -57,6 +60,12 @@ public struct PoolStanding: Sendable, Hashable {
 }
 
 extension BudgetPool {
+    public func standings(_ counters: [BudgetCounter], at now: Date) async throws -> [BudgetCounter: PoolStanding] {
+        var answer: [BudgetCounter: PoolStanding] = [:]
+        for counter in counters { answer[counter] = try await standing(counter, at: now) }
+        return answer
+    }
+
     /// How much beyond `need` an acquisition adds: whole calls of `step`, at most `calls`, within half
     /// of what is left shared among the live instances. Whole calls, so no instance keeps a fraction of
     /// a call another could have used.

@@ -88,12 +88,24 @@ public final class LeasedLedger: Ledger, Sendable {
     }
 
     public func status(of claim: BudgetClaim, at now: Date) async -> BudgetStatus {
-        if let status = state.withLock({ $0.status(of: claim.scope, budget: claim.budget, at: now) }) { return status }
-        let counter = BudgetCounter(claim.scope, claim.budget.period, containing: now)
-        let standing = try? await pool.standing(counter, at: now)
-        return BudgetStatus(
-            budget: claim.budget, periodStart: counter.periodStart, resetsAt: counter.periodEnd, spent: standing?.othersSpent ?? .zero,
-            reserved: max(.zero, (standing?.othersCommitted ?? .zero) - (standing?.othersSpent ?? .zero)))
+        await statuses(of: [claim], at: now)[0]
+    }
+
+    /// A claim this instance holds no lease of is read from the pool: all of them in one round trip.
+    public func statuses(of claims: [BudgetClaim], at now: Date) async -> [BudgetStatus] {
+        let held = state.withLock { ledger in claims.map { ledger.status(of: $0.scope, budget: $0.budget, at: now) } }
+        let counters = claims.map { BudgetCounter($0.scope, $0.budget.period, containing: now) }
+        let missing = zip(counters, held).compactMap { $1 == nil ? $0 : nil }
+        let standings = missing.isEmpty ? [:] : (try? await pool.standings(missing, at: now)) ?? [:]
+        return zip(claims, zip(counters, held)).map { claim, entry in
+            let (counter, held) = entry
+            if let held { return held }
+            let standing = standings[counter]
+            return BudgetStatus(
+                budget: claim.budget, periodStart: counter.periodStart, resetsAt: counter.periodEnd,
+                spent: standing?.othersSpent ?? .zero,
+                reserved: max(.zero, (standing?.othersCommitted ?? .zero) - (standing?.othersSpent ?? .zero)))
+        }
     }
 
     /// Spend lives in the pool, which starts each counter from the call log itself.

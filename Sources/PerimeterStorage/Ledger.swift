@@ -26,6 +26,8 @@ public protocol Ledger: Sendable {
     /// Drops the reservation: the call failed before upstream usage.
     func release(id: String) async
     func status(of claim: BudgetClaim, at now: Date) async -> BudgetStatus
+    /// ``status(of:at:)`` of several claims, in their order: a ledger whose spend lives elsewhere asks once.
+    func statuses(of claims: [BudgetClaim], at now: Date) async -> [BudgetStatus]
     /// Sets a budget's settled spend in its current period (a new budget starts at zero; a changed one
     /// from what the call log says).
     func seed(_ claim: BudgetClaim, spent: Money, at now: Date) async
@@ -45,6 +47,12 @@ extension BudgetScope {
 }
 
 extension Ledger {
+    public func statuses(of claims: [BudgetClaim], at now: Date) async -> [BudgetStatus] {
+        var statuses: [BudgetStatus] = []
+        for claim in claims { statuses.append(await status(of: claim, at: now)) }
+        return statuses
+    }
+
     /// Reads each claim's spend in its current period from `log` and seeds it: how spend survives a
     /// restart, since every settled call is in the call log.
     public func recover(_ claims: [BudgetClaim], from log: any CallLog, at now: Date) async throws {

@@ -35,12 +35,15 @@ public struct SpendSeriesQuery: Sendable, Hashable {
     public var bucket: SeriesBucket
     /// `nil`: one group, "", per bucket.
     public var groupBy: SpendGrouping?
+    /// The calls of this key only, when given.
+    public var keyID: String?
     public var since: Date
     public var until: Date
 
-    public init(bucket: SeriesBucket, groupBy: SpendGrouping? = nil, since: Date, until: Date) {
+    public init(bucket: SeriesBucket, groupBy: SpendGrouping? = nil, keyID: String? = nil, since: Date, until: Date) {
         self.bucket = bucket
         self.groupBy = groupBy
+        self.keyID = keyID
         self.since = since
         self.until = until
     }
@@ -60,6 +63,7 @@ public struct SpendSeriesQuery: Sendable, Hashable {
     public func contains(_ record: CallRecord) -> Bool {
         let time = record.time.milliseconds
         return record.outcome != .inFlight && time >= since.milliseconds && time < until.milliseconds
+            && (keyID == nil || record.keyID == keyID)
     }
 
     /// The series of `records` (a backend without SQL, and the reference the others are tested against).

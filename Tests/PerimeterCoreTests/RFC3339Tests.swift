@@ -28,6 +28,25 @@ import Testing
         }
     }
 
+    /// The arithmetic formatter writes what Foundation's ISO 8601 style writes, leap days and the ends
+    /// of years, months and days included, before 1970 too (and before 1600, where it hands over to Foundation).
+    @Test func formatWritesWhatFoundationWrites() {
+        var generator = SystemRandomNumberGenerator()
+        let fixed: [Int64] = [
+            0, -1, 951_782_400_000, 951_868_799_999, 4_107_542_399_999, 1_764_000_000_123, -62_135_596_800_000, 253_402_300_799_999,
+            -2_208_988_800_001, 1_709_164_800_000,
+        ]
+        let random = (0..<2000).map { _ in Int64.random(in: -62_135_596_800_000...253_402_300_799_999, using: &generator) }
+        for milliseconds in fixed + random {
+            let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            let seconds = Int64((Double(milliseconds) / 1000).rounded(.down))
+            let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())
+            let fraction = String(milliseconds - seconds * 1000)
+            let expected = whole.dropLast() + "." + String(repeating: "0", count: 3 - fraction.count) + fraction + "Z"
+            #expect(Timestamp.format(date) == expected, "\(milliseconds)")
+        }
+    }
+
     @Test func formatRoundTrips() throws {
         let date = Date(timeIntervalSince1970: 1_798_761_599.123)
         #expect(Timestamp.parse(Timestamp.format(date)) == date)

@@ -211,6 +211,32 @@ enum PoolBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         await close()
     }
 
+    /// A list of keys reads every budget at once: those this instance leases from its lease, the
+    /// others from the pool (each new counter started from the log), as one by one would.
+    @Test(arguments: PoolBackend.available)
+    func manyStatusesAtOnceAreEachOnesStatus(backend: PoolBackend) async throws {
+        let (pool, log, close) = try await backend.makePool()
+        let now = Date()
+        try await log.append(
+            ["key_a", "key_b", "key_b"].enumerated().map { index, key in
+                CallRecord(
+                    id: "old_\(index)", time: now.addingTimeInterval(-1), keyID: key, env: "prod", operation: .chat, status: 200,
+                    outcome: .ok, usage: Usage(inputTokens: 1), cost: Money(nanos: 2_000))
+            })
+        let leasing = LeasedLedger(pool: pool, instance: "gw_a", leaseDuration: 10)
+        #expect(try await leasing.reserve(id: "c", amount: Self.call, against: [Self.budget], at: now) == nil)
+        let claims = [Self.budget] + ["key_b", "key_c"].map { BudgetClaim(.key($0), Self.budget.budget) }
+        for ledger in [leasing, LeasedLedger(pool: pool, instance: "gw_b", leaseDuration: 10)] {
+            let statuses = await ledger.statuses(of: claims, at: now)
+            var one: [BudgetStatus] = []
+            for claim in claims { one.append(await ledger.status(of: claim, at: now)) }
+            #expect(statuses == one)
+            #expect(statuses.map(\.spent) == [Money(nanos: 2_000), Money(nanos: 4_000), .zero])
+        }
+        #expect(await leasing.statuses(of: [], at: now).isEmpty)
+        await close()
+    }
+
     @Test func aLedgerThatCannotReachItsPoolFailsClosed() async throws {
         let ledger = LeasedLedger(pool: UnreachablePool(), instance: "gw_a", leaseDuration: 10)
         await #expect(throws: GatewayError.ledgerUnavailable) {

@@ -51,15 +51,19 @@ import Testing
             for until in edges where since < until {
                 for bucket in SeriesBucket.allCases {
                     for grouping in [nil] + SpendGrouping.allCases.map(Optional.some) {
-                        let query = SpendSeriesQuery(bucket: bucket, groupBy: grouping, since: since, until: until)
-                        let points = try await store.spendSeries(query)
-                        #expect(points == query.series(of: logged), "\(bucket) \(String(describing: grouping)) \(since) ..< \(until)")
-                        compared += 1
+                        for keyID in [nil, "key_1", "key_none"] {
+                            let query = SpendSeriesQuery(bucket: bucket, groupBy: grouping, keyID: keyID, since: since, until: until)
+                            let points = try await store.spendSeries(query)
+                            #expect(
+                                points == query.series(of: logged),
+                                "\(bucket) \(String(describing: grouping)) \(String(describing: keyID)) \(since) ..< \(until)")
+                            compared += 1
+                        }
                     }
                 }
             }
         }
-        #expect(compared == 21 * 3 * 6)
+        #expect(compared == 21 * 3 * 6 * 3)
         // By hand once: the whole log by day equals spend's totals, and counts its denials.
         let whole = SpendSeriesQuery(bucket: .day, since: Self.t0.addingTimeInterval(-86400), until: Self.t0.addingTimeInterval(3 * 86400))
         let points = try await store.spendSeries(whole)
@@ -68,6 +72,11 @@ import Testing
         #expect(points.reduce(Money.zero) { $0 + $1.cost } == spend.reduce(Money.zero) { $0 + $1.cost })
         #expect(points.reduce(0) { $0 + $1.denied } == logged.filter { $0.outcome == .denied }.count)
         #expect(points.allSatisfy { $0.start.timeIntervalSince1970.truncatingRemainder(dividingBy: 86400) == 0 })
+        // One key's series holds its calls and no other key's.
+        let ofKey = try await store.spendSeries(
+            SpendSeriesQuery(bucket: .hour, groupBy: .key, keyID: "key_1", since: whole.since, until: whole.until))
+        #expect(!ofKey.isEmpty && ofKey.allSatisfy { $0.group == "key_1" })
+        #expect(ofKey.reduce(0) { $0 + $1.calls } == logged.filter { $0.keyID == "key_1" && $0.outcome != .inFlight }.count)
     }
 
     @Test(arguments: Backend.available)
@@ -127,6 +136,29 @@ import Testing
             query.after = CallCursor(last)
         }
         #expect(ties == ["req_tie_e", "req_tie_d", "req_tie_c", "req_tie_b", "req_tie_a"])
+    }
+
+    @Test(arguments: Backend.available)
+    func lastClientAddressesAreEachKeysLatest(backend: Backend) async throws {
+        let store = try await backend.makeStore()
+        var logged = try await Self.load(store)
+        // A later call of key_1 from a new address, and a still later one with none, which does not count.
+        var moved = SpendWindowConformanceTests.call(1)
+        moved.id = "req_moved"
+        moved.time = Self.t0.addingTimeInterval(40 * Self.hour)
+        moved.clientIP = "192.0.2.9"
+        var unknown = moved
+        unknown.id = "req_unknown"
+        unknown.time = moved.time.addingTimeInterval(60)
+        unknown.clientIP = nil
+        try await store.append([moved, unknown])
+        logged += [moved, unknown]
+        var expected: [String: CallRecord] = [:]
+        for call in logged where call.keyID != nil && call.clientIP != nil {
+            if expected[call.keyID!].map({ CallCursor($0) < CallCursor(call) }) ?? true { expected[call.keyID!] = call }
+        }
+        #expect(try await store.lastClientAddresses() == expected.mapValues { $0.clientIP! })
+        #expect(try await store.lastClientAddresses()["key_1"] == "192.0.2.9")
     }
 
     @Test func cursorsRefuseWhatTheyDidNotMake() {

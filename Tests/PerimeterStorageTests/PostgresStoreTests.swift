@@ -19,7 +19,7 @@ struct PostgresStoreTests {
         #expect(
             try await stores[0].appliedMigrations() == [
                 "0001-initial", "0002-budget-leases", "0003-rotation-replays", "0004-shared-limits",
-                "0005-spend-rollup", "0006-provider-keys", "0007-finding-owners", "0008-console-reads",
+                "0005-spend-rollup", "0006-provider-keys", "0007-finding-owners", "0008-console-reads", "0009-spend-daily",
             ])
         for store in stores { await store.close() }
     }
@@ -33,7 +33,8 @@ struct PostgresStoreTests {
         // As an installation from before the rollup: no table, no triggers, the migration not applied.
         for statement in [
             "DROP TABLE spend_hourly", "DROP FUNCTION spend_hourly_add, spend_hourly_remove, spend_hourly_change CASCADE",
-            "DELETE FROM perimeter_migrations WHERE name = '0005-spend-rollup'",
+            "DROP TABLE spend_daily", "DROP FUNCTION spend_daily_add, spend_daily_remove, spend_daily_change CASCADE",
+            "DELETE FROM perimeter_migrations WHERE name IN ('0005-spend-rollup', '0009-spend-daily')",
         ] {
             try await store.execute(statement)
         }
@@ -42,13 +43,18 @@ struct PostgresStoreTests {
         let reference = MemoryStore()
         try await reference.append(calls)
         let since = SpendWindowConformanceTests.t0.addingTimeInterval(-3600)
-        for grouping in SpendGrouping.allCases {
-            let query = SpendQuery(groupBy: grouping, since: since)
-            #expect(try await reopened.spend(query) == (try await reference.spend(query)))
+        // Both rollups start from the log: whole days (spend_daily, filled from spend_hourly) and hours.
+        for since in [since, nil] {
+            for grouping in SpendGrouping.allCases {
+                let query = SpendQuery(groupBy: grouping, since: since)
+                #expect(try await reopened.spend(query) == (try await reference.spend(query)))
+            }
         }
         try await reopened.execute("DELETE FROM calls WHERE id IN ('req_1', 'req_2')")
-        let left = try await reopened.spend(SpendQuery(groupBy: .env, since: since))
-        #expect(left.reduce(0) { $0 + $1.calls } == 48)
+        for since in [since, nil] {
+            let left = try await reopened.spend(SpendQuery(groupBy: .env, since: since))
+            #expect(left.reduce(0) { $0 + $1.calls } == 48)
+        }
         await reopened.close()
     }
 

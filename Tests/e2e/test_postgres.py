@@ -76,13 +76,13 @@ def test_db_migrate_shows_then_applies_the_schema(tmp_path):
     plan = json.loads(planned.stdout)
     assert [step["name"] for step in plan["pending"]] == [
         "0001-initial", "0002-budget-leases", "0003-rotation-replays", "0004-shared-limits", "0005-spend-rollup",
-        "0006-provider-keys", "0007-finding-owners", "0008-console-reads",
+        "0006-provider-keys", "0007-finding-owners", "0008-console-reads", "0009-spend-daily",
     ] and not plan["applied"]
     assert any("CREATE TABLE calls" in statement for statement in plan["pending"][0]["statements"])
     assert psql(url, "SELECT to_regclass('calls') IS NULL").stdout.strip() == "t"  # nothing applied
 
     applied = run_cli(["db", "migrate", "--database", url], env, tmp_path)
-    assert applied.returncode == 0 and "8 migration(s) applied" in applied.stdout, applied
+    assert applied.returncode == 0 and "9 migration(s) applied" in applied.stdout, applied
     again = run_cli(["db", "migrate", "--dry-run", "--database", url], env, tmp_path)
     assert "up to date" in again.stdout
 

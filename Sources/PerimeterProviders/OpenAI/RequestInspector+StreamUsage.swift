@@ -1,3 +1,5 @@
+import PerimeterCore
+
 extension RequestInspector {
     /// The body of a streamed OpenAI chat request, changed to ask upstream for the usage chunk.
     ///
@@ -24,7 +26,7 @@ extension RequestInspector {
                 for (name, member) in inner.sorted(by: { $0.value.range.lowerBound < $1.value.range.lowerBound })
                 where name != "include_usage" {
                     replacement.append(UInt8(ascii: ","))
-                    replacement.append(contentsOf: jsonString(name))
+                    replacement.append(contentsOf: JSONText.string(name))
                     replacement.append(UInt8(ascii: ":"))
                     replacement.append(contentsOf: original[member.range])
                 }
@@ -38,25 +40,6 @@ extension RequestInspector {
     /// body's model as one); every other byte as the client sent it.
     package static func replacingModel(_ body: [UInt8], members: [String: JSONScanner.Member], with model: String) -> [UInt8] {
         guard let member = members["model"], case .string = member.kind else { return body }
-        return Array(body[..<member.range.lowerBound]) + jsonString(model) + Array(body[member.range.upperBound...])
-    }
-
-    private static func jsonString(_ value: String) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "\"")]
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                out.append(UInt8(ascii: "\\"))
-                out.append(byte)
-            case ..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8))
-                let digits = Array("0123456789abcdef".utf8)
-                out.append(digits[Int(byte >> 4)])
-                out.append(digits[Int(byte & 0xF)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-        return out
+        return Array(body[..<member.range.lowerBound]) + JSONText.string(model) + Array(body[member.range.upperBound...])
     }
 }

@@ -4,25 +4,6 @@ import PerimeterCore
 import PerimeterStorage
 
 extension SQLiteStore {
-    public func spendSeries(_ query: SpendSeriesQuery) async throws -> [SpendPoint] {
-        let size = query.bucket.milliseconds
-        let group = query.groupBy.map { "COALESCE(\($0.column), '')" } ?? "''"
-        let sql = """
-            SELECT (time / \(size)) * \(size) AS start, \(group) AS grp, COUNT(*) AS calls, SUM(outcome = 'denied') AS denied,
-                   SUM(input_tokens) AS input, SUM(output_tokens) AS output, COALESCE(SUM(cost_nanos), 0) AS cost
-            FROM calls WHERE outcome != 'in_flight' AND time >= ? AND time < ? GROUP BY start, grp
-            """
-        let arguments: StatementArguments = [query.since.milliseconds, query.until.milliseconds]
-        let points = try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                SpendPoint(
-                    start: Date(milliseconds: row["start"]), group: row["grp"], calls: row["calls"], denied: row["denied"],
-                    inputTokens: row["input"], outputTokens: row["output"], cost: Money(nanos: row["cost"]))
-            }
-        }
-        return SpendPoint.ordered(points)
-    }
-
     public func callBreakdown(_ query: BreakdownQuery) async throws -> [BreakdownRow] {
         var conditions = ["outcome != 'in_flight'"]
         var arguments: StatementArguments = []
