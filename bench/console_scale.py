@@ -11,8 +11,9 @@ spread evenly over the last 30 days across the keys, their environments and owne
 three providers, one call in twenty denied (three error codes); then the gateway starts again on it
 (recovering every budget from the log) and each request is timed five times, keeping the median.
 
-The requests are in REQUESTS, named by the screen that makes them; `measure_pages` is where timings
-of the console's pages loaded in headless Chromium go once the console exists.
+The requests are in REQUESTS, named by the screen that makes them. With Chromium and Selenium at hand
+(`--pages`, on by default when both are), every console page is also timed in headless Chromium, from
+the navigation to the page's ready mark (bench/harness/browser.py): the first screen as a user sees it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness.fixtures import ADMIN_TOKEN, BENCH_DIR, LOOPBACK, REPO  # noqa: E402
 from harness.processes import BenchBroken, Supervisor, log, wait_for_line  # noqa: E402
 from calls_at_scale import psql  # noqa: E402
+from harness import browser  # noqa: E402
 
 ENVS = ["prod", "staging", "dev", "ci"]
 MODELS = ["gpt-4o", "gpt-4o-mini", "o3", "gpt-4.1", "gpt-4.1-mini", "claude-sonnet-4"]
@@ -98,11 +100,6 @@ def timed(base: str, path: str, runs: int = 5) -> dict:
         times.append(time.perf_counter() - started)
         size = len(body)
     return {"median_ms": round(statistics.median(times) * 1000, 1), "bytes": size}
-
-
-def measure_pages(base: str) -> dict:
-    """Timings of the console's pages in headless Chromium: added with the console itself."""
-    return {}
 
 
 class Gateway:
@@ -219,8 +216,12 @@ def run_database(name: str, binary: Path, database: str, tmp: Path, supervisor: 
     for label, path in requests(keys[7]["id"], MODELS[2]).items():
         results["requests"][label] = {"path": path, **timed(base, path)}
         log(f"{name}: {label}: {results['requests'][label]['median_ms']} ms")
-    results["pages"] = measure_pages(base)
+    if args.pages:
+        results["pages"] = browser.measure_pages(base, ADMIN_TOKEN, keys[7]["id"])
+        for page, timing in results["pages"].items():
+            log(f"{name}: page {page}: {timing['median_ms']} ms")
     slow = {label: r["median_ms"] for label, r in results["requests"].items() if r["median_ms"] >= 300}
+    slow.update({f"page {page}": r["median_ms"] for page, r in results.get("pages", {}).items() if r["median_ms"] >= 300})
     results["over_300_ms"] = slow
     gateway.stop()
     return results
@@ -232,6 +233,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keys", type=int, default=1_000)
     parser.add_argument("--postgres", action="store_true", help="also PostgreSQL (a throwaway cluster, scripts/postgres)")
+    parser.add_argument("--pages", action=argparse.BooleanOptionalAction, default=browser.available(),
+                        help="time every console page in headless Chromium (default: when chromium and selenium are here)")
     parser.add_argument("--out", default=str(BENCH_DIR / "results" / "console-scale-latest.json"))
     args = parser.parse_args()
     binary = Path(args.perimeter_bin)

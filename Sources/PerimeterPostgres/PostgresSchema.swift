@@ -258,6 +258,11 @@ enum PostgresSchema {
     /// Applies every migration not yet applied, under the advisory lock, in one transaction.
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         try await client.withTransaction(logger: logger) { connection in
+            // A migration takes as long as the data it rewrites (0008 and 0009 read the whole call
+            // log), and instances starting beside the one migrating wait on the lock for all of it:
+            // the session's statement and lock timeouts, meant for the request path, do not apply.
+            try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
+            try await connection.query("SET LOCAL lock_timeout = 0", logger: logger)
             try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS perimeter_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)",
