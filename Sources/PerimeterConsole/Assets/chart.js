@@ -26,7 +26,7 @@ export function buckets(since, until, seconds) {
 }
 
 /// `points`: [{ start, group, value }]. Groups beyond `maxGroups` (by total) are summed as "other".
-export function stackedBars(points, { starts, label = (t) => new Date(t).toISOString().slice(5, 13) + 'h', format = String, maxGroups = 8, title = 'chart' }) {
+export function stackedBars(points, { starts, label = (t) => new Date(t).toISOString().slice(5, 13) + 'h', format = String, maxGroups = 8, title = 'chart', height = 220 }) {
   const totals = new Map();
   for (const point of points) totals.set(point.group, (totals.get(point.group) || 0) + point.value);
   const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([group]) => group);
@@ -42,7 +42,7 @@ export function stackedBars(points, { starts, label = (t) => new Date(t).toISOSt
   }
   const highest = Math.max(0, ...stacks.map((stack) => [...stack.values()].reduce((a, b) => a + b, 0)));
   const top = niceMax(highest);
-  const width = 800, height = 220, left = 64, bottom = 24, plot = width - left - 8, tall = height - bottom - 8;
+  const width = 800, left = 64, bottom = 24, plot = width - left - 8, tall = height - bottom - 8;
   const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `${title}: highest bucket ${format(highest)}` });
   for (let step = 0; step <= 4; step++) {
     const y = 8 + tall - (tall * step) / 4;

@@ -82,7 +82,7 @@ export async function render(main) {
     }
     callsChart.replaceChildren(
       el('p', {}, el('span', { id: 'calls-hour' }, count(calls)), ' calls in the last hour, ', el('span', { id: 'denied-hour' }, count(denied)), ' denied'),
-      stackedBars(points, { starts: buckets(since, until, 60), label: (t) => new Date(t).toISOString().slice(11, 16), format: (v) => count(Math.round(v)), title: 'Calls per minute' }));
+      stackedBars(points, { starts: buckets(since, until, 60), label: (t) => new Date(t).toISOString().slice(11, 16), format: (v) => count(Math.round(v)), title: 'Calls per minute', height: 120 }));
   }
 
   const attention = inventory.keys.filter((row) => row.flags.some((flag) => ATTENTION.includes(flag)) && row.status === 'active');
