@@ -76,8 +76,12 @@ export function meter(spent, limit) {
 }
 
 /// A sortable table: columns are { label, value(row) -> sortable, cell(row) -> node|text, num }.
-export function table(columns, rows, { empty = 'Nothing here yet.', sort = null, caption = null } = {}) {
+/// Rows are drawn `pageSize` at a time (sorted first), with a button for more: a list of thousands
+/// of keys shows its first screen without building thousands of rows.
+export function table(columns, rows, { empty = 'Nothing here yet.', sort = null, caption = null, pageSize = 100 } = {}) {
   let order = sort;
+  let limit = pageSize;
+  const more = el('button', { type: 'button', class: 'secondary', onclick: () => { limit += pageSize; render(); } });
   const body = el('tbody');
   const header = el('tr');
   const wrapper = el('div', { class: 'scroll' });
@@ -91,7 +95,9 @@ export function table(columns, rows, { empty = 'Nothing here yet.', sort = null,
         return order.descending ? -result : result;
       });
     }
-    body.replaceChildren(...(sorted.length ? sorted.map((row) => el('tr', {},
+    more.hidden = sorted.length <= limit;
+    more.textContent = `Show ${Math.min(pageSize, sorted.length - limit)} more (${limit} of ${sorted.length} shown)`;
+    body.replaceChildren(...(sorted.length ? sorted.slice(0, limit).map((row) => el('tr', {},
       columns.map((column) => el('td', { class: [column.num ? 'num' : '', column.wrap ? 'wrap' : '', column.narrow ? 'hide-narrow' : ''].join(' ') },
         column.cell ? column.cell(row) : column.value(row))))) :
       [el('tr', {}, el('td', { colspan: columns.length, class: 'muted' }, empty))]));
@@ -107,7 +113,7 @@ export function table(columns, rows, { empty = 'Nothing here yet.', sort = null,
   }
   render();
   wrapper.append(el('table', {}, caption ? el('caption', { class: 'muted' }, caption) : null, el('thead', {}, header), body));
-  return wrapper;
+  return el('div', {}, wrapper, more);
 }
 
 /// Copies text to the clipboard; falls back to selecting it for the user to copy.
